@@ -1,0 +1,17 @@
+/**
+ * Time as a port. Production code uses the system clock, tests a manual one and the simulator a virtual one,
+ * so nothing in Understudy reads the wall clock or starts a timer on its own.
+ */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /** Calls `callback` once `ms` milliseconds have passed on this clock. */
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  /** Cancels a timer; unknown or fired handles are ignored. */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** Opaque handle of a timer started on a Clock. */
+export interface TimerHandle {
+  readonly id: number;
+}

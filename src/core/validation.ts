@@ -1,0 +1,66 @@
+import type { z } from 'zod';
+
+/** One problem with an input: where it is, what is wrong and what was allowed, and the value received. */
+export interface ValidationIssue {
+  /** Path of the bad field, e.g. `models[1].baseVramGb`; empty for the input as a whole. */
+  field: string;
+  /** What is wrong and what is allowed, in plain words. */
+  problem: string;
+  /** The value found there, when there was one. */
+  received?: unknown;
+}
+
+/** Thrown when input (a request, a catalog, a config) does not match its schema. Nothing partial is kept. */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+
+  constructor(
+    /** What was being validated, e.g. "catalog file models.yaml". */
+    readonly subject: string,
+    readonly issues: ValidationIssue[],
+  ) {
+    super(`Invalid ${subject}: ${issues.map(describeIssue).join('; ')}`);
+  }
+}
+
+/** Type guard for {@link ValidationError}. */
+export function isValidationError(error: unknown): error is ValidationError {
+  return error instanceof ValidationError;
+}
+
+/** Formats a path such as `['models', 1, 'vram']` as `models[1].vram`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+/** Turns zod's issues into {@link ValidationIssue}s. Parse with `{ reportInput: true }` to keep the values received. */
+export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => {
+    const out: ValidationIssue = { field: formatPath(issue.path), problem: issue.message };
+    if ('input' in issue && issue.input !== undefined) out.received = issue.input;
+    return out;
+  });
+}
+
+/** Parses `input` with `schema`, throwing a {@link ValidationError} about `subject` when it does not match. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, subject: string): z.output<S> {
+  const result = schema.safeParse(input, { reportInput: true });
+  if (!result.success) throw new ValidationError(subject, toValidationIssues(result.error));
+  return result.data;
+}
+
+function describeIssue(issue: ValidationIssue): string {
+  const where = issue.field || '(root)';
+  const got = 'received' in issue ? ` (received ${preview(issue.received)})` : '';
+  return `${where}: ${issue.problem}${got}`;
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

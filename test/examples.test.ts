@@ -1,0 +1,15 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+test('the README library example runs as written', async () => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/planning.ts'], { cwd: new URL('..', import.meta.url) });
+  const lines = stdout.trim().split('\n');
+  assert.match(lines[0]!, /^suggestion: ti2v-5B 0\.73 /);
+  assert.equal(lines[1], 'excluded: t2v-A14B: t2v-A14B cannot take an input image');
+  assert.match(lines[2]!, /^strategy: alternative_model on ti2v-5B: i2v-A14B is not downloaded\./);
+  assert.match(lines[3]!, /^wait for t2v-A14B: 246 s \(medium\)/);
+});
