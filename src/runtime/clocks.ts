@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 
-/** The real clock: `Date.now()` and Node timers (unref'd, so a pending timer never keeps the process alive). */
+/** The real clock: `Date.now()` and Node timers (a pending timer keeps the process alive, as Node's own do). */
 export class SystemClock implements Clock {
   private nextId = 1;
   private readonly timers = new Map<number, NodeJS.Timeout>();
@@ -15,7 +15,6 @@ export class SystemClock implements Clock {
       this.timers.delete(id);
       callback();
     }, Math.max(0, ms));
-    timer.unref();
     this.timers.set(id, timer);
     return { id };
   }

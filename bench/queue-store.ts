@@ -1,0 +1,117 @@
+/**
+ * Job store throughput and latency: 10,000 durable enqueues, then claim + complete until the queue is empty, on a
+ * SQLite file in the OS temp folder (WAL; enqueue and complete synced to disk before they return, claims at NORMAL).
+ * Each phase stops early at PHASE_BUDGET_MS so that a slow or busy disk keeps the run under a minute; the table says
+ * how many operations were measured.
+ * Run: npx tsx bench/queue-store.ts
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteJobStore } from '../src/adapters/sqlite-job-store.js';
+import type { FallbackStrategy } from '../src/core/planning.js';
+import { withDefaults } from '../src/core/requirements.js';
+import { PRIORITIES } from '../src/core/vocabulary.js';
+import { SystemClock } from '../src/runtime/clocks.js';
+import type { NewJob } from '../src/runtime/job.js';
+
+const JOBS = 10_000;
+const MODELS = ['t2v-A14B', 'i2v-A14B', 'ti2v-5B'] as const;
+const OWNER = 'bench-worker';
+const PHASE_BUDGET_MS = 25_000;
+
+/** Per-operation timings, milliseconds. */
+class Timings {
+  readonly samples: number[] = [];
+
+  async time<T>(op: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const result = await op();
+    this.samples.push(performance.now() - started);
+    return result;
+  }
+
+  row(name: string): Record<string, string | number> {
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    const total = sorted.reduce((sum, ms) => sum + ms, 0);
+    const at = (q: number): string => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(3);
+    return {
+      operation: name,
+      ops: sorted.length,
+      'total s': (total / 1000).toFixed(2),
+      'ops/s': Math.round(sorted.length / (total / 1000)),
+      'p50 ms': at(0.5),
+      'p99 ms': at(0.99),
+      'max ms': (sorted[sorted.length - 1] ?? 0).toFixed(3),
+    };
+  }
+}
+
+function makeJob(i: number): NewJob {
+  const model = MODELS[i % MODELS.length] ?? 't2v-A14B';
+  const requirements = withDefaults({ modelType: model, priority: PRIORITIES[(i * 7) % PRIORITIES.length], maxWaitSeconds: 86_400 });
+  const plan: FallbackStrategy = {
+    strategyType: 'as_requested',
+    situation: 'available',
+    model,
+    recommendedAction: `run ${model} as requested`,
+    estimatedSeconds: 120,
+    userMessage: `${model} is ready; result in about 2 min.`,
+    canQueueRequest: true,
+    queueRequestedModel: false,
+    confidence: 0.95,
+    fallbackOptions: [{ type: 'as_requested', model, chosen: true, estimatedSeconds: 120 }],
+    requirementsAdjustments: [],
+    requirements,
+    isPreview: false,
+  };
+  return { request: { prompt: `bench prompt ${i}: a lighthouse in a storm, cinematic`, requirements }, plan };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'understudy-bench-'));
+  const path = join(dir, 'jobs.sqlite');
+  const store = new SqliteJobStore({ path, clock: new SystemClock(), maxQueueSize: JOBS });
+  const enqueue = new Timings();
+  const claim = new Timings();
+  const complete = new Timings();
+  const ready = new Set(MODELS);
+  const wall = performance.now();
+  try {
+    const enqueueStarted = performance.now();
+    for (let i = 0; i < JOBS && performance.now() - enqueueStarted < PHASE_BUDGET_MS; i++) await enqueue.time(() => store.enqueue(makeJob(i)));
+    const queued = enqueue.samples.length;
+    const drainStarted = performance.now();
+    while (performance.now() - drainStarted < PHASE_BUDGET_MS) {
+      const job = await claim.time(() => store.claimNext({ owner: OWNER, readyModels: ready }));
+      if (!job) {
+        claim.samples.pop(); // the claim that found the queue empty
+        break;
+      }
+      await complete.time(() => store.complete(job.id, OWNER, { path: `/outputs/${job.id}.mp4`, mediaType: 'video/mp4', sizeBytes: 1, isPreview: false }));
+    }
+    const counts = await store.counts();
+    if (counts.succeeded !== complete.samples.length || counts.queued !== queued - complete.samples.length) {
+      throw new Error(`the store lost count: ${JSON.stringify(counts)} after ${queued} enqueues and ${complete.samples.length} completions`);
+    }
+
+    const sqlite = new Database(':memory:');
+    const version = (sqlite.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+    sqlite.close();
+    const sizeMb = (statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0)) / 1024 ** 2;
+    console.log(`SqliteJobStore, ${queued} jobs, 3 models, 4 priorities; Node ${process.version}, SQLite ${version}, WAL`);
+    console.log(`file ${path} (${sizeMb.toFixed(1)} MB incl. WAL), wall time ${((performance.now() - wall) / 1000).toFixed(1)} s`);
+    if (queued < JOBS || counts.queued > 0) console.log(`stopped at the ${PHASE_BUDGET_MS / 1000} s budget of a phase: ${queued} enqueued, ${counts.queued} left queued`);
+    console.table([
+      enqueue.row('enqueue (synced)'),
+      claim.row(`claimNext (queue ${queued}→${counts.queued + 1})`),
+      complete.row('complete (synced)'),
+    ]);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,678 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../core/clock.js';
+import { formatDuration } from '../core/estimates.js';
+import { PRIORITIES, priorityRank, type Priority } from '../core/vocabulary.js';
+import {
+  JOB_STATES,
+  WAITING_JOB_STATES,
+  isTerminalJobState,
+  type Job,
+  type JobError,
+  type JobLease,
+  type JobOutput,
+  type JobRequest,
+  type JobState,
+  type NewJob,
+  type TimelineEntry,
+  type TimelineKind,
+} from '../runtime/job.js';
+import {
+  InvalidTransitionError,
+  JOB_STORE_DEFAULTS,
+  JobAlreadyExistsError,
+  JobNotFoundError,
+  LeaseLostError,
+  type ClaimOptions,
+  type ExpireOptions,
+  type FailOptions,
+  type JobPage,
+  type JobStore,
+  type JobStoreOptions,
+  type ListOptions,
+  type ModelQueueCounts,
+  type QueueOrderOptions,
+  type QueueSnapshot,
+  type WaitForModelOptions,
+} from '../runtime/job-store.js';
+import { QueueFullError } from '../runtime/request-queue.js';
+import { migrate } from './sqlite-migrations.js';
+
+/** Options of {@link SqliteJobStore}. */
+export interface SqliteJobStoreOptions extends JobStoreOptions {
+  /** The database file; its folder is created when missing. */
+  path: string;
+}
+
+/** A row of the `jobs` table. */
+interface JobRow {
+  seq: number;
+  id: string;
+  status: JobState;
+  priority_rank: number;
+  model_used: string;
+  waiting_for: string | null;
+  created_at: number;
+  updated_at: number;
+  deadline: number | null;
+  attempts: number;
+  max_attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  progress: number;
+  progress_message: string | null;
+  body: string;
+  output: string | null;
+  error: string | null;
+}
+
+/** The JSON `body` column: what is read with the job but never queried. */
+interface JobBody {
+  requestedModel: string;
+  request: JobRequest;
+  plan: Job['plan'];
+  parentJobId?: string;
+  hybridOf?: string;
+}
+
+interface TimelineRow {
+  job_seq: number;
+  at: number;
+  kind: TimelineKind;
+  message: string;
+  data: string | null;
+}
+
+/** A job considered by claimNext, with its priority after aging. */
+interface Candidate {
+  seq: number;
+  model_used: string;
+  eff_rank: number;
+}
+
+/**
+ * The job store on an embedded SQLite file, shared by the gateway and workers of one machine (several processes may
+ * open the same file). Every change runs in an immediate transaction and is on disk when its promise resolves, except
+ * claims, lease renewals and progress, which survive a process crash but not a power cut (see writeRelaxed).
+ */
+export class SqliteJobStore implements JobStore {
+  readonly maxQueueSize: number;
+  private readonly clock: Clock;
+  private readonly agingSeconds: number;
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly retentionMs: number;
+  private readonly retryAfterSeconds: number;
+  private readonly db: Database.Database;
+  private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly sql: ReturnType<SqliteJobStore['prepare']>;
+
+  constructor(options: SqliteJobStoreOptions) {
+    this.clock = options.clock;
+    this.maxQueueSize = options.maxQueueSize ?? JOB_STORE_DEFAULTS.maxQueueSize;
+    this.agingSeconds = options.agingSeconds ?? JOB_STORE_DEFAULTS.agingSeconds;
+    this.leaseMs = options.leaseMs ?? JOB_STORE_DEFAULTS.leaseMs;
+    this.maxAttempts = options.maxAttempts ?? JOB_STORE_DEFAULTS.maxAttempts;
+    this.retentionMs = options.retentionMs ?? JOB_STORE_DEFAULTS.retentionMs;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? JOB_STORE_DEFAULTS.retryAfterSeconds;
+    requirePositiveInteger(this.maxQueueSize, 'maxQueueSize');
+    requirePositiveInteger(this.maxAttempts, 'maxAttempts');
+
+    mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    try {
+      // WAL: readers never block the writer, and a commit is one append to the log.
+      const mode = this.db.pragma('journal_mode = WAL', { simple: true }) as string;
+      if (mode !== 'wal') throw new Error(`job database ${options.path} cannot use WAL journaling (got ${mode})`);
+      // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power cut could lose a job whose enqueue
+      // had already resolved (and whose 202 had been sent). FULL syncs the log on every commit, which is what
+      // "durable before it resolves" needs; the cost is one fsync per change (see bench/queue-store.ts). Only claims,
+      // lease renewals and progress commit at NORMAL: see writeRelaxed.
+      this.db.pragma('synchronous = FULL');
+      // Other processes (a worker, a second gateway) may hold the write lock briefly.
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+      this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
+      this.sql = this.prepare();
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  async enqueue(newJob: NewJob): Promise<Job> {
+    return this.write(() => {
+      const waiting = this.waitingCount();
+      if (waiting >= this.maxQueueSize) throw new QueueFullError(waiting, this.maxQueueSize, this.retryAfterSeconds);
+      const id = newJob.id ?? randomUUID();
+      if (this.sql.selectById.get(id)) throw new JobAlreadyExistsError(id);
+      const maxAttempts = newJob.maxAttempts ?? this.maxAttempts;
+      requirePositiveInteger(maxAttempts, 'maxAttempts');
+
+      const requirements = newJob.request.requirements;
+      const at = newJob.acceptedAt ?? this.clock.now();
+      const deadline =
+        newJob.deadline !== undefined
+          ? newJob.deadline
+          : requirements.maxWaitSeconds !== undefined
+            ? at + Math.round(requirements.maxWaitSeconds * 1000)
+            : null;
+      const modelUsed = newJob.modelUsed ?? newJob.plan.model;
+      const status = newJob.initialState ?? 'queued';
+      const waitingFor = status === 'waiting_for_model' ? (newJob.waitingFor ?? modelUsed) : null;
+      const body: JobBody = { requestedModel: requirements.modelType, request: newJob.request, plan: newJob.plan };
+      if (newJob.parentJobId !== undefined) body.parentJobId = newJob.parentJobId;
+      if (newJob.hybridOf !== undefined) body.hybridOf = newJob.hybridOf;
+
+      const { lastInsertRowid } = this.sql.insertJob.run({
+        id,
+        status,
+        priority_rank: priorityRank(requirements.priority),
+        model_used: modelUsed,
+        waiting_for: waitingFor,
+        created_at: at,
+        updated_at: at,
+        deadline,
+        max_attempts: maxAttempts,
+        body: JSON.stringify(body),
+      });
+      const seq = Number(lastInsertRowid);
+      const limit = deadline === null ? '' : `; must start by ${new Date(deadline).toISOString()}`;
+      this.addTimeline(seq, at, 'accepted', `accepted for ${requirements.modelType} at ${requirements.priority} priority${limit}`, {
+        requestedModel: requirements.modelType,
+        priority: requirements.priority,
+        deadline,
+      });
+      this.addTimeline(seq, at, 'planned', `${newJob.plan.strategyType}: ${newJob.plan.userMessage}`, {
+        strategyType: newJob.plan.strategyType,
+        model: newJob.plan.model,
+        confidence: newJob.plan.confidence,
+        estimatedSeconds: newJob.plan.estimatedSeconds,
+      });
+      if (waitingFor === null) this.addTimeline(seq, at, 'queued', `queued for ${modelUsed}`);
+      else this.addTimeline(seq, at, 'waiting_for_model', `waiting for ${waitingFor} to become ready`, { modelId: waitingFor });
+      return this.jobAt(seq);
+    });
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return this.read(() => {
+      const row = this.sql.selectById.get(id) as JobRow | undefined;
+      return row ? this.toJobs([row])[0] ?? null : null;
+    });
+  }
+
+  async list(options: ListOptions = {}): Promise<JobPage> {
+    const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 50)), 1000);
+    const states = options.status === undefined ? JOB_STATES : typeof options.status === 'string' ? [options.status] : options.status;
+    const newestFirst = options.order === 'newest_first';
+    const cursor = options.cursor === undefined ? undefined : parseCursor(options.cursor);
+    return this.read(() => {
+      const params = { states: JSON.stringify(states), limit: limit + 1 };
+      const rows = (
+        newestFirst
+          ? this.sql.listNewestFirst.all({ ...params, before: cursor ?? Number.MAX_SAFE_INTEGER })
+          : this.sql.listOldestFirst.all({ ...params, after: cursor ?? 0 })
+      ) as JobRow[];
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return { jobs: this.toJobs(page), nextCursor: rows.length > limit && last ? String(last.seq) : null };
+    });
+  }
+
+  async listQueue(options: QueueOrderOptions = {}): Promise<Job[]> {
+    const now = options.now ?? this.clock.now();
+    return this.read(() => {
+      const statement = options.status === 'waiting_for_model' ? this.sql.waitingOrder : this.sql.queuedOrder;
+      const rows = statement.all({ ...this.agingParams(now), limit: options.limit ?? -1 }) as JobRow[];
+      return this.toJobs(rows);
+    });
+  }
+
+  async claimNext(options: ClaimOptions): Promise<Job | null> {
+    const now = options.now ?? this.clock.now();
+    const leaseMs = options.leaseMs ?? this.leaseMs;
+    const prefer = options.preferModel;
+    const take = prefer ? Math.max(0, Math.floor(prefer.maxSkip)) + 1 : 1;
+    return this.writeRelaxed(() => {
+      const params = { ...this.agingParams(now), take };
+      let candidates: Candidate[];
+      if (options.readyModels === undefined) {
+        candidates = this.sql.candidates.all(params) as Candidate[];
+      } else {
+        const ready = this.readyModelIds(options.readyModels);
+        if (ready.length === 0) return null;
+        candidates = this.sql.readyCandidates.all({ ...params, ready: JSON.stringify(ready) }) as Candidate[];
+      }
+      const head = candidates[0];
+      if (!head) return null;
+      const preferred = prefer ? candidates.find((c) => c.model_used === prefer.modelId && c.eff_rank === head.eff_rank) : undefined;
+      const chosen = preferred ?? head;
+      const skipped = candidates.indexOf(chosen);
+
+      const row = this.rowAt(chosen.seq);
+      const attempt = row.attempts + 1;
+      const expiresAt = now + leaseMs;
+      this.sql.markRunning.run({ seq: row.seq, owner: options.owner, expires_at: expiresAt, now });
+      this.addTimeline(row.seq, now, 'started', `attempt ${attempt} of ${row.max_attempts} started by ${options.owner} on ${row.model_used}`, {
+        owner: options.owner,
+        attempt,
+        model: row.model_used,
+        leaseExpiresAt: expiresAt,
+        ...(skipped > 0 ? { skippedForAffinity: skipped } : {}),
+      });
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async renewLease(id: string, owner: string, now?: number, leaseMs?: number): Promise<JobLease> {
+    const at = now ?? this.clock.now();
+    const lease = { owner, expiresAt: at + (leaseMs ?? this.leaseMs) };
+    return this.writeRelaxed(() => {
+      const row = this.leasedRow(id, owner, 'renew the lease of');
+      this.sql.renewLease.run({ seq: row.seq, expires_at: lease.expiresAt, now: at });
+      return lease;
+    });
+  }
+
+  async updateProgress(id: string, owner: string, progress: number, message?: string): Promise<void> {
+    if (Number.isNaN(progress)) throw new RangeError('progress must be a number from 0 to 1, got NaN');
+    const clamped = Math.min(1, Math.max(0, progress));
+    const now = this.clock.now();
+    this.writeRelaxed(() => {
+      const row = this.leasedRow(id, owner, 'report progress on');
+      this.sql.setProgress.run({ seq: row.seq, progress: clamped, message: message ?? row.progress_message, now });
+      if (message !== undefined && message !== row.progress_message) {
+        this.addTimeline(row.seq, now, 'progress', message, { progress: clamped });
+      }
+    });
+  }
+
+  async appendTimeline(id: string, entry: Omit<TimelineEntry, 'at'> & { at?: number }): Promise<TimelineEntry> {
+    const at = entry.at ?? this.clock.now();
+    return this.write(() => {
+      const row = this.requireRow(id);
+      this.addTimeline(row.seq, at, entry.kind, entry.message, entry.data);
+      this.sql.touch.run({ seq: row.seq, now: at });
+      return entry.data === undefined ? { at, kind: entry.kind, message: entry.message } : { at, kind: entry.kind, message: entry.message, data: entry.data };
+    });
+  }
+
+  async complete(id: string, owner: string, output: JobOutput): Promise<Job> {
+    const now = this.clock.now();
+    return this.write(() => {
+      const row = this.leasedRow(id, owner, 'complete');
+      this.sql.markSucceeded.run({ seq: row.seq, output: JSON.stringify(output), now });
+      const preview = output.isPreview ? ' (a labelled preview, not a generated video)' : '';
+      this.addTimeline(row.seq, now, 'succeeded', `succeeded on ${row.model_used} in attempt ${row.attempts}: ${output.path}${preview}`, {
+        model: row.model_used,
+        attempt: row.attempts,
+        output,
+      });
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async fail(id: string, owner: string, error: JobError, options: FailOptions): Promise<Job> {
+    const now = this.clock.now();
+    return this.write(() => {
+      const row = this.leasedRow(id, owner, 'fail');
+      const attemptsLeft = row.attempts < row.max_attempts;
+      const requeue = options.retry && attemptsLeft;
+      const outcome = requeue ? '' : options.retry ? '; no attempts left' : '; not retried';
+      this.addTimeline(row.seq, now, 'failed', `attempt ${row.attempts} of ${row.max_attempts} on ${row.model_used} failed: ${error.message}${outcome}`, {
+        attempt: row.attempts,
+        model: row.model_used,
+        ...(error.failureType ? { failureType: error.failureType } : {}),
+      });
+      const errorJson = JSON.stringify(error);
+      if (!requeue) {
+        this.sql.markFailed.run({ seq: row.seq, error: errorJson, now });
+        return this.jobAt(row.seq);
+      }
+      let model = row.model_used;
+      if (options.replan) {
+        const { plan, modelUsed, requirements } = options.replan;
+        const body = JSON.parse(row.body) as JobBody;
+        const replanned: JobBody = { ...body, plan, request: { ...body.request, requirements } };
+        this.sql.replan.run({ seq: row.seq, model_used: modelUsed, body: JSON.stringify(replanned) });
+        this.addTimeline(row.seq, now, 'replanned', `replanned: ${plan.recommendedAction}`, { strategyType: plan.strategyType, model: modelUsed });
+        model = modelUsed;
+      }
+      this.sql.markRequeued.run({ seq: row.seq, error: errorJson, now });
+      this.addTimeline(row.seq, now, 'requeued', `queued again for attempt ${row.attempts + 1} of ${row.max_attempts} on ${model}`);
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async setWaitingForModel(id: string, options: WaitForModelOptions): Promise<Job> {
+    const now = this.clock.now();
+    return this.write(() => {
+      const row = this.requireRow(id);
+      if (row.status === 'running') {
+        if (options.owner === undefined) throw new InvalidTransitionError(id, row.status, 'park a running job without its lease owner');
+        this.leasedRow(id, options.owner, 'park');
+      } else if (isTerminalJobState(row.status)) {
+        throw new InvalidTransitionError(id, row.status, 'set waiting_for_model on');
+      }
+      // A claim handed back for want of its model is not a failed attempt.
+      const attempts = row.status === 'running' ? row.attempts - 1 : row.attempts;
+      this.sql.markWaiting.run({ seq: row.seq, waiting_for: options.modelId, attempts, now });
+      this.addTimeline(row.seq, now, 'waiting_for_model', options.message, { modelId: options.modelId });
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async releaseWaiting(modelId: string, now?: number): Promise<Job[]> {
+    const at = now ?? this.clock.now();
+    return this.write(() => {
+      const rows = this.sql.waitingFor.all({ model: modelId }) as JobRow[];
+      for (const row of rows) {
+        this.sql.markReleased.run({ seq: row.seq, now: at });
+        this.addTimeline(row.seq, at, 'queued', `${modelId} is ready; queued`, { modelId });
+      }
+      return rows.map((row) => this.jobAt(row.seq));
+    });
+  }
+
+  async cancel(id: string, reason: string, options: { ifState?: JobState } = {}): Promise<Job> {
+    const now = this.clock.now();
+    return this.write(() => {
+      const row = this.requireRow(id);
+      if (options.ifState !== undefined && row.status !== options.ifState) {
+        throw new InvalidTransitionError(id, row.status, `cancel (only when ${options.ifState})`);
+      }
+      if (isTerminalJobState(row.status)) throw new InvalidTransitionError(id, row.status, 'cancel');
+      this.sql.markCancelled.run({ seq: row.seq, error: JSON.stringify({ message: reason } satisfies JobError), now });
+      const where = row.status === 'running' ? ` while running on ${row.model_used} under ${row.lease_owner ?? 'no owner'}` : ` while ${row.status}`;
+      this.addTimeline(row.seq, now, 'cancelled', `cancelled${where}: ${reason}`, { previousStatus: row.status });
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async expireDue(now?: number, options: ExpireOptions = {}): Promise<Job[]> {
+    const at = now ?? this.clock.now();
+    const states = options.states ?? WAITING_JOB_STATES;
+    return this.write(() => {
+      const rows = (this.sql.due.all({ now: at }) as JobRow[]).filter((row) => (states as readonly JobState[]).includes(row.status));
+      for (const row of rows) {
+        const deadline = row.deadline ?? at;
+        const message =
+          `not started by its deadline ${new Date(deadline).toISOString()} ` +
+          `(${formatDuration((deadline - row.created_at) / 1000)} after it was accepted); expired while ${row.status}`;
+        this.sql.markExpired.run({ seq: row.seq, error: JSON.stringify({ message } satisfies JobError), now: at });
+        this.addTimeline(row.seq, at, 'expired', message, { deadline, previousStatus: row.status });
+      }
+      return rows.map((row) => this.jobAt(row.seq));
+    });
+  }
+
+  async recoverLapsedLeases(now?: number): Promise<Job[]> {
+    const at = now ?? this.clock.now();
+    return this.write(() => {
+      const rows = this.sql.lapsed.all({ now: at }) as JobRow[];
+      for (const row of rows) {
+        const owner = row.lease_owner ?? 'no owner';
+        const lapsedAt = new Date(row.lease_expires_at ?? at).toISOString();
+        this.addTimeline(row.seq, at, 'lease_lapsed', `the lease of ${owner} lapsed at ${lapsedAt} during attempt ${row.attempts} of ${row.max_attempts}`, {
+          owner,
+          attempt: row.attempts,
+          leaseExpiresAt: row.lease_expires_at,
+        });
+        if (row.attempts < row.max_attempts) {
+          this.sql.markRequeued.run({ seq: row.seq, error: row.error, now: at });
+          this.addTimeline(row.seq, at, 'requeued', `queued again for attempt ${row.attempts + 1} of ${row.max_attempts} on ${row.model_used}`);
+        } else {
+          const message = `the worker stopped answering during attempt ${row.attempts} of ${row.max_attempts} (its lease lapsed); no attempts left`;
+          this.sql.markFailed.run({ seq: row.seq, error: JSON.stringify({ message } satisfies JobError), now: at });
+          this.addTimeline(row.seq, at, 'failed', message, { attempt: row.attempts });
+        }
+      }
+      return rows.map((row) => this.jobAt(row.seq));
+    });
+  }
+
+  async purgeFinished(olderThan?: number): Promise<number> {
+    const before = olderThan ?? this.clock.now() - this.retentionMs;
+    return this.write(() => this.sql.purge.run({ before }).changes);
+  }
+
+  async counts(): Promise<Record<JobState, number>> {
+    return this.read(() => {
+      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+      for (const { status, n } of this.sql.counts.all() as Array<{ status: JobState; n: number }>) counts[status] = n;
+      return counts;
+    });
+  }
+
+  async queueSnapshot(): Promise<QueueSnapshot> {
+    const takenAt = this.clock.now();
+    return this.read(() => {
+      const byModel: Record<string, ModelQueueCounts> = {};
+      let total = 0;
+      for (const g of this.sql.snapshot.all() as Array<{ status: JobState; model: string; priority_rank: number; n: number }>) {
+        const counts = (byModel[g.model] ??= { queued: zeroByPriority(), waitingForModel: zeroByPriority(), total: 0 });
+        const priority = PRIORITIES[g.priority_rank] as Priority;
+        if (g.status === 'queued') counts.queued[priority] += g.n;
+        else counts.waitingForModel[priority] += g.n;
+        counts.total += g.n;
+        total += g.n;
+      }
+      return { takenAt, byModel, total };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  /**
+   * Runs `fn` in an immediate (write-locking) transaction, so that changes by two processes cannot interleave, and
+   * returns once the commit is synced to disk.
+   */
+  private write<T>(fn: () => T): T {
+    return this.runInTransaction.immediate(fn) as T;
+  }
+
+  /**
+   * Like {@link write}, but commits at `synchronous = NORMAL`: safe against a process crash, while a power cut may
+   * lose it. Used only for claims, lease renewals and progress. A power cut stops every worker on this machine, so
+   * such a loss leaves a job queued (claim lost) or with an older lease (renewal lost) whose worker is gone anyway:
+   * exactly what the queue and recoverLapsedLeases handle. The WAL is sequential, so the next synced commit carries
+   * these along, and nothing synced ever depends on something lost.
+   */
+  private writeRelaxed<T>(fn: () => T): T {
+    // Not a prepared statement: SQLite applies PRAGMA synchronous when it is prepared, not when it runs.
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.write(fn);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  /** Runs `fn` in a read transaction: one consistent snapshot across its queries. */
+  private read<T>(fn: () => T): T {
+    return this.runInTransaction.deferred(fn) as T;
+  }
+
+  private waitingCount(): number {
+    const row = this.sql.waitingCount.get() as { n: number };
+    return row.n;
+  }
+
+  private agingParams(now: number): Record<string, number> {
+    return this.agingSeconds > 0 ? { now, aging: this.agingSeconds } : { now };
+  }
+
+  /** The ids of queued jobs' models that are ready. */
+  private readyModelIds(ready: NonNullable<ClaimOptions['readyModels']>): string[] {
+    if (typeof ready !== 'function') return [...ready];
+    const queuedModels = (this.sql.queuedModels.all() as Array<{ model_used: string }>).map((r) => r.model_used);
+    return queuedModels.filter((m) => ready(m));
+  }
+
+  private requireRow(id: string): JobRow {
+    const row = this.sql.selectById.get(id) as JobRow | undefined;
+    if (!row) throw new JobNotFoundError(id);
+    return row;
+  }
+
+  /** The row of a job running under `owner`, else a LeaseLostError. */
+  private leasedRow(id: string, owner: string, attempted: string): JobRow {
+    const row = this.requireRow(id);
+    if (row.status !== 'running' || row.lease_owner !== owner) throw new LeaseLostError(id, owner, row.status, row.lease_owner, attempted);
+    return row;
+  }
+
+  private rowAt(seq: number): JobRow {
+    return this.sql.selectBySeq.get(seq) as JobRow;
+  }
+
+  private jobAt(seq: number): Job {
+    return this.toJobs([this.rowAt(seq)])[0] as Job;
+  }
+
+  private addTimeline(seq: number, at: number, kind: TimelineKind, message: string, data?: Record<string, unknown>): void {
+    this.sql.insertTimeline.run({ seq, at, kind, message, data: data === undefined ? null : JSON.stringify(data) });
+  }
+
+  /** Turns rows into jobs, reading all their timelines in one query. */
+  private toJobs(rows: readonly JobRow[]): Job[] {
+    if (rows.length === 0) return [];
+    const timelines = new Map<number, TimelineEntry[]>();
+    for (const t of this.sql.timelines.all({ seqs: JSON.stringify(rows.map((r) => r.seq)) }) as TimelineRow[]) {
+      const entry: TimelineEntry = { at: t.at, kind: t.kind, message: t.message };
+      if (t.data !== null) entry.data = JSON.parse(t.data) as Record<string, unknown>;
+      const list = timelines.get(t.job_seq);
+      if (list) list.push(entry);
+      else timelines.set(t.job_seq, [entry]);
+    }
+    return rows.map((row) => toJob(row, timelines.get(row.seq) ?? []));
+  }
+
+  private prepare() {
+    const db = this.db;
+    const effectiveRank =
+      this.agingSeconds > 0 ? 'MAX(0, priority_rank - CAST(MAX(0, @now - created_at) / 1000.0 / @aging AS INTEGER))' : 'priority_rank';
+    // The head of each priority lane, in (created_at, seq) order, is the best job of that lane: an older job has aged
+    // at least as much. So the first `take` jobs in queue order are among the first `take` of each lane, and each lane
+    // is one range of the jobs_queue_order index, however long the queue.
+    const lanes = (filter: string): string =>
+      `SELECT seq, model_used, eff_rank FROM (` +
+      PRIORITIES.map(
+        (_, rank) =>
+          `SELECT * FROM (SELECT seq, model_used, created_at, ${effectiveRank} AS eff_rank FROM jobs ` +
+          `WHERE status = 'queued' AND priority_rank = ${rank} AND (deadline IS NULL OR deadline > @now)${filter} ` +
+          `ORDER BY created_at, seq LIMIT @take)`,
+      ).join(' UNION ALL ') +
+      `) ORDER BY eff_rank, created_at, seq LIMIT @take`;
+    return {
+      selectById: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+      selectBySeq: db.prepare('SELECT * FROM jobs WHERE seq = ?'),
+      insertJob: db.prepare(
+        `INSERT INTO jobs (id, status, priority_rank, model_used, waiting_for, created_at, updated_at, deadline, max_attempts, body)
+         VALUES (@id, @status, @priority_rank, @model_used, @waiting_for, @created_at, @updated_at, @deadline, @max_attempts, @body)`,
+      ),
+      insertTimeline: db.prepare('INSERT INTO job_timeline (job_seq, at, kind, message, data) VALUES (@seq, @at, @kind, @message, @data)'),
+      timelines: db.prepare('SELECT job_seq, at, kind, message, data FROM job_timeline WHERE job_seq IN (SELECT value FROM json_each(@seqs)) ORDER BY job_seq, id'),
+      listOldestFirst: db.prepare('SELECT * FROM jobs WHERE status IN (SELECT value FROM json_each(@states)) AND seq > @after ORDER BY seq LIMIT @limit'),
+      listNewestFirst: db.prepare('SELECT * FROM jobs WHERE status IN (SELECT value FROM json_each(@states)) AND seq < @before ORDER BY seq DESC LIMIT @limit'),
+      queuedOrder: db.prepare(`SELECT *, ${effectiveRank} AS eff_rank FROM jobs WHERE status = 'queued' ORDER BY eff_rank, created_at, seq LIMIT @limit`),
+      waitingOrder: db.prepare(
+        `SELECT *, ${effectiveRank} AS eff_rank FROM jobs WHERE status = 'waiting_for_model' ORDER BY eff_rank, created_at, seq LIMIT @limit`,
+      ),
+      candidates: db.prepare(lanes('')),
+      readyCandidates: db.prepare(lanes(' AND model_used IN (SELECT value FROM json_each(@ready))')),
+      queuedModels: db.prepare("SELECT DISTINCT model_used FROM jobs WHERE status = 'queued'"),
+      waitingCount: db.prepare("SELECT SUM(n) AS n FROM job_state_counts WHERE status IN ('queued', 'waiting_for_model')"),
+      markRunning: db.prepare(
+        `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = @owner, lease_expires_at = @expires_at,
+         progress = 0, progress_message = NULL, updated_at = @now WHERE seq = @seq`,
+      ),
+      renewLease: db.prepare('UPDATE jobs SET lease_expires_at = @expires_at, updated_at = @now WHERE seq = @seq'),
+      setProgress: db.prepare('UPDATE jobs SET progress = @progress, progress_message = @message, updated_at = @now WHERE seq = @seq'),
+      touch: db.prepare('UPDATE jobs SET updated_at = MAX(updated_at, @now) WHERE seq = @seq'),
+      markSucceeded: db.prepare(
+        `UPDATE jobs SET status = 'succeeded', output = @output, progress = 1, lease_owner = NULL, lease_expires_at = NULL,
+         updated_at = @now WHERE seq = @seq`,
+      ),
+      markFailed: db.prepare(
+        "UPDATE jobs SET status = 'failed', error = @error, lease_owner = NULL, lease_expires_at = NULL, waiting_for = NULL, updated_at = @now WHERE seq = @seq",
+      ),
+      markRequeued: db.prepare(
+        `UPDATE jobs SET status = 'queued', error = @error, lease_owner = NULL, lease_expires_at = NULL, progress = 0,
+         progress_message = NULL, updated_at = @now WHERE seq = @seq`,
+      ),
+      replan: db.prepare('UPDATE jobs SET model_used = @model_used, body = @body WHERE seq = @seq'),
+      markWaiting: db.prepare(
+        `UPDATE jobs SET status = 'waiting_for_model', waiting_for = @waiting_for, attempts = @attempts, lease_owner = NULL,
+         lease_expires_at = NULL, progress = 0, progress_message = NULL, updated_at = @now WHERE seq = @seq`,
+      ),
+      waitingFor: db.prepare("SELECT * FROM jobs WHERE status = 'waiting_for_model' AND waiting_for = @model ORDER BY seq"),
+      markReleased: db.prepare("UPDATE jobs SET status = 'queued', waiting_for = NULL, updated_at = @now WHERE seq = @seq"),
+      markCancelled: db.prepare(
+        `UPDATE jobs SET status = 'cancelled', error = @error, lease_owner = NULL, lease_expires_at = NULL, waiting_for = NULL,
+         updated_at = @now WHERE seq = @seq`,
+      ),
+      due: db.prepare("SELECT * FROM jobs WHERE status IN ('queued', 'waiting_for_model') AND deadline <= @now ORDER BY deadline"),
+      markExpired: db.prepare("UPDATE jobs SET status = 'expired', error = @error, waiting_for = NULL, updated_at = @now WHERE seq = @seq"),
+      lapsed: db.prepare("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at <= @now ORDER BY seq"),
+      purge: db.prepare("DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled', 'expired') AND updated_at < @before"),
+      counts: db.prepare('SELECT status, n FROM job_state_counts'),
+      snapshot: db.prepare(
+        `SELECT 'queued' AS status, model_used AS model, priority_rank, COUNT(*) AS n FROM jobs
+         WHERE status = 'queued' GROUP BY model_used, priority_rank
+         UNION ALL
+         SELECT 'waiting_for_model', waiting_for, priority_rank, COUNT(*) FROM jobs
+         WHERE status = 'waiting_for_model' GROUP BY waiting_for, priority_rank`,
+      ),
+    };
+  }
+}
+
+function toJob(row: JobRow, timeline: TimelineEntry[]): Job {
+  const body = JSON.parse(row.body) as JobBody;
+  const job: Job = {
+    id: row.id,
+    sequence: row.seq,
+    status: row.status,
+    requestedModel: body.requestedModel,
+    modelUsed: row.model_used,
+    waitingFor: row.waiting_for,
+    request: body.request,
+    plan: body.plan,
+    priority: PRIORITIES[row.priority_rank] as Priority,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deadline: row.deadline,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    lease: row.lease_owner !== null && row.lease_expires_at !== null ? { owner: row.lease_owner, expiresAt: row.lease_expires_at } : null,
+    progress: row.progress,
+    progressMessage: row.progress_message,
+    output: row.output === null ? null : (JSON.parse(row.output) as JobOutput),
+    error: row.error === null ? null : (JSON.parse(row.error) as JobError),
+    timeline,
+  };
+  if (body.parentJobId !== undefined) job.parentJobId = body.parentJobId;
+  if (body.hybridOf !== undefined) job.hybridOf = body.hybridOf;
+  return job;
+}
+
+function zeroByPriority(): Record<Priority, number> {
+  return Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<Priority, number>;
+}
+
+function requirePositiveInteger(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number of 1 or more, got ${value}`);
+}
+
+function parseCursor(cursor: string): number {
+  const seq = Number(cursor);
+  if (!/^\d+$/.test(cursor) || !Number.isSafeInteger(seq)) throw new RangeError(`invalid cursor ${JSON.stringify(cursor)}: pass a nextCursor from list()`);
+  return seq;
+}

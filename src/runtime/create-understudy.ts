@@ -1,0 +1,258 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { EventEmitter } from 'cockatiel';
+import { z } from 'zod';
+import { createCatalog, parseCatalogText, type Catalog } from '../core/catalog.js';
+import type { Clock } from '../core/clock.js';
+import { estimateVramGb } from '../core/estimates.js';
+import { PlannerConfigSchema } from '../core/planning.js';
+import { findReduction } from '../core/reduction.js';
+import { withDefaults } from '../core/requirements.js';
+import { parseOrThrow } from '../core/validation.js';
+import { PreviewBackend } from '../adapters/preview-backend.js';
+import { SimulatedBackend } from '../adapters/simulated-backend.js';
+import { SqliteJobStore } from '../adapters/sqlite-job-store.js';
+import { SystemProbe } from '../adapters/system-probe.js';
+import type { Backend } from './backend.js';
+import { BackendAvailability } from './backend-availability.js';
+import { SystemClock } from './clocks.js';
+import type { UnderstudyEvent } from './engine-events.js';
+import { FallbackRecoverySystem } from './fallback-recovery-system.js';
+import { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
+import { JobRequestQueue } from './job-request-queue.js';
+import { JobRunner } from './job-runner.js';
+import { Scheduler } from './scheduler.js';
+import { Understudy } from './understudy.js';
+import type { HealthProbe } from './health-monitor.js';
+
+/** Everything `createUnderstudy` can be configured with; every key has a documented default. */
+export const UnderstudyConfigSchema = z.strictObject({
+  /** Where the SQLite file, outputs and input images live (default `./data`). */
+  dataDir: z.string().min(1).default('./data'),
+  /** Most jobs waiting at once (default 100). */
+  maxQueueSize: z.number().int().min(1).max(1_000_000).default(100),
+  /** A catalog file (JSON or YAML) merged over the built-in Wan2.2 models. */
+  catalogFile: z.string().optional(),
+  /** Planner weights, tables, thresholds and policies (default: the reference's). */
+  planner: z.record(z.string(), z.unknown()).default({}),
+  /** Recovery chains, cooldowns, attempt budget and breakers (default: the reference's). */
+  recovery: z.record(z.string(), z.unknown()).default({}),
+  jobs: z
+    .strictObject({
+      /** How long a claim lasts unless renewed, ms (default 15 000). */
+      leaseMs: z.number().int().min(100).default(15_000),
+      /** Runs a job gets (default 3). */
+      maxAttempts: z.number().int().min(1).max(20).default(3),
+      /** Seconds of waiting that raise a job one priority level; 0 turns aging off (default 600). */
+      agingSeconds: z.number().min(0).default(600),
+      /** Days finished jobs are kept (default 7). */
+      retentionDays: z.number().positive().default(7),
+    })
+    .prefault({}),
+  scheduling: z
+    .strictObject({
+      /** Prefer jobs for the model already loaded (default true). */
+      affinity: z.boolean().default(true),
+      /** Most equal-priority jobs affinity may pass (default 3). */
+      affinityMaxSkip: z.number().int().min(0).default(3),
+      /** Housekeeping period, ms (default 1000). */
+      tickMs: z.number().int().min(10).default(1000),
+    })
+    .prefault({}),
+  /** The simulated GPU: the embedded default backend, a demo of every failure path. */
+  simulated: z
+    .strictObject({
+      /** GPU memory, GiB (default 24). */
+      vramGb: z.number().positive().default(24),
+      /** Jobs at once (default 1). */
+      slots: z.number().int().min(1).default(1),
+      /** Models installed at start (default ti2v-5B only; the others download when needed). */
+      installedModels: z.array(z.string()).default(['ti2v-5B']),
+      /** Simulated download speed, MiB/s (default 50). */
+      downloadMiBPerSecond: z.number().positive().default(50),
+      /** Multiplies every simulated duration (default 0.02: a 120 s reference job takes 2.4 s). */
+      timeScale: z.number().positive().default(0.02),
+      /** Chance of each fault per job, 0 to 1 (default none). */
+      faultProbabilities: z.record(z.string(), z.number().min(0).max(1)).default({}),
+    })
+    .prefault({}),
+  /** Request limits. */
+  limits: z
+    .strictObject({
+      /** Longest prompt, characters (default 4000). */
+      maxPromptLength: z.number().int().positive().default(4000),
+      /** Largest input image, bytes (default 10 MiB). */
+      maxImageBytes: z.number().int().positive().default(10 * 1024 * 1024),
+    })
+    .prefault({}),
+  /** Health monitoring period, seconds; 0 turns it off (default 60). */
+  healthIntervalSeconds: z.number().min(0).default(60),
+});
+export type UnderstudyConfig = z.output<typeof UnderstudyConfigSchema>;
+export type UnderstudyConfigInput = z.input<typeof UnderstudyConfigSchema>;
+
+/** What can be injected instead of the real thing (tests, the simulator). */
+export interface UnderstudyDependencies {
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Default: the real machine (CPU, memory, disk of the data dir, nvidia-smi). */
+  probe?: HealthProbe;
+  /** Default: a simulated GPU built from `config.simulated`. */
+  backends?: Backend[];
+  /** Source of randomness for fault injection and backoff jitter. */
+  random?: () => number;
+  /** Names this process in job leases (default hostname-pid). */
+  workerId?: string;
+}
+
+/** Builds the engine on embedded defaults: a SQLite file in the data dir, the simulated GPU and the preview renderer. */
+export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, deps: UnderstudyDependencies = {}): Promise<Understudy> {
+  const config = parseOrThrow(UnderstudyConfigSchema, configInput, 'config');
+  const clock = deps.clock ?? new SystemClock();
+  const dataDir = resolve(config.dataDir);
+  const catalog = await loadCatalog(config.catalogFile);
+  const plannerConfig = parseOrThrow(PlannerConfigSchema, config.planner, 'config planner');
+  const events = new EventEmitter<UnderstudyEvent>();
+  const emit = (event: UnderstudyEvent): void => events.emit(event);
+
+  const backends =
+    deps.backends ??
+    [
+      new SimulatedBackend(
+        {
+          vramGb: config.simulated.vramGb,
+          slots: config.simulated.slots,
+          models: [...catalog.models],
+          installed: config.simulated.installedModels,
+          downloadBytesPerSecond: config.simulated.downloadMiBPerSecond * 1024 ** 2,
+          timeScale: config.simulated.timeScale,
+          estimation: plannerConfig.estimation,
+          faultProbabilities: config.simulated.faultProbabilities,
+        },
+        { clock, ...(deps.random ? { random: deps.random } : {}) },
+      ),
+    ];
+  const preview = new PreviewBackend({}, { clock });
+  const store = new SqliteJobStore({
+    path: join(dataDir, 'understudy.db'),
+    clock,
+    maxQueueSize: config.maxQueueSize,
+    leaseMs: config.jobs.leaseMs,
+    maxAttempts: config.jobs.maxAttempts,
+    agingSeconds: config.jobs.agingSeconds,
+    retentionMs: config.jobs.retentionDays * 24 * 3600 * 1000,
+  });
+  const availability = new BackendAvailability(backends);
+  const vramTotals = await Promise.all(backends.map((b) => b.vram()));
+  const largestGpu = Math.max(0, ...vramTotals.map((v) => v?.totalGb ?? 0));
+  const manager = new IntelligentFallbackManager({
+    availability,
+    clock,
+    catalog,
+    config: plannerConfig,
+    queue: new JobRequestQueue(store),
+    slots: backends.reduce((n, b) => n + b.slots, 0),
+    ...(largestGpu > 0 ? { vramBudgetGb: () => largestGpu } : {}),
+  });
+  const recovery = new FallbackRecoverySystem({
+    clock,
+    probe: deps.probe ?? new SystemProbe({ dataDir }),
+    // The backends' own view of GPU memory (the simulated GPU's, ComfyUI's /system_stats) replaces nvidia-smi's.
+    vramReporter: {
+      readVram: async () => {
+        const reports = await Promise.all(backends.map(async (b) => ({ id: b.id, vram: await b.vram() })));
+        return reports.flatMap(({ id, vram }) =>
+          vram ? [{ device: id, totalBytes: vram.totalGb * 1024 ** 3, freeBytes: Math.max(0, vram.totalGb - vram.usedGb) * 1024 ** 3 }] : [],
+        );
+      },
+    },
+    config: config.recovery,
+    ...(deps.random ? { random: deps.random } : {}),
+    // The planner's ladder, from the failed job's settings: with no known budget, the reference reduction.
+    reduceGenerationParams: (ctx) => {
+      const model = ctx.modelId ? catalog.byId.get(ctx.modelId) : undefined;
+      if (!model || !ctx.generation) return null;
+      const requirements = { ...withDefaults({ modelType: model.id }), ...ctx.generation };
+      const reduction = findReduction(model, requirements, {}, plannerConfig.reduction, plannerConfig.estimation);
+      return reduction && estimateVramGb(model, reduction.settings, plannerConfig.estimation) < estimateVramGb(model, ctx.generation, plannerConfig.estimation)
+        ? { settings: reduction.settings, adjustments: reduction.adjustments }
+        : null;
+    },
+  });
+  recovery.onRecoveryAttempt((attempt) => emit({ type: 'recovery_attempt', at: clock.now(), attempt }));
+  recovery.onHealthStatus((health) => emit({ type: 'health_status', at: clock.now(), health }));
+  recovery.onSystemStatus((status) => emit({ type: 'system_status', at: clock.now(), status }));
+  for (const backend of backends) {
+    backend.onEvent?.((e) => {
+      if (e.type === 'model_loaded') emit({ type: 'model.loaded', at: e.at, modelId: e.modelId, backendId: e.backendId, detail: `loaded in ${e.loadMs} ms` });
+      if (e.type === 'model_unloaded') emit({ type: 'model.unloaded', at: e.at, modelId: e.modelId, backendId: e.backendId, detail: e.reason });
+    });
+  }
+
+  const downloads = new Map<string, Promise<void>>();
+  let scheduler: Scheduler | undefined;
+  const shutdown = new AbortController();
+  const requestDownload = (modelId: string): void => {
+    if (downloads.has(modelId)) return;
+    const backend = backends.find((b) => b.ensureModelDownloaded);
+    if (!backend?.ensureModelDownloaded) return;
+    emit({ type: 'model.status', at: clock.now(), modelId, status: 'downloading', backendId: backend.id });
+    const download = backend
+      .ensureModelDownloaded(modelId, shutdown.signal)
+      .then(async () => {
+        emit({ type: 'model.status', at: clock.now(), modelId, status: 'available', backendId: backend.id });
+        for (const job of await store.releaseWaiting(modelId)) {
+          emit({ type: 'job.released', at: clock.now(), jobId: job.id, status: job.status, model: modelId, message: `${modelId} is ready` });
+        }
+        scheduler?.wake();
+      })
+      .catch((error: unknown) => {
+        emit({ type: 'model.status', at: clock.now(), modelId, status: 'failed', backendId: backend.id });
+        void error;
+      })
+      .finally(() => downloads.delete(modelId));
+    downloads.set(modelId, download);
+  };
+
+  const runner = new JobRunner({ store, clock, catalog, manager, recovery, outputDir: join(dataDir, 'outputs'), leaseMs: config.jobs.leaseMs, emit, requestDownload });
+  scheduler = new Scheduler({
+    store,
+    clock,
+    backends,
+    preview,
+    availability,
+    recovery,
+    runner,
+    owner: deps.workerId ?? `${hostname()}-${process.pid}`,
+    affinity: { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip },
+    tickMs: config.scheduling.tickMs,
+    emit,
+  });
+  if (config.healthIntervalSeconds > 0) recovery.startHealthMonitoring(config.healthIntervalSeconds * 1000);
+  return new Understudy({
+    clock,
+    store,
+    manager,
+    recovery,
+    availability,
+    backends,
+    scheduler,
+    events,
+    inputDir: join(dataDir, 'inputs'),
+    limits: config.limits,
+    requestDownload,
+    onClose: async () => {
+      shutdown.abort(new Error('engine closed'));
+      recovery.stopHealthMonitoring();
+      await store.close();
+    },
+  });
+}
+
+async function loadCatalog(file: string | undefined): Promise<Catalog> {
+  const base = createCatalog();
+  if (!file) return base;
+  const text = await readFile(file, 'utf8');
+  return parseCatalogText(text, /\.ya?ml$/i.test(file) ? 'yaml' : 'json', base, file);
+}

@@ -1,0 +1,212 @@
+import { catalogGenerationSeconds } from '../core/estimates.js';
+import type { Catalog } from '../core/catalog.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { FallbackStrategy } from '../core/planning.js';
+import { PREVIEW_MODEL_ID } from '../core/scoring.js';
+import type { FailureType } from '../core/vocabulary.js';
+import type { Backend, BackendSettings } from './backend.js';
+import type { UnderstudyEvent } from './engine-events.js';
+import type { FallbackRecoverySystem, RecoveryResult } from './fallback-recovery-system.js';
+import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
+import type { Job, Replan } from './job.js';
+import { isLeaseLostError, type JobStore } from './job-store.js';
+
+/** What a runner needs from the engine: a narrow view, so it can be tested and reasoned about alone. */
+export interface JobRunnerContext {
+  store: JobStore;
+  clock: Clock;
+  catalog: Catalog;
+  manager: IntelligentFallbackManager;
+  recovery: FallbackRecoverySystem;
+  /** Where outputs are written. */
+  outputDir: string;
+  /** How long a claim lasts; it is renewed every third of this. */
+  leaseMs: number;
+  emit: (event: UnderstudyEvent) => void;
+  /** Starts the download of a model a re-plan waits for. */
+  requestDownload: (modelId: string) => void;
+}
+
+/** Progress is written to the store at most this often per job, milliseconds; events go out every time. */
+const PROGRESS_WRITE_INTERVAL_MS = 500;
+
+/**
+ * Runs one claimed job on one backend: generation with progress and lease renewal; on success the output and the
+ * learned duration; on failure classification, the recovery chain, and a re-plan within the attempt budget. Every
+ * step goes on the job's timeline.
+ */
+export class JobRunner {
+  constructor(private readonly ctx: JobRunnerContext) {}
+
+  /** Runs `job` (already claimed by `owner`); resolves when the job has left the running state. `stop` aborts it. */
+  async run(job: Job, backend: Backend, owner: string, stop: AbortSignal): Promise<void> {
+    const { ctx } = this;
+    const controller = new AbortController();
+    const onStop = (): void => controller.abort(stop.reason);
+    stop.addEventListener('abort', onStop, { once: true });
+    const stopRenewing = this.keepLease(job.id, owner, controller);
+    const started = ctx.clock.now();
+    ctx.emit({ type: 'job.started', at: started, jobId: job.id, status: 'running', model: job.modelUsed, message: `running on ${job.modelUsed} (${backend.id}), attempt ${job.attempts} of ${job.maxAttempts}` });
+    const settings = this.settingsOf(job);
+    let lastWrite = 0;
+    try {
+      const output = await backend.generate(
+        {
+          jobId: job.id,
+          modelId: job.modelUsed,
+          prompt: job.request.prompt,
+          ...(job.request.image?.path ? { image: { path: job.request.image.path } } : {}),
+          settings,
+          outputDir: ctx.outputDir,
+        },
+        {
+          signal: controller.signal,
+          onProgress: (fraction, message) => {
+            const now = ctx.clock.now();
+            ctx.emit({ type: 'job.progress', at: now, jobId: job.id, progress: fraction, message });
+            if (now - lastWrite >= PROGRESS_WRITE_INTERVAL_MS || fraction >= 1) {
+              lastWrite = now;
+              ctx.store.updateProgress(job.id, owner, fraction, message).catch(() => controller.abort(new Error('lease lost')));
+            }
+          },
+        },
+      );
+      const done = await ctx.store.complete(job.id, owner, output);
+      const seconds = (output.durationMs ?? ctx.clock.now() - started) / 1000;
+      const model = ctx.catalog.byId.get(job.modelUsed);
+      if (model && !output.isPreview) ctx.manager.learner.recordGeneration(model.id, settings.resolution, seconds, catalogGenerationSeconds(model, settings, ctx.manager.config.estimation));
+      ctx.recovery.recordSuccess(backend.id, job.modelUsed);
+      ctx.emit({ type: 'job.succeeded', at: ctx.clock.now(), jobId: job.id, status: done.status, model: job.modelUsed, message: `${output.isPreview ? 'preview' : 'video'} written: ${output.path}` });
+    } catch (error) {
+      if (isLeaseLostError(error)) return; // cancelled or taken over meanwhile: the job is no longer ours to report on
+      if (controller.signal.aborted) await this.afterAbort(job, owner, stop);
+      else await this.afterFailure(job, backend, owner, error, settings);
+    } finally {
+      stopRenewing();
+      stop.removeEventListener('abort', onStop);
+    }
+  }
+
+  /** Renews the lease every third of its length on the engine clock; a lost lease (cancel, lapse) aborts the generation. */
+  private keepLease(jobId: string, owner: string, controller: AbortController): () => void {
+    const { ctx } = this;
+    let timer: TimerHandle | undefined;
+    const schedule = (): void => {
+      timer = ctx.clock.setTimeout(() => {
+        ctx.store.renewLease(jobId, owner, ctx.clock.now(), ctx.leaseMs).then(
+          () => {
+            if (!controller.signal.aborted) schedule();
+          },
+          (error: unknown) => {
+            if (isLeaseLostError(error)) controller.abort(error);
+            else schedule();
+          },
+        );
+      }, ctx.leaseMs / 3);
+    };
+    schedule();
+    return () => {
+      if (timer) ctx.clock.clearTimeout(timer);
+      controller.abort(new Error('job finished'));
+    };
+  }
+
+  private async afterAbort(job: Job, owner: string, stop: AbortSignal): Promise<void> {
+    const current = await this.ctx.store.get(job.id);
+    if (current?.status === 'cancelled') {
+      this.ctx.emit({ type: 'job.cancelled', at: this.ctx.clock.now(), jobId: job.id, status: 'cancelled', model: job.modelUsed, message: 'cancelled while running' });
+      return;
+    }
+    if (stop.aborted && current?.status === 'running') {
+      // Shutting down: give the job back without counting the attempt, so a restart runs it again.
+      await this.ctx.store.setWaitingForModel(job.id, { modelId: job.modelUsed, owner, message: 'the engine shut down while the job ran; it resumes on restart' });
+      await this.ctx.store.releaseWaiting(job.modelUsed);
+    }
+  }
+
+  private async afterFailure(job: Job, backend: Backend, owner: string, error: unknown, settings: BackendSettings): Promise<void> {
+    const { ctx } = this;
+    const classification = ctx.recovery.classify(error);
+    const failureType = classification.failureType;
+    await ctx.store.appendTimeline(job.id, {
+      kind: 'failed',
+      message: `attempt ${job.attempts} on ${job.modelUsed} failed (${failureType}): ${classification.message}`,
+      data: { failureType, retryable: classification.retryable, evidence: classification.evidence },
+    });
+    const recovery = await ctx.recovery.handleFailure(failureType, error, {
+      target: backend,
+      backendId: backend.id,
+      modelId: job.modelUsed,
+      jobId: job.id,
+      generation: settings,
+    });
+    for (const attempt of recovery.attempts) {
+      await ctx.store.appendTimeline(job.id, {
+        kind: 'recovery_attempt',
+        at: attempt.endedAt,
+        message: `${attempt.action} ${attempt.success ? 'succeeded' : `failed: ${attempt.error}`}`,
+        data: { action: attempt.action, success: attempt.success, durationMs: attempt.durationMs },
+      });
+    }
+    if (recovery.cooldownRemainingSeconds !== undefined) {
+      await ctx.store.appendTimeline(job.id, { kind: 'recovery_attempt', message: recovery.message });
+    }
+    const replan = await this.replan(job, failureType, classification.message, recovery);
+    const failed = await ctx.store.fail(job.id, owner, { failureType, message: classification.message }, replan ? { retry: true, replan } : { retry: false });
+    if (failed.status === 'failed') {
+      ctx.emit({ type: 'job.failed', at: ctx.clock.now(), jobId: job.id, status: 'failed', model: job.modelUsed, message: failed.error?.message ?? classification.message });
+      return;
+    }
+    const plan = replan?.plan;
+    ctx.emit({ type: 'job.replanned', at: ctx.clock.now(), jobId: job.id, strategy: plan?.strategyType ?? job.plan.strategyType, model: replan?.modelUsed ?? job.modelUsed, message: plan?.userMessage ?? 'retrying' });
+    if (plan && (plan.strategyType === 'queue_and_wait' || plan.strategyType === 'download_and_retry')) {
+      await ctx.store.setWaitingForModel(job.id, { modelId: plan.model, message: plan.userMessage });
+      if (plan.strategyType === 'download_and_retry') ctx.requestDownload(plan.model);
+      ctx.emit({ type: 'job.waiting', at: ctx.clock.now(), jobId: job.id, status: 'waiting_for_model', model: plan.model, message: plan.userMessage });
+    } else {
+      ctx.emit({ type: 'job.requeued', at: ctx.clock.now(), jobId: job.id, status: 'queued', model: replan?.modelUsed ?? job.modelUsed, message: 'queued for the next attempt' });
+    }
+  }
+
+  /** The plan for the next attempt, or undefined when nothing may run (the job then fails). */
+  private async replan(job: Job, failureType: FailureType, message: string, recovery: RecoveryResult): Promise<Replan | undefined> {
+    const requirements = job.request.requirements;
+    if (recovery.recovered && recovery.reducedSettings) {
+      const reduced = { ...requirements, ...recovery.reducedSettings };
+      const adjustments = [...(recovery.adjustments ?? [])];
+      const changes = adjustments.map((a) => `${a.field} ${a.from} → ${a.to}`).join(', ');
+      const plan: FallbackStrategy = {
+        ...job.plan,
+        strategyType: 'reduce_requirements',
+        requirements: reduced,
+        requirementsAdjustments: adjustments,
+        recommendedAction: `run ${job.modelUsed} with ${changes}`,
+        userMessage: `${job.modelUsed} ran out of memory; retrying with reduced settings (${changes}).`,
+        isPreview: false,
+      };
+      return { plan, modelUsed: job.modelUsed, requirements: reduced };
+    }
+    // A repair that "worked" but did not stop the same failure on this job is no reason to try the same plan again.
+    const repeated = job.timeline.some((e) => e.kind === 'failed' && e.data?.failureType === failureType);
+    if (recovery.recovered && recovery.action !== 'fallback_to_mock' && !repeated) {
+      return { plan: job.plan, modelUsed: job.modelUsed, requirements };
+    }
+    const { modelType: _omit, ...rest } = requirements;
+    const plan = await this.ctx.manager.getFallbackStrategy(job.requestedModel, {
+      failureType,
+      errorMessage: message,
+      requirements: rest,
+    });
+    if (plan.strategyType === 'reject') return undefined;
+    const modelUsed = plan.strategyType === 'mock_generation' ? PREVIEW_MODEL_ID : plan.model;
+    return { plan, modelUsed, requirements: plan.requirements };
+  }
+
+  private settingsOf(job: Job): BackendSettings {
+    const r = job.request.requirements;
+    const settings: BackendSettings = { resolution: r.resolution, quality: r.quality };
+    if (r.numFrames !== undefined) settings.numFrames = r.numFrames;
+    if (r.steps !== undefined) settings.steps = r.steps;
+    return settings;
+  }
+}

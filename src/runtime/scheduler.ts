@@ -1,0 +1,189 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { PREVIEW_MODEL_ID } from '../core/scoring.js';
+import type { Backend } from './backend.js';
+import type { BackendAvailability } from './backend-availability.js';
+import type { UnderstudyEvent } from './engine-events.js';
+import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
+import type { JobRunner } from './job-runner.js';
+import type { JobStore } from './job-store.js';
+
+/** Model affinity: prefer a job for a model already loaded, when that skips at most `maxSkip` jobs of equal priority. */
+export interface AffinityOptions {
+  /** Default true. */
+  enabled: boolean;
+  /** Default 3: a 14B model swap costs tens of seconds, worth a short reordering. */
+  maxSkip: number;
+}
+
+/** What the scheduler needs. */
+export interface SchedulerContext {
+  store: JobStore;
+  clock: Clock;
+  /** GPU backends. */
+  backends: readonly Backend[];
+  /** Renders previews (mock_generation). */
+  preview: Backend;
+  availability: BackendAvailability;
+  recovery: FallbackRecoverySystem;
+  runner: JobRunner;
+  /** Names this worker in leases, e.g. `host-1234`. */
+  owner: string;
+  affinity: AffinityOptions;
+  /** Housekeeping period: expiry, lapsed leases, released waits, milliseconds (default 1000). */
+  tickMs: number;
+  emit: (event: UnderstudyEvent) => void;
+}
+
+/**
+ * Hands queued jobs to free backend slots when their model is ready, in queue order (priority, aging, FIFO) with
+ * bounded model affinity; releases jobs waiting for a model once it is available; expires jobs past their deadline;
+ * requeues jobs whose lease lapsed.
+ */
+export class Scheduler {
+  private readonly running = new Map<string, { backend: Backend; done: Promise<void> }>();
+  private readonly stop = new AbortController();
+  private timer: TimerHandle | undefined;
+  private pumping = false;
+  private pumpAgain = false;
+  private accepting = true;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly ctx: SchedulerContext) {}
+
+  /**
+   * Starts the housekeeping tick and a first pass. Jobs a previous process left running are requeued as soon as
+   * their lease lapses (leases are short), so a restart never waits for, nor steals from, a live worker.
+   */
+  async start(): Promise<void> {
+    await this.housekeeping();
+    this.scheduleTick();
+  }
+
+  /** Asks for a scheduling pass soon (after a submit, a finished job, a model becoming ready). */
+  wake(): void {
+    void this.pump();
+  }
+
+  /** Resolves when nothing is running and no queued job can start. */
+  onIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.wake();
+    });
+  }
+
+  /** Number of jobs running now. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish within `graceMs` (real time), then aborts the rest, which are given
+   * back to the queue for the next start.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.accepting = false;
+    if (this.timer) this.ctx.clock.clearTimeout(this.timer);
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    let graceTimer: NodeJS.Timeout | undefined;
+    // A real timer, and a ref'd one: the process must stay up for the grace period while jobs finish.
+    const grace = new Promise<void>((resolve) => {
+      graceTimer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([all, grace]);
+    clearTimeout(graceTimer);
+    this.stop.abort(new Error('engine shutting down'));
+    await all;
+  }
+
+  private scheduleTick(): void {
+    if (!this.accepting) return;
+    this.timer = this.ctx.clock.setTimeout(() => {
+      void this.housekeeping().finally(() => this.scheduleTick());
+    }, this.ctx.tickMs);
+  }
+
+  /** Expiry, lapsed leases, and waits whose model is now available; then a scheduling pass. */
+  private async housekeeping(): Promise<void> {
+    const { store, clock, emit, availability } = this.ctx;
+    const now = clock.now();
+    for (const job of await store.expireDue(now)) {
+      emit({ type: 'job.expired', at: now, jobId: job.id, status: job.status, model: job.modelUsed, message: job.error?.message ?? 'expired' });
+    }
+    for (const job of await store.recoverLapsedLeases(now)) {
+      emit({ type: job.status === 'failed' ? 'job.failed' : 'job.requeued', at: now, jobId: job.id, status: job.status, model: job.modelUsed, message: 'its lease lapsed' });
+    }
+    const snapshot = await store.queueSnapshot();
+    const statuses = await availability.snapshot();
+    for (const [modelId, counts] of Object.entries(snapshot.byModel)) {
+      if (sum(counts.waitingForModel) === 0 || statuses.get(modelId)?.status !== 'available') continue;
+      for (const job of await store.releaseWaiting(modelId, now)) {
+        emit({ type: 'job.released', at: now, jobId: job.id, status: job.status, model: modelId, message: `${modelId} is ready` });
+      }
+    }
+    await this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        if (this.accepting) {
+          for (const backend of [...this.ctx.backends, this.ctx.preview]) await this.fill(backend);
+        }
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+    if (this.running.size === 0) await this.notifyIdleIfNothingReady();
+  }
+
+  /** Claims jobs for `backend` until its slots are full or nothing it can run is queued. */
+  private async fill(backend: Backend): Promise<void> {
+    const { store, clock, affinity, recovery } = this.ctx;
+    const isPreview = backend === this.ctx.preview;
+    for (;;) {
+      const busy = [...this.running.values()].filter((r) => r.backend === backend).length;
+      if (busy >= backend.slots) return;
+      if (!isPreview && !recovery.isAvailable(backend.id)) return;
+      const ready = isPreview ? new Set([PREVIEW_MODEL_ID]) : await this.ctx.availability.readyOn(backend);
+      if (ready.size === 0) return;
+      const loaded = affinity.enabled && !isPreview ? (await backend.loadedModels())[0] : undefined;
+      const owner = `${this.ctx.owner}/${backend.id}`;
+      const job = await store.claimNext({
+        owner,
+        now: clock.now(),
+        readyModels: (m) => ready.has(m) && (isPreview || recovery.isAvailable(backend.id, m)),
+        ...(loaded ? { preferModel: { modelId: loaded, maxSkip: affinity.maxSkip } } : {}),
+      });
+      if (!job) return;
+      const done = this.ctx.runner
+        .run(job, backend, owner, this.stop.signal)
+        .catch(() => undefined)
+        .finally(() => {
+          this.running.delete(job.id);
+          this.wake();
+        });
+      this.running.set(job.id, { backend, done });
+    }
+  }
+
+  /** Idle means every accepted job has finished: nothing queued, waiting, or running here or under a lapsing lease. */
+  private async notifyIdleIfNothingReady(): Promise<void> {
+    if (this.idleWaiters.length === 0 || this.running.size > 0) return;
+    const counts = await this.ctx.store.counts();
+    if (counts.queued + counts.waiting_for_model + counts.running > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function sum(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteJobStore } from '../../src/adapters/sqlite-job-store.js';
+import { SCHEMA_VERSION, isSchemaTooNewError } from '../../src/adapters/sqlite-migrations.js';
+import { isJobAlreadyExistsError } from '../../src/runtime/job-store.js';
+import { isQueueFullError, type QueueFullError } from '../../src/runtime/request-queue.js';
+import { newJob, storeFixture } from './job-fixtures.js';
+
+test('an enqueued job is on disk when enqueue resolves: a store opened after close finds it whole', async (t) => {
+  const { store, clock, open } = storeFixture(t);
+  const accepted = await store.enqueue(newJob({ id: 'job-1', model: 'i2v-A14B', priority: 'high', maxWaitSeconds: 600 }));
+  await store.close();
+
+  const reopened = open();
+  const found = await reopened.get('job-1');
+  assert.deepEqual(found, accepted);
+  assert.equal(found?.status, 'queued');
+  assert.equal(found?.priority, 'high');
+  assert.equal(found?.requestedModel, 'i2v-A14B');
+  assert.equal(found?.deadline, clock.now() + 600_000);
+  assert.equal(found?.maxAttempts, 3);
+  assert.deepEqual(
+    found?.timeline.map((e) => e.kind),
+    ['accepted', 'planned', 'queued'],
+  );
+});
+
+test('a second connection sees an enqueued job while the first is still open (committed, not buffered)', async (t) => {
+  const { store, path } = storeFixture(t);
+  await store.enqueue(newJob({ id: 'job-1' }));
+  const other = new Database(path, { readonly: true });
+  t.after(() => other.close());
+  assert.deepEqual(other.prepare('SELECT id, status FROM jobs').all(), [{ id: 'job-1', status: 'queued' }]);
+});
+
+test('the database uses WAL journaling and the current schema version', async (t) => {
+  const { path } = storeFixture(t);
+  const db = new Database(path, { readonly: true });
+  t.after(() => db.close());
+  assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.ok(SCHEMA_VERSION >= 1);
+});
+
+test('a database written by a newer version is refused, not rewritten', async (t) => {
+  const { path, open, store } = storeFixture(t);
+  await store.close();
+  const db = new Database(path);
+  db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+  db.close();
+  assert.throws(() => open(), (error) => isSchemaTooNewError(error) && error.found === SCHEMA_VERSION + 1);
+});
+
+test('a full queue refuses a job with the size and a retry hint, and stores nothing of it', async (t) => {
+  const { store } = storeFixture(t, { maxQueueSize: 3, retryAfterSeconds: 120 });
+  for (const id of ['a', 'b', 'c']) await store.enqueue(newJob({ id }));
+
+  await assert.rejects(store.enqueue(newJob({ id: 'd' })), (error) => {
+    assert.ok(isQueueFullError(error));
+    const full = error as QueueFullError;
+    assert.equal(full.size, 3);
+    assert.equal(full.maxSize, 3);
+    assert.equal(full.retryAfterSeconds, 120);
+    assert.match(full.message, /3 of 3/);
+    return true;
+  });
+  assert.equal(await store.get('d'), null);
+  assert.equal((await store.counts()).queued, 3);
+
+  // A running job no longer waits, so it frees a place.
+  await store.claimNext({ owner: 'worker-1' });
+  await store.enqueue(newJob({ id: 'd' }));
+  assert.equal((await store.get('d'))?.status, 'queued');
+});
+
+test('the queue limit counts jobs waiting for a model too, with the documented default of 100', async (t) => {
+  const { store } = storeFixture(t);
+  assert.equal(store.maxQueueSize, 100);
+  for (let i = 0; i < 99; i++) await store.enqueue(newJob());
+  await store.enqueue({ ...newJob({ id: 'parked' }), initialState: 'waiting_for_model' });
+  await assert.rejects(store.enqueue(newJob()), (error) => isQueueFullError(error) && error.size === 100 && error.retryAfterSeconds === 300);
+});
+
+test('a job id can be accepted once', async (t) => {
+  const { store } = storeFixture(t);
+  await store.enqueue(newJob({ id: 'same' }));
+  await assert.rejects(store.enqueue(newJob({ id: 'same' })), (error) => isJobAlreadyExistsError(error) && error.jobId === 'same');
+  assert.equal((await store.counts()).queued, 1);
+});
+
+test('list pages through jobs in acceptance order with a cursor, filtered by state, either way round', async (t) => {
+  const { store } = storeFixture(t);
+  for (const id of ['a', 'b', 'c', 'd', 'e']) await store.enqueue(newJob({ id }));
+  await store.claimNext({ owner: 'worker-1' }); // a runs
+
+  const first = await store.list({ limit: 2 });
+  assert.deepEqual(first.jobs.map((j) => j.id), ['a', 'b']);
+  assert.ok(first.nextCursor);
+  const second = await store.list({ limit: 2, cursor: first.nextCursor });
+  assert.deepEqual(second.jobs.map((j) => j.id), ['c', 'd']);
+  const last = await store.list({ limit: 2, cursor: second.nextCursor ?? undefined });
+  assert.deepEqual(last.jobs.map((j) => j.id), ['e']);
+  assert.equal(last.nextCursor, null);
+
+  assert.deepEqual((await store.list({ status: 'queued' })).jobs.map((j) => j.id), ['b', 'c', 'd', 'e']);
+  assert.deepEqual((await store.list({ status: ['running', 'succeeded'] })).jobs.map((j) => j.id), ['a']);
+  assert.deepEqual((await store.list({ order: 'newest_first', limit: 3 })).jobs.map((j) => j.id), ['e', 'd', 'c']);
+  await assert.rejects(store.list({ cursor: 'not-a-cursor' }), RangeError);
+});
+
+test('counts by state and the queue snapshot by model and priority', async (t) => {
+  const { store } = storeFixture(t);
+  await store.enqueue(newJob({ model: 't2v-A14B', priority: 'high' }));
+  await store.enqueue(newJob({ model: 't2v-A14B', priority: 'low' }));
+  await store.enqueue(newJob({ model: 'ti2v-5B', priority: 'high' }));
+  await store.enqueue({ ...newJob({ model: 'i2v-A14B', priority: 'critical' }), initialState: 'waiting_for_model' });
+  await store.claimNext({ owner: 'worker-1', readyModels: new Set(['ti2v-5B']) });
+
+  assert.deepEqual(await store.counts(), { queued: 2, waiting_for_model: 1, running: 1, succeeded: 0, failed: 0, cancelled: 0, expired: 0 });
+  const snapshot = await store.queueSnapshot();
+  assert.equal(snapshot.total, 3);
+  assert.deepEqual(snapshot.byModel['t2v-A14B'], {
+    queued: { critical: 0, high: 1, normal: 0, low: 1 },
+    waitingForModel: { critical: 0, high: 0, normal: 0, low: 0 },
+    total: 2,
+  });
+  assert.deepEqual(snapshot.byModel['i2v-A14B']?.waitingForModel, { critical: 1, high: 0, normal: 0, low: 0 });
+  assert.equal(snapshot.byModel['ti2v-5B'], undefined, 'a running job is not in the queue');
+});
+
+test('options are checked: maxQueueSize and maxAttempts must be whole and positive', async (t) => {
+  const { open, store } = storeFixture(t);
+  assert.throws(() => open({ maxQueueSize: 0 }), RangeError);
+  assert.throws(() => open({ maxAttempts: 1.5 }), RangeError);
+  await assert.rejects(store.enqueue({ ...newJob(), maxAttempts: 0 }), RangeError);
+});
+
+test('a store on a path in a folder that does not exist yet creates the folder', async (t) => {
+  const { path, clock } = storeFixture(t);
+  const nested = `${path}.d/deeper/jobs.sqlite`;
+  const store = new SqliteJobStore({ path: nested, clock });
+  try {
+    await store.enqueue(newJob({ id: 'x' }));
+    assert.equal((await store.get('x'))?.id, 'x');
+  } finally {
+    await store.close();
+  }
+});
+
+test('the connection is back at synchronous FULL after every relaxed write, even one that fails', async (t) => {
+  const { store } = storeFixture(t);
+  // Reaches into the store: the sync level is what makes an enqueue durable, and nothing else shows it.
+  const level = (): unknown => (store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
+  const FULL = 2;
+  assert.equal(level(), FULL);
+  await store.enqueue(newJob({ id: 'job' }));
+  await store.claimNext({ owner: 'worker-1' });
+  assert.equal(level(), FULL);
+  await store.renewLease('job', 'worker-1');
+  await store.updateProgress('job', 'worker-1', 0.5, 'halfway');
+  assert.equal(level(), FULL);
+  await assert.rejects(store.renewLease('job', 'worker-2'));
+  assert.equal(level(), FULL);
+});
