@@ -191,7 +191,6 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   }
 
   const downloads = new Map<string, Promise<void>>();
-  let scheduler: Scheduler | undefined;
   const shutdown = new AbortController();
   const requestDownload = (modelId: string): void => {
     if (downloads.has(modelId)) return;
@@ -205,7 +204,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
         for (const job of await store.releaseWaiting(modelId)) {
           emit({ type: 'job.released', at: clock.now(), jobId: job.id, status: job.status, model: modelId, message: `${modelId} is ready` });
         }
-        scheduler?.wake();
+        scheduler.wake();
       })
       .catch((error: unknown) => {
         emit({ type: 'model.status', at: clock.now(), modelId, status: 'failed', backendId: backend.id });
@@ -216,7 +215,8 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   };
 
   const runner = new JobRunner({ store, clock, catalog, manager, recovery, outputDir: join(dataDir, 'outputs'), leaseMs: config.jobs.leaseMs, emit, requestDownload });
-  scheduler = new Scheduler({
+  // Declared after requestDownload, which only reaches it once a download ends (long after this line runs).
+  const scheduler = new Scheduler({
     store,
     clock,
     backends,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EventEmitter, type Event } from 'cockatiel';
+import type { EventEmitter, Event } from 'cockatiel';
 import { statusOf, type ModelStatus } from '../core/availability.js';
 import type { ModelDescriptor } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
