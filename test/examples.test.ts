@@ -13,3 +13,12 @@ test('the README library example runs as written', async () => {
   assert.match(lines[2]!, /^strategy: alternative_model on ti2v-5B: i2v-A14B is not downloaded\./);
   assert.match(lines[3]!, /^wait for t2v-A14B: 246 s \(medium\)/);
 });
+
+test('the README engine example submits a job for a missing model and prints its timeline', async () => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/submit-job.ts'], { cwd: new URL('..', import.meta.url), timeout: 60_000 });
+  const lines = stdout.trim().split('\n');
+  assert.equal(lines[0], 'plan: alternative_model on ti2v-5B');
+  assert.deepEqual(lines.slice(1, -1).map((l) => l.split(':')[0]), ['accepted', 'planned', 'queued', 'started', 'succeeded']);
+  assert.match(lines[2]!, /i2v-A14B is not downloaded\. Running on ti2v-5B instead/);
+  assert.match(lines.at(-1)!, /^output: image\/gif, \d+ bytes, preview: false$/);
+});
