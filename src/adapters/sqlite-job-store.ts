@@ -327,6 +327,7 @@ export class SqliteJobStore implements JobStore {
         attempt: row.attempts,
         model: row.model_used,
         ...(error.failureType ? { failureType: error.failureType } : {}),
+        ...(error.evidence ? { evidence: error.evidence } : {}),
       });
       const errorJson = JSON.stringify(error);
       if (!requeue) {

@@ -8,7 +8,7 @@ import type { Backend, BackendSettings } from './backend.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { FallbackRecoverySystem, RecoveryResult } from './fallback-recovery-system.js';
 import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
-import type { Job, Replan } from './job.js';
+import type { Job, JobError, Replan } from './job.js';
 import { isLeaseLostError, type JobStore } from './job-store.js';
 
 /** What a runner needs from the engine: a narrow view, so it can be tested and reasoned about alone. */
@@ -124,16 +124,11 @@ export class JobRunner {
     }
   }
 
-  private async afterFailure(job: Job, backend: Backend, owner: string, error: unknown, settings: BackendSettings): Promise<void> {
+  private async afterFailure(job: Job, backend: Backend, owner: string, cause: unknown, settings: BackendSettings): Promise<void> {
     const { ctx } = this;
-    const classification = ctx.recovery.classify(error);
+    const classification = ctx.recovery.classify(cause);
     const failureType = classification.failureType;
-    await ctx.store.appendTimeline(job.id, {
-      kind: 'failed',
-      message: `attempt ${job.attempts} on ${job.modelUsed} failed (${failureType}): ${classification.message}`,
-      data: { failureType, retryable: classification.retryable, evidence: classification.evidence },
-    });
-    const recovery = await ctx.recovery.handleFailure(failureType, error, {
+    const recovery = await ctx.recovery.handleFailure(failureType, cause, {
       target: backend,
       backendId: backend.id,
       modelId: job.modelUsed,
@@ -152,7 +147,8 @@ export class JobRunner {
       await ctx.store.appendTimeline(job.id, { kind: 'recovery_attempt', message: recovery.message });
     }
     const replan = await this.replan(job, failureType, classification.message, recovery);
-    const failed = await ctx.store.fail(job.id, owner, { failureType, message: classification.message }, replan ? { retry: true, replan } : { retry: false });
+    const error: JobError = { failureType, message: `${failureType}: ${classification.message}`, evidence: { ...classification.evidence, retryable: classification.retryable } };
+    const failed = await ctx.store.fail(job.id, owner, error, replan ? { retry: true, replan } : { retry: false });
     if (failed.status === 'failed') {
       ctx.emit({ type: 'job.failed', at: ctx.clock.now(), jobId: job.id, status: 'failed', model: job.modelUsed, message: failed.error?.message ?? classification.message });
       return;

@@ -79,6 +79,8 @@ export interface JobOutput {
 export interface JobError {
   failureType?: FailureType;
   message: string;
+  /** What decided the failure type (the classifier's rule and the text it matched). */
+  evidence?: Record<string, unknown>;
 }
 
 /** A generation request the engine has accepted, with its plan, its state and its history. */

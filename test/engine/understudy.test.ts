@@ -82,12 +82,13 @@ test('an out-of-memory failure at 1080p recovers and completes at reduced settin
     assert.equal(done.status, 'succeeded');
     assert.equal(done.attempts, 3);
     const timeline = kinds(done.timeline);
-    const classified = done.timeline.filter((e) => e.kind === 'failed' && /\(vram_exhaustion\)/.test(e.message));
+    const classified = done.timeline.filter((e) => e.kind === 'failed' && e.data?.failureType === 'vram_exhaustion');
     assert.equal(classified.length, 2);
     assert.ok(timeline.includes('recovery_attempt'));
     assert.ok(timeline.includes('replanned'));
     const failed = done.timeline.find((e) => e.kind === 'failed')!;
-    assert.match(failed.message, /\(vram_exhaustion\): CUDA out of memory/);
+    assert.match(failed.message, /attempt 1 of 3 on t2v-A14B failed: vram_exhaustion: CUDA out of memory/);
+    assert.ok(failed.data?.evidence, 'the classifier\'s evidence is kept');
     const recovery = done.timeline.find((e) => e.kind === 'recovery_attempt')!;
     assert.match(recovery.message, /clear_gpu_cache succeeded/);
     assert.equal(done.plan.strategyType, 'reduce_requirements');
