@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { EventEmitter } from 'cockatiel';
 import { z } from 'zod';
 import { createCatalog, parseCatalogText, type Catalog } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
 import { estimateVramGb } from '../core/estimates.js';
+import { EstimateLearner, type EstimateLearnerState } from '../core/learner.js';
 import { PlannerConfigSchema } from '../core/planning.js';
 import { findReduction } from '../core/reduction.js';
 import { withDefaults } from '../core/requirements.js';
@@ -146,8 +147,10 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   const availability = new BackendAvailability(backends);
   const vramTotals = await Promise.all(backends.map((b) => b.vram()));
   const largestGpu = Math.max(0, ...vramTotals.map((v) => v?.totalGb ?? 0));
+  const learnerFile = join(dataDir, 'learned-estimates.json');
   const manager = new IntelligentFallbackManager({
     availability,
+    learner: await loadLearner(learnerFile),
     clock,
     catalog,
     config: plannerConfig,
@@ -245,6 +248,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     onClose: async () => {
       shutdown.abort(new Error('engine closed'));
       recovery.stopHealthMonitoring();
+      await saveLearner(learnerFile, manager.learner);
       await store.close();
     },
   });
@@ -255,4 +259,20 @@ async function loadCatalog(file: string | undefined): Promise<Catalog> {
   if (!file) return base;
   const text = await readFile(file, 'utf8');
   return parseCatalogText(text, /\.ya?ml$/i.test(file) ? 'yaml' : 'json', base, file);
+}
+
+/** What the estimator learned in earlier runs (durations, download speed); a fresh learner when there is none. */
+async function loadLearner(file: string): Promise<EstimateLearner> {
+  try {
+    return new EstimateLearner(undefined, JSON.parse(await readFile(file, 'utf8')) as EstimateLearnerState);
+  } catch {
+    return new EstimateLearner();
+  }
+}
+
+/** Keeps what the estimator learned for the next start, written atomically. */
+async function saveLearner(file: string, learner: EstimateLearner): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(`${file}.tmp`, JSON.stringify(learner.toJSON()));
+  await rename(`${file}.tmp`, file);
 }

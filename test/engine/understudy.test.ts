@@ -213,3 +213,22 @@ test('a request nothing real can serve gets a labelled preview', async () => {
     await h.close();
   }
 });
+
+test('real durations are learned and kept across restarts', async () => {
+  const first = await startEngine({}, {}, undefined);
+  const dataDir = first.dataDir;
+  try {
+    const { job } = await first.engine.submit({ model: 'ti2v-5B', prompt: 'learn' });
+    await first.runUntil(async () => (await first.engine.get(job.id))?.status === 'succeeded');
+    const learned = first.engine.manager.learner.speedRatio('ti2v-5B', '1280x720');
+    assert.ok(learned && learned.samples === 1, 'one sample learned');
+    // The simulated GPU runs at timeScale 0.01: far faster than the catalog says, and the estimate follows.
+    assert.ok(learned.mean < 0.1, String(learned.mean));
+    await first.engine.close(0);
+    const second = await startEngine({}, {}, dataDir);
+    assert.deepEqual(second.engine.manager.learner.speedRatio('ti2v-5B', '1280x720'), learned);
+    await second.close();
+  } finally {
+    await first.close();
+  }
+});
