@@ -1,0 +1,147 @@
+/**
+ * Download throughput: our downloader (sha256 verified while streaming, Range-capable, atomic rename) beside
+ * `curl -s -o file URL`, on the same 1 GiB generated file served over loopback by a node:http server in a separate
+ * process, in alternating runs. Run with `npx tsx bench/download.ts` (about a minute).
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SystemClock } from '../src/runtime/clocks.js';
+import { ModelDownloader } from '../src/adapters/model-files/downloader.js';
+import { ModelsDirectory } from '../src/adapters/model-files/models-directory.js';
+
+const FILE_BYTES = 1024 ** 3;
+const ROUNDS = 4;
+const MB = 1e6;
+/** Downloads land here when set (e.g. a tmpfs, to measure the downloader rather than the disk). */
+const OUTPUT_BASE = process.env.BENCH_OUTPUT_DIR;
+
+/**
+ * The file server, in its own process so it does not compete with the downloader for an event loop. It holds the file
+ * in memory, so that serving costs little CPU and the two clients, not the server, are what is measured.
+ */
+const SERVER_SOURCE = `
+const http = require('node:http');
+const body = require('node:fs').readFileSync(process.argv[1]);
+http.createServer((req, res) => {
+  const match = /^bytes=(\\d+)-$/.exec(req.headers.range || '');
+  const start = match ? Number(match[1]) : 0;
+  res.writeHead(match ? 206 : 200, {
+    'content-length': body.length - start,
+    ...(match ? { 'content-range': 'bytes ' + start + '-' + (body.length - 1) + '/' + body.length } : {}),
+  });
+  res.end(body.subarray(start));
+}).listen(0, '127.0.0.1', function () { console.log(this.address().port); });
+`;
+
+interface Run {
+  tool: string;
+  seconds: number;
+  /** CPU seconds (user + system, all threads), when measurable. */
+  cpuSeconds: number | undefined;
+}
+
+interface Timing {
+  seconds: number;
+  cpuSeconds: number | undefined;
+}
+
+async function generate(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  const chunk = 16 * 1024 * 1024;
+  for (let written = 0; written < FILE_BYTES; written += chunk) {
+    const bytes = randomBytes(chunk);
+    hash.update(bytes);
+    if (!out.write(bytes)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
+/**
+ * Runs curl under `sh`, which then prints its own /proc stat: fields 16 and 17 (cutime, cstime) are the CPU ticks of
+ * the children it waited for, i.e. curl's.
+ */
+async function timeCurl(url: string, output: string): Promise<Timing> {
+  const started = performance.now();
+  const script = 'curl -s -o "$1" "$2" && cat /proc/$$/stat';
+  const shell = spawn('sh', ['-c', script, 'sh', output, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stat = '';
+  shell.stdout.on('data', (chunk: Buffer) => (stat += chunk.toString()));
+  const [code] = (await once(shell, 'exit')) as [number];
+  const seconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`curl exited with ${code}`);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[13]) + Number(fields[14]);
+  return { seconds, cpuSeconds: Number.isFinite(ticks) && stat ? ticks / 100 : undefined };
+}
+
+async function timeOurs(url: string, root: string, sha256: string, fsync: boolean): Promise<Timing> {
+  const downloader = new ModelDownloader({ directory: new ModelsDirectory({ root }), clock: new SystemClock() }, { fsync });
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await downloader.download({ path: 'bench/model.bin', sizeBytes: FILE_BYTES, sha256, urls: [url] });
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  if (result.sha256 !== sha256) throw new Error('digest mismatch');
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'understudy-bench-download-'));
+  const source = join(dir, 'source.bin');
+  process.stdout.write(`generating ${FILE_BYTES / 1024 ** 3} GiB in ${dir} ... `);
+  const sha256 = await generate(source);
+  console.log('done');
+  const server = spawn(process.execPath, ['-e', SERVER_SOURCE, source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    server.stdout.setEncoding('utf8');
+    const [port] = (await once(server.stdout, 'data')) as [string];
+    const url = `http://127.0.0.1:${port.trim()}/model.bin`;
+    const runs: Run[] = [];
+    const tools: [string, (root: string) => Promise<Timing>][] = [
+      ['curl -s -o', (root) => timeCurl(url, join(root, 'curl.bin'))],
+      ['understudy (sha256, fsync)', (root) => timeOurs(url, root, sha256, true)],
+      ['understudy (sha256, no fsync)', (root) => timeOurs(url, root, sha256, false)],
+    ];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [tool, time] of tools) {
+        const root = join(OUTPUT_BASE ?? dir, `run-${round}-${runs.length}`);
+        await mkdir(root);
+        const timing = await time(root);
+        runs.push({ tool, ...timing });
+        await rm(root, { recursive: true, force: true });
+        const cpu = timing.cpuSeconds === undefined ? '' : `, ${timing.cpuSeconds.toFixed(2)} CPU s`;
+        console.log(`round ${round + 1}  ${tool.padEnd(30)} ${(FILE_BYTES / MB / timing.seconds).toFixed(0)} MB/s${cpu}`);
+      }
+    }
+    const curlRate = FILE_BYTES / MB / median(runs.filter((r) => r.tool === tools[0]?.[0]).map((r) => r.seconds));
+    const cpus = (tool: string): number[] =>
+      runs.flatMap((r) => (r.tool === tool && r.cpuSeconds !== undefined ? [r.cpuSeconds] : []));
+    console.log(`\nload average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
+    console.log(`| tool | median MB/s | runs (MB/s) | vs curl | median CPU s per GiB |\n| --- | ---: | --- | ---: | ---: |`);
+    for (const [tool] of tools) {
+      const mine = runs.filter((r) => r.tool === tool);
+      const rate = FILE_BYTES / MB / median(mine.map((r) => r.seconds));
+      const each = mine.map((r) => (FILE_BYTES / MB / r.seconds).toFixed(0)).join(', ');
+      const cpu = cpus(tool).length ? median(cpus(tool)).toFixed(2) : 'n/a';
+      console.log(`| ${tool} | ${rate.toFixed(0)} | ${each} | ${((rate / curlRate) * 100).toFixed(0)} % | ${cpu} |`);
+    }
+  } finally {
+    server.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

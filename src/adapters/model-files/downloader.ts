@@ -1,0 +1,769 @@
+import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { EventEmitter, type Event } from 'cockatiel';
+import { z } from 'zod';
+import type { ModelDescriptor, ModelFile } from '../../core/catalog.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { parseOrThrow } from '../../core/validation.js';
+import { sleep } from '../../runtime/clocks.js';
+import { DigestCache } from './digest-cache.js';
+import { DownloadError, isDownloadError, isModelPathError, type DownloadErrorCode } from './download-errors.js';
+import { FileHashWorker } from './file-digest.js';
+import { openRange } from './http-range-client.js';
+import type { ModelsDirectory, ResolvedModelFile } from './models-directory.js';
+import { PartFileWriter } from './part-file-writer.js';
+import { TransferRate } from './transfer-rate.js';
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+/** A hostname, or `*.domain` for every subdomain of `domain`. */
+const HostPatternSchema = z
+  .string()
+  .transform((h) => h.toLowerCase())
+  .pipe(z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9.:-]*[a-z0-9])?$/, 'expected a hostname such as "huggingface.co" or "*.hf.co"'));
+
+/** Options of {@link ModelDownloader}; every field has a default. */
+export const DownloaderOptionsSchema = z.strictObject({
+  /** Files downloaded at the same time. Default 2. */
+  maxConcurrent: z.number().int().min(1).max(32).default(2),
+  /** Retries of a URL after network errors, 429 or 5xx, counted since the last real progress. Default 5. */
+  maxRetries: z.number().int().min(0).max(100).default(5),
+  /** First retry delay, ms. Default 5000 (the reference download retry delay). */
+  initialBackoffMs: z.number().int().min(0).default(5000),
+  /** Multiplier of the delay after each failed retry. Default 2. */
+  backoffFactor: z.number().min(1).max(10).default(2),
+  /** Longest retry delay, ms (before jitter). Default 60000. */
+  maxBackoffMs: z.number().int().min(0).default(60_000),
+  /** Random spread of each delay: ±this fraction. Default 0.2. */
+  jitter: z.number().min(0).max(1).default(0.2),
+  /** Longest Retry-After honoured, ms; longer requests wait this long. Default 600000 (10 min). */
+  maxRetryAfterMs: z.number().int().min(0).default(600_000),
+  /** An attempt that wrote at least this many bytes resets the retry count. Default 1 MiB. */
+  progressResetBytes: z.number().int().min(1).default(MIB),
+  /** Largest file accepted, bytes. Default 256 GiB. */
+  maxFileBytes: z.number().int().positive().default(256 * GIB),
+  /** Hosts URLs and redirect targets may use (`host` or `*.domain`); omitted allows any host. */
+  allowedHosts: z.array(HostPatternSchema).min(1).optional(),
+  /** Redirects followed per request. Default 5. */
+  maxRedirects: z.number().int().min(0).max(20).default(5),
+  /** A request with no data for this long is abandoned and retried, ms. Default 60000. */
+  idleTimeoutMs: z.number().int().positive().default(60_000),
+  /** Period of speed samples and progress events, ms. Default 500. */
+  progressIntervalMs: z.number().int().positive().default(500),
+  /** Weight of the newest speed sample in the moving average, (0, 1]. Default 0.3. */
+  speedSmoothing: z.number().gt(0).max(1).default(0.3),
+  /** Free space kept beyond the file itself, bytes. Default 0. */
+  freeSpaceReserveBytes: z.number().int().min(0).default(0),
+  /** Extra request headers (e.g. authorization); credentials are not sent to another origin after a redirect. */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Flush each file to stable storage before the atomic rename. Default true. */
+  fsync: z.boolean().default(true),
+});
+export type DownloaderOptions = z.input<typeof DownloaderOptionsSchema>;
+type ResolvedOptions = z.output<typeof DownloaderOptionsSchema>;
+
+/** Free bytes on the file system holding `directory`. */
+export type FreeSpaceProbe = (directory: string) => Promise<number>;
+
+/** The default {@link FreeSpaceProbe}: `fs.statfs`, space available to unprivileged users. */
+export const statfsFreeBytes: FreeSpaceProbe = async (directory) => {
+  const info = await statfs(directory);
+  return info.bavail * info.bsize;
+};
+
+/** What a {@link ModelDownloader} is built on. */
+export interface DownloaderDependencies {
+  directory: ModelsDirectory;
+  clock: Clock;
+  /** Uniform random numbers in [0, 1) for backoff jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Default {@link statfsFreeBytes}. */
+  freeBytes?: FreeSpaceProbe;
+  /** Where verified digests are recorded so scans need not hash the file again. Default: a cache in memory. */
+  digestCache?: DigestCache;
+}
+
+/**
+ * Where a download stands. `queued` waits for a slot; `retrying` waits out a backoff; `verifying` checks a file
+ * already in place, or finishes the digest of the downloaded one.
+ */
+export type DownloadPhase = 'queued' | 'downloading' | 'retrying' | 'paused' | 'verifying' | 'completed' | 'failed' | 'cancelled';
+
+/** A download's state, sent on every phase change. */
+export interface DownloadState {
+  /** Catalog path of the file. */
+  readonly path: string;
+  readonly modelId?: string;
+  readonly phase: DownloadPhase;
+  /** Bytes of the file written to disk so far. */
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** Smoothed speed, bytes per second. */
+  readonly bytesPerSecond?: number;
+  /** Seconds left at the smoothed speed. */
+  readonly etaSeconds?: number;
+  /** HTTP attempts made. */
+  readonly attempt: number;
+  /** When the next attempt starts (epoch ms), while `retrying`. */
+  readonly retryAt?: number;
+  /** Why the last attempt failed (`retrying`) or the download failed (`failed`, `cancelled`). */
+  readonly error?: DownloadError;
+  /** Epoch ms of this state, from the Clock. */
+  readonly updatedAt: number;
+}
+
+/** Periodic progress of a transfer. */
+export interface DownloadProgress {
+  readonly path: string;
+  readonly modelId?: string;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** Smoothed speed (EWMA), bytes per second; undefined before the first sample. */
+  readonly bytesPerSecond?: number;
+  /** Seconds left at the smoothed speed. */
+  readonly etaSeconds?: number;
+  /** Epoch ms of the sample, from the Clock. */
+  readonly at: number;
+}
+
+/** A file that is now complete and verified. */
+export interface DownloadResult {
+  readonly path: string;
+  readonly absolutePath: string;
+  readonly sha256: string;
+  readonly bytes: number;
+  /** True when a verified file was already there and nothing was fetched. */
+  readonly reused: boolean;
+}
+
+/** What the availability scanner reads from a downloader. */
+export interface DownloadMonitor {
+  /** The live state of the download of `path`, or the final state of the last one. */
+  stateOf(path: string): DownloadState | undefined;
+  readonly onStateChange: Event<DownloadState>;
+}
+
+/** Per-call options of {@link ModelDownloader.download}. */
+export interface DownloadRequest {
+  /** Model the file belongs to, carried in states and events. */
+  modelId?: string;
+  /** Aborting cancels the download. */
+  signal?: AbortSignal;
+}
+
+interface Job {
+  readonly file: ModelFile;
+  readonly modelId?: string;
+  phase: DownloadPhase;
+  /** Aborted to pause or cancel; replaced on resume. */
+  interrupt: AbortController;
+  paused: boolean;
+  cancelled: boolean;
+  resumed?: () => void;
+  resumedGate?: Promise<void>;
+  /** Bytes in the partial file, all written. */
+  bytesWritten: number;
+  attempts: number;
+  failuresInARow: number;
+  lastActivityAt: number;
+  rate: TransferRate;
+  retryAt?: number;
+  error?: DownloadError;
+  promise?: Promise<DownloadResult>;
+}
+
+/** URL-level failures after which the next URL of the file is tried. */
+const NEXT_URL_CODES: ReadonlySet<DownloadErrorCode> = new Set([
+  'not_found',
+  'forbidden',
+  'http_error',
+  'host_not_allowed',
+  'scheme_not_allowed',
+  'too_many_redirects',
+  'size_mismatch',
+  'rate_limited',
+  'server_error',
+  'network',
+]);
+
+/**
+ * Downloads catalog files into the models directory: resumable (HTTP Range from `<name>.part`), hashed while
+ * streaming, verified against the catalog sha256, renamed into place atomically. Retries network errors, 429 and
+ * 5xx with exponential backoff and jitter on the Clock (honouring Retry-After); 404 and 403 move on to the next URL
+ * or fail. Limits concurrency, checks free disk first, and supports pause, resume and cancel.
+ */
+export class ModelDownloader implements DownloadMonitor {
+  readonly options: Readonly<ResolvedOptions>;
+  private readonly directory: ModelsDirectory;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly freeBytes: FreeSpaceProbe;
+  private readonly digestCache: DigestCache;
+  private readonly jobs = new Map<string, Job>();
+  private readonly finished = new Map<string, DownloadState>();
+  private readonly slots: Slots;
+  private readonly stateEmitter = new EventEmitter<DownloadState>();
+  private readonly progressEmitter = new EventEmitter<DownloadProgress>();
+  private lastMeasured: number | undefined;
+
+  /** Fires on every phase change of every download. */
+  readonly onStateChange: Event<DownloadState> = this.stateEmitter.addListener;
+  /** Fires every `progressIntervalMs` of Clock time while bytes flow, and when a transfer ends. */
+  readonly onProgress: Event<DownloadProgress> = this.progressEmitter.addListener;
+
+  constructor(dependencies: DownloaderDependencies, options: DownloaderOptions = {}) {
+    this.options = parseOrThrow(DownloaderOptionsSchema, options, 'downloader options');
+    this.directory = dependencies.directory;
+    this.clock = dependencies.clock;
+    this.random = dependencies.random ?? Math.random;
+    this.freeBytes = dependencies.freeBytes ?? statfsFreeBytes;
+    this.digestCache = dependencies.digestCache ?? DigestCache.inMemory();
+    this.slots = new Slots(this.options.maxConcurrent);
+  }
+
+  /**
+   * Total smoothed speed of the transfers under way (bytes per second), or the last one measured when none is;
+   * undefined before any measurement. For wait estimates.
+   */
+  get measuredBytesPerSecond(): number | undefined {
+    return this.lastMeasured;
+  }
+
+  /**
+   * Downloads one file and resolves when it is complete and verified. A second call for a file already being
+   * downloaded returns the same promise. Rejects with a {@link DownloadError}.
+   */
+  download(file: ModelFile, request: DownloadRequest = {}): Promise<DownloadResult> {
+    const existing = this.jobs.get(file.path)?.promise;
+    if (existing) return existing;
+    const job: Job = {
+      file,
+      ...(request.modelId === undefined ? {} : { modelId: request.modelId }),
+      phase: 'queued',
+      interrupt: new AbortController(),
+      paused: false,
+      cancelled: false,
+      bytesWritten: 0,
+      attempts: 0,
+      failuresInARow: 0,
+      lastActivityAt: this.clock.now(),
+      rate: new TransferRate(this.options.speedSmoothing),
+    };
+    this.jobs.set(file.path, job);
+    this.finished.delete(file.path);
+    this.emitState(job);
+    const signal = request.signal;
+    const onAbort = (): void => void this.cancel(file.path);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const promise = this.run(job).finally(() => {
+      signal?.removeEventListener('abort', onAbort);
+      this.jobs.delete(file.path);
+    });
+    job.promise = promise;
+    if (signal?.aborted) this.cancel(file.path);
+    return promise;
+  }
+
+  /** Downloads every file of a model; rejects with the first failure once all have settled. */
+  async downloadModel(model: ModelDescriptor, signal?: AbortSignal): Promise<DownloadResult[]> {
+    const settled = await Promise.allSettled(
+      model.files.map((file) => this.download(file, { modelId: model.id, ...(signal ? { signal } : {}) })),
+    );
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<DownloadResult>).value);
+  }
+
+  /** Pauses the download of `path`, keeping its partial file and freeing its slot. False when nothing to pause. */
+  pause(path: string): boolean {
+    const job = this.jobs.get(path);
+    if (!job || job.paused || job.cancelled || isTerminal(job.phase)) return false;
+    job.paused = true;
+    job.resumedGate = new Promise((resolve) => (job.resumed = resolve));
+    job.interrupt.abort(new DownloadError('cancelled', `Download of ${path} paused`, { path }));
+    this.setPhase(job, 'paused');
+    return true;
+  }
+
+  /** Resumes a paused download from where its partial file ends. False when `path` is not paused. */
+  resume(path: string): boolean {
+    const job = this.jobs.get(path);
+    if (!job?.paused || job.cancelled) return false;
+    job.paused = false;
+    job.interrupt = new AbortController();
+    job.resumed?.();
+    this.setPhase(job, 'queued');
+    return true;
+  }
+
+  /** Cancels the download of `path` and deletes its partial file; its promise rejects with `cancelled`. */
+  cancel(path: string): boolean {
+    const job = this.jobs.get(path);
+    if (!job || job.cancelled || isTerminal(job.phase)) return false;
+    job.cancelled = true;
+    job.interrupt.abort(new DownloadError('cancelled', `Download of ${path} cancelled`, { path }));
+    job.resumed?.();
+    return true;
+  }
+
+  stateOf(path: string): DownloadState | undefined {
+    const job = this.jobs.get(path);
+    return job ? this.stateFor(job) : this.finished.get(path);
+  }
+
+  /** States of the downloads not yet finished. */
+  activeDownloads(): DownloadState[] {
+    return [...this.jobs.values()].map((job) => this.stateFor(job));
+  }
+
+  private async run(job: Job): Promise<DownloadResult> {
+    const path = job.file.path;
+    let target: ResolvedModelFile | undefined;
+    try {
+      target = await this.resolveTarget(job.file);
+      if (job.file.sizeBytes > this.options.maxFileBytes) {
+        throw new DownloadError(
+          'too_large',
+          `${path} is ${job.file.sizeBytes} bytes, more than the maximum of ${this.options.maxFileBytes} bytes (maxFileBytes)`,
+        );
+      }
+      let checksumFailures = 0;
+      let existingChecked = false;
+      for (;;) {
+        await this.whilePaused(job);
+        // Aborted by pause or cancel: the interrupted round starts over, after waiting out a pause.
+        const interrupt = job.interrupt.signal;
+        try {
+          await this.slots.acquire(interrupt);
+        } catch (error) {
+          if (interrupt.aborted) continue;
+          throw error;
+        }
+        let sha256: string;
+        try {
+          if (!existingChecked) {
+            const reused = await this.verifiedExisting(job, target, interrupt);
+            existingChecked = true;
+            if (reused) return this.complete(job, reused);
+          }
+          this.setPhase(job, 'downloading');
+          sha256 = await this.fetchToPart(job, target, interrupt);
+        } catch (error) {
+          if (interrupt.aborted) continue;
+          throw error;
+        } finally {
+          this.slots.release();
+        }
+        if (sha256 === job.file.sha256) return this.complete(job, await this.install(job, target, sha256));
+        await rm(target.partPath, { force: true });
+        job.bytesWritten = 0;
+        if (++checksumFailures >= 2) {
+          throw new DownloadError(
+            'checksum_mismatch',
+            `${path} failed verification twice: expected sha256 ${job.file.sha256}, got ${sha256}`,
+            { expectedSha256: job.file.sha256, actualSha256: sha256 },
+          );
+        }
+      }
+    } catch (error) {
+      const failure = job.cancelled ? new DownloadError('cancelled', `Download of ${path} cancelled`) : toDownloadError(error);
+      if (job.cancelled && target) await rm(target.partPath, { force: true });
+      const message = failure.retryable ? `${failure.message} (gave up after ${job.attempts} attempts)` : failure.message;
+      job.error = failure.with({ path, attempts: job.attempts }, message);
+      this.setPhase(job, job.cancelled ? 'cancelled' : 'failed');
+      this.finished.set(path, this.stateFor(job));
+      throw job.error;
+    }
+  }
+
+  private async resolveTarget(file: ModelFile): Promise<ResolvedModelFile> {
+    try {
+      return await this.directory.resolve(file.path);
+    } catch (error) {
+      if (isModelPathError(error)) throw new DownloadError('unsafe_path', error.message, { cause: error });
+      throw error;
+    }
+  }
+
+  /** The result for a final file already present with the right digest, if there is one. */
+  private async verifiedExisting(job: Job, target: ResolvedModelFile, interrupt: AbortSignal): Promise<DownloadResult | undefined> {
+    const size = await sizeIfExists(target.absolutePath);
+    if (size !== job.file.sizeBytes) return undefined;
+    this.setPhase(job, 'verifying');
+    const { sha256 } = await this.digestCache.digestOf(target.absolutePath, undefined, interrupt);
+    if (sha256 !== job.file.sha256) return undefined;
+    job.bytesWritten = size;
+    return { path: job.file.path, absolutePath: target.absolutePath, sha256, bytes: size, reused: true };
+  }
+
+  private async whilePaused(job: Job): Promise<void> {
+    while (job.paused && !job.cancelled) await job.resumedGate;
+    if (job.cancelled) throw new DownloadError('cancelled', `Download of ${job.file.path} cancelled`);
+  }
+
+  /**
+   * Brings the partial file to full size, retrying as configured, while a worker hashes it as it grows (starting with
+   * the bytes already there); resolves to the sha256 of the whole file.
+   */
+  private async fetchToPart(job: Job, target: ResolvedModelFile, interrupt: AbortSignal): Promise<string> {
+    const file = job.file;
+    await mkdir(dirname(target.absolutePath), { recursive: true });
+    const hashing = { worker: await this.adoptPartial(job, target) };
+    try {
+      await this.checkFreeSpace(job, target);
+      this.setPhase(job, 'downloading');
+      await this.transferWithRetries(job, target, interrupt, hashing);
+      this.setPhase(job, 'verifying');
+      return await unlessAborted(hashing.worker.digest(file.sizeBytes), interrupt);
+    } finally {
+      await hashing.worker.terminate();
+    }
+  }
+
+  /** Transfers the rest of the file, retrying and moving through the URLs as configured. */
+  private async transferWithRetries(
+    job: Job,
+    target: ResolvedModelFile,
+    interrupt: AbortSignal,
+    hashing: { worker: FileHashWorker },
+  ): Promise<void> {
+    const file = job.file;
+    let urlIndex = 0;
+    while (job.bytesWritten < file.sizeBytes) {
+      const url = file.urls[urlIndex] as string;
+      const writtenBefore = job.bytesWritten;
+      try {
+        await this.transferOnce(job, target, url, interrupt, hashing);
+      } catch (error) {
+        if (interrupt.aborted) throw error;
+        const failure = toDownloadError(error);
+        if (job.bytesWritten - writtenBefore >= this.options.progressResetBytes) job.failuresInARow = 0;
+        const retry = failure.retryable && ++job.failuresInARow <= this.options.maxRetries;
+        if (!retry) {
+          if (NEXT_URL_CODES.has(failure.code) && urlIndex < file.urls.length - 1) {
+            urlIndex++;
+            job.failuresInARow = 0;
+            continue;
+          }
+          throw failure;
+        }
+        const delay = this.backoffDelay(job.failuresInARow, failure.retryAfterMs);
+        job.retryAt = this.clock.now() + delay;
+        job.error = failure;
+        this.setPhase(job, 'retrying');
+        await sleep(this.clock, delay, interrupt);
+        job.retryAt = undefined;
+        this.setPhase(job, 'downloading');
+      }
+    }
+  }
+
+  /** Continues from the partial file on disk (too long a one is deleted): a worker starts hashing what is there. */
+  private async adoptPartial(job: Job, target: ResolvedModelFile): Promise<FileHashWorker> {
+    let partBytes = (await sizeIfExists(target.partPath)) ?? 0;
+    if (partBytes > job.file.sizeBytes) {
+      await rm(target.partPath, { force: true });
+      partBytes = 0;
+    }
+    job.bytesWritten = partBytes;
+    const worker = new FileHashWorker(target.partPath);
+    if (partBytes > 0) worker.hashTo(partBytes);
+    return worker;
+  }
+
+  private async checkFreeSpace(job: Job, target: ResolvedModelFile): Promise<void> {
+    const needed = job.file.sizeBytes - job.bytesWritten + this.options.freeSpaceReserveBytes;
+    const directory = dirname(target.absolutePath);
+    const free = await this.freeBytes(directory);
+    if (free < needed) {
+      throw new DownloadError(
+        'disk_full',
+        `Not enough disk space for ${job.file.path}: needs ${needed} bytes (${formatGiB(needed)}), ` +
+          `${free} bytes (${formatGiB(free)}) free in ${directory}`,
+        { bytesNeeded: needed, bytesFree: free },
+      );
+    }
+  }
+
+  /** One HTTP request, appending what it receives to the partial file. */
+  private async transferOnce(
+    job: Job,
+    target: ResolvedModelFile,
+    url: string,
+    interrupt: AbortSignal,
+    hashing: { worker: FileHashWorker },
+  ): Promise<void> {
+    const file = job.file;
+    const attempt = new AbortController();
+    const signal = AbortSignal.any([interrupt, attempt.signal]);
+    job.attempts++;
+    job.lastActivityAt = this.clock.now();
+    const stopTicking = this.tickWhileTransferring(job, attempt);
+    try {
+      const response = await openRange(url, {
+        offset: job.bytesWritten,
+        signal,
+        maxRedirects: this.options.maxRedirects,
+        headers: this.options.headers,
+        now: this.clock.now(),
+        ...(this.options.allowedHosts ? { allowedHosts: this.options.allowedHosts } : {}),
+      });
+      const facts = { url: response.url, httpStatus: response.status };
+      if (response.totalSize !== undefined && response.totalSize !== file.sizeBytes) {
+        response.body.destroy();
+        throw new DownloadError(
+          response.totalSize > this.options.maxFileBytes ? 'too_large' : 'size_mismatch',
+          `${response.url} serves ${response.totalSize} bytes; the catalog declares ${file.sizeBytes} for ${file.path}`,
+          facts,
+        );
+      }
+      if (response.status === 416) {
+        throw new DownloadError('http_error', `${response.url} refused the range from byte ${job.bytesWritten} (416)`, facts);
+      }
+      if (response.status === 200 && job.bytesWritten > 0) {
+        await hashing.worker.terminate();
+        hashing.worker = new FileHashWorker(target.partPath);
+        job.bytesWritten = 0;
+      } else if (response.start !== job.bytesWritten) {
+        response.body.destroy();
+        throw new DownloadError('http_error', `${response.url} sent bytes from ${response.start}; asked from ${job.bytesWritten}`, facts);
+      }
+      job.rate.restart(this.clock.now(), job.bytesWritten);
+      const writer = new PartFileWriter(target.partPath, {
+        flags: job.bytesWritten === 0 ? 'w' : 'a',
+        maxBytes: file.sizeBytes - job.bytesWritten,
+        fsync: this.options.fsync,
+        onWritten: (bytes) => {
+          job.bytesWritten += bytes;
+          job.lastActivityAt = this.clock.now();
+          hashing.worker.hashTo(job.bytesWritten);
+        },
+      });
+      try {
+        await drainInto(response.body, writer);
+      } catch (error) {
+        if (attempt.signal.aborted && !interrupt.aborted) throw attempt.signal.reason;
+        throw isDownloadError(error)
+          ? error
+          : new DownloadError('network', `Reading ${response.url} failed: ${(error as Error).message}`, { ...facts, cause: error });
+      } finally {
+        await writer.fileClosed;
+      }
+      if (job.bytesWritten !== file.sizeBytes) {
+        throw new DownloadError(
+          'network',
+          `${response.url} closed the connection after ${job.bytesWritten} of ${file.sizeBytes} bytes`,
+          facts,
+        );
+      }
+    } finally {
+      stopTicking();
+      this.sampleProgress(job);
+    }
+  }
+
+  /** Samples speed every `progressIntervalMs` of Clock time and abandons the attempt after `idleTimeoutMs` of silence. */
+  private tickWhileTransferring(job: Job, attempt: AbortController): () => void {
+    let handle: TimerHandle | undefined;
+    const tick = (): void => {
+      this.sampleProgress(job);
+      const silentMs = this.clock.now() - job.lastActivityAt;
+      if (silentMs >= this.options.idleTimeoutMs) {
+        attempt.abort(new DownloadError('network', `No data for ${Math.round(silentMs / 1000)} s while fetching ${job.file.path}`));
+        return;
+      }
+      handle = this.clock.setTimeout(tick, this.options.progressIntervalMs);
+    };
+    handle = this.clock.setTimeout(tick, this.options.progressIntervalMs);
+    return () => {
+      if (handle) this.clock.clearTimeout(handle);
+    };
+  }
+
+  private sampleProgress(job: Job): void {
+    const at = this.clock.now();
+    const bytesPerSecond = job.rate.sample(at, job.bytesWritten);
+    this.lastMeasured = this.totalSpeed() ?? this.lastMeasured;
+    const etaSeconds = job.rate.etaSeconds(job.file.sizeBytes - job.bytesWritten);
+    this.progressEmitter.emit({
+      path: job.file.path,
+      ...(job.modelId === undefined ? {} : { modelId: job.modelId }),
+      bytesDone: job.bytesWritten,
+      bytesTotal: job.file.sizeBytes,
+      ...(bytesPerSecond === undefined ? {} : { bytesPerSecond }),
+      ...(etaSeconds === undefined ? {} : { etaSeconds }),
+      at,
+    });
+  }
+
+  private totalSpeed(): number | undefined {
+    let total: number | undefined;
+    for (const job of this.jobs.values()) {
+      const speed = job.phase === 'downloading' ? job.rate.bytesPerSecond : undefined;
+      if (speed !== undefined) total = (total ?? 0) + speed;
+    }
+    return total;
+  }
+
+  /** Renames the verified partial file into place and records its digest. */
+  private async install(job: Job, target: ResolvedModelFile, sha256: string): Promise<DownloadResult> {
+    await rename(target.partPath, target.absolutePath);
+    if (this.options.fsync) await syncDirectory(dirname(target.absolutePath));
+    const info = await stat(target.absolutePath);
+    await this.digestCache.record(target.absolutePath, info, sha256);
+    return { path: job.file.path, absolutePath: target.absolutePath, sha256, bytes: info.size, reused: false };
+  }
+
+  private complete(job: Job, result: DownloadResult): DownloadResult {
+    job.bytesWritten = result.bytes;
+    this.setPhase(job, 'completed');
+    this.finished.set(job.file.path, this.stateFor(job));
+    return result;
+  }
+
+  /** Exponential backoff with ±jitter; at least the server's Retry-After (capped at `maxRetryAfterMs`). */
+  private backoffDelay(retry: number, retryAfterMs: number | undefined): number {
+    const { initialBackoffMs, backoffFactor, maxBackoffMs, jitter, maxRetryAfterMs } = this.options;
+    const base = Math.min(maxBackoffMs, initialBackoffMs * backoffFactor ** (retry - 1));
+    const spread = base * (1 - jitter + 2 * jitter * this.random());
+    return Math.round(retryAfterMs === undefined ? spread : Math.max(spread, Math.min(retryAfterMs, maxRetryAfterMs)));
+  }
+
+  /** Moves a job to `phase`; while paused only `paused` itself or an end phase is shown. */
+  private setPhase(job: Job, phase: DownloadPhase): void {
+    if (job.phase === phase) return;
+    if (job.paused && !job.cancelled && phase !== 'paused' && !isTerminal(phase)) return;
+    job.phase = phase;
+    this.emitState(job);
+  }
+
+  private emitState(job: Job): void {
+    this.stateEmitter.emit(this.stateFor(job));
+  }
+
+  private stateFor(job: Job): DownloadState {
+    const bytesPerSecond = job.rate.bytesPerSecond;
+    const etaSeconds = job.rate.etaSeconds(job.file.sizeBytes - job.bytesWritten);
+    const active = job.phase === 'downloading';
+    return {
+      path: job.file.path,
+      ...(job.modelId === undefined ? {} : { modelId: job.modelId }),
+      phase: job.phase,
+      bytesDone: job.bytesWritten,
+      bytesTotal: job.file.sizeBytes,
+      ...(active && bytesPerSecond !== undefined ? { bytesPerSecond } : {}),
+      ...(active && etaSeconds !== undefined ? { etaSeconds } : {}),
+      attempt: job.attempts,
+      ...(job.phase === 'retrying' && job.retryAt !== undefined ? { retryAt: job.retryAt } : {}),
+      ...(job.error && (job.phase === 'retrying' || isTerminal(job.phase)) ? { error: job.error } : {}),
+      updatedAt: this.clock.now(),
+    };
+  }
+}
+
+/** A counting semaphore whose waiters can give up. */
+class Slots {
+  private free: number;
+  private readonly waiters: { grant: () => void; signal: AbortSignal; onAbort: () => void }[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  acquire(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        signal,
+        grant: resolve,
+        onAbort: () => {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          reject(signal.reason as Error);
+        },
+      };
+      signal.addEventListener('abort', waiter.onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (!next) {
+      this.free++;
+      return;
+    }
+    next.signal.removeEventListener('abort', next.onAbort);
+    next.grant();
+  }
+}
+
+/**
+ * Pipes `body` into `writer`. When the body fails (connection dropped, request aborted) the writer still writes what
+ * it has buffered, so the partial file keeps every byte received; the body's error is then rethrown.
+ */
+function drainInto(body: Readable, writer: PartFileWriter): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let bodyError: unknown;
+    body.on('error', (error) => {
+      bodyError = error;
+      body.unpipe(writer);
+      if (!writer.destroyed) writer.end();
+    });
+    writer.on('error', (error) => {
+      body.destroy();
+      reject(error);
+    });
+    writer.once('finish', () => (bodyError === undefined ? resolve() : reject(bodyError)));
+    body.pipe(writer);
+  });
+}
+
+/** Settles like `promise`, or rejects with the signal's reason once it aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function isTerminal(phase: DownloadPhase): boolean {
+  return phase === 'completed' || phase === 'failed' || phase === 'cancelled';
+}
+
+function toDownloadError(error: unknown): DownloadError {
+  if (isDownloadError(error)) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new DownloadError('disk_full', `The disk is full: ${(error as Error).message}`, { cause: error });
+  return new DownloadError('io_error', `Local file error: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error });
+}
+
+async function sizeIfExists(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Makes a rename durable; some file systems refuse to sync a directory, which is harmless. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync().catch(() => undefined);
+  } finally {
+    await handle.close();
+  }
+}
+
+function formatGiB(bytes: number): string {
+  return `${(bytes / GIB).toFixed(2)} GiB`;
+}
