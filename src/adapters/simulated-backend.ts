@@ -144,6 +144,8 @@ export interface SimulatedBackendDependencies {
   clock: Clock;
   /** Source of [0, 1) numbers for probability faults (default Math.random; see seededRandom). */
   random?: () => number;
+  /** Models whose real files another component (the model files store) reports complete count as installed. */
+  filesPresent?: (modelId: string) => boolean;
 }
 
 /** Announced when a fault strikes a job. */
@@ -196,6 +198,7 @@ export class SimulatedBackend implements Backend {
   private readonly clock: Clock;
   private readonly models: ReadonlyMap<string, ModelDescriptor>;
   private readonly installed: Set<string>;
+  private readonly filesPresent: (modelId: string) => boolean;
   private readonly downloads = new Map<string, Download>();
   private readonly loaded = new Map<string, LoadedModel>();
   private readonly running = new Set<RunningJob>();
@@ -227,6 +230,7 @@ export class SimulatedBackend implements Backend {
     this.clock = dependencies.clock;
     this.models = new Map(this.options.models.map((m) => [m.id, m]));
     this.installed = new Set(this.options.installed ?? this.options.models.map((m) => m.id));
+    this.filesPresent = dependencies.filesPresent ?? (() => false);
     this.offloadTrades = { ...DEFAULT_OFFLOAD_TRADES, ...this.options.offloadTrades };
     this.currentOffloadMode = this.options.offloadMode;
     this.optimized = this.options.vramOptimized;
@@ -292,7 +296,7 @@ export class SimulatedBackend implements Backend {
     const now = this.clock.now();
     return [...this.models.values()].map((model): ModelStatus => {
       const bytesTotal = model.sizeGb * GIB;
-      if (this.installed.has(model.id)) return { modelId: model.id, status: 'available', bytesPresent: bytesTotal, bytesTotal, updatedAt: now };
+      if (this.isInstalled(model.id)) return { modelId: model.id, status: 'available', bytesPresent: bytesTotal, bytesTotal, updatedAt: now };
       const download = this.downloads.get(model.id);
       if (!download) return { modelId: model.id, status: 'missing', bytesPresent: 0, bytesTotal, updatedAt: now };
       const done = download.durationMs === 0 ? 1 : Math.min(1, (now - download.startedAt) / download.durationMs);
@@ -374,7 +378,7 @@ export class SimulatedBackend implements Backend {
   async ensureModelDownloaded(modelId: string, signal: AbortSignal): Promise<void> {
     const model = this.models.get(modelId);
     if (!model) throw new BackendError(`no download source for model "${modelId}": it is not in the catalog of ${this.id}`, { code: 'UNKNOWN_MODEL' });
-    if (this.installed.has(modelId)) return;
+    if (this.isInstalled(modelId)) return;
     let download = this.downloads.get(modelId);
     if (!download) {
       const durationMs = this.scaledMs((model.sizeGb * GIB) / this.options.downloadBytesPerSecond);
@@ -388,6 +392,10 @@ export class SimulatedBackend implements Backend {
     await untilAborted(download.done, signal);
   }
 
+  private isInstalled(modelId: string): boolean {
+    return this.installed.has(modelId) || this.filesPresent(modelId);
+  }
+
   /** Healthy while the pipeline runs; otherwise says why not. */
   async checkHealth(signal: AbortSignal): Promise<TargetHealth> {
     if (signal.aborted) throw abortError(signal);
@@ -398,7 +406,7 @@ export class SimulatedBackend implements Backend {
 
   private installedModel(modelId: string): ModelDescriptor {
     const model = this.models.get(modelId);
-    if (model && this.installed.has(modelId)) return model;
+    if (model && this.isInstalled(modelId)) return model;
     const file = model?.files[0]?.path ?? `diffusion_models/${modelId}.safetensors`;
     const why = model ? 'the model is not installed' : `${this.id} does not know this model`;
     throw new BackendError(`model file not found: models/${file} (${why})`, { code: 'ENOENT' });

@@ -15,6 +15,7 @@ import { PreviewBackend } from '../adapters/preview-backend.js';
 import { SimulatedBackend } from '../adapters/simulated-backend.js';
 import { SqliteJobStore } from '../adapters/sqlite-job-store.js';
 import { SystemProbe } from '../adapters/system-probe.js';
+import { ModelFiles } from '../adapters/model-files/model-files.js';
 import type { Backend } from './backend.js';
 import { BackendAvailability } from './backend-availability.js';
 import { SystemClock } from './clocks.js';
@@ -87,6 +88,24 @@ export const UnderstudyConfigSchema = z.strictObject({
       maxImageBytes: z.number().int().positive().default(10 * 1024 * 1024),
     })
     .prefault({}),
+  /**
+   * A models directory whose files Understudy downloads and verifies itself, for catalog models that list files
+   * (default none: the backends report availability).
+   */
+  modelFiles: z
+    .strictObject({
+      /** The models directory. */
+      dir: z.string().min(1),
+      /** `flat`, or `comfyui` for ComfyUI's models/diffusion_models, models/vae, ... (default flat). */
+      layout: z.enum(['flat', 'comfyui']).default('flat'),
+      /** Only these hosts may be downloaded from (default any). */
+      allowedHosts: z.array(z.string().min(1)).min(1).optional(),
+      /** Largest file accepted, bytes (default 256 GiB). */
+      maxFileBytes: z.number().int().positive().optional(),
+      /** Downloads at once (default 2). */
+      maxConcurrent: z.number().int().min(1).max(32).optional(),
+    })
+    .optional(),
   /** Health monitoring period, seconds; 0 turns it off (default 60). */
   healthIntervalSeconds: z.number().min(0).default(60),
 });
@@ -117,6 +136,31 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   const events = new EventEmitter<UnderstudyEvent>();
   const emit = (event: UnderstudyEvent): void => events.emit(event);
 
+  const files = config.modelFiles
+    ? await ModelFiles.open({
+        catalog,
+        clock,
+        dataDir,
+        directory: { root: resolve(config.modelFiles.dir), layout: config.modelFiles.layout },
+        downloader: {
+          ...(config.modelFiles.allowedHosts ? { allowedHosts: config.modelFiles.allowedHosts } : {}),
+          ...(config.modelFiles.maxFileBytes ? { maxFileBytes: config.modelFiles.maxFileBytes } : {}),
+          ...(config.modelFiles.maxConcurrent ? { maxConcurrent: config.modelFiles.maxConcurrent } : {}),
+        },
+        ...(deps.random ? { random: deps.random } : {}),
+      })
+    : undefined;
+  /** Models whose files are complete on disk, refreshed at start and after each download. */
+  const filesPresent = new Set<string>();
+  const refreshFiles = async (): Promise<void> => {
+    if (!files) return;
+    for (const [modelId, status] of await files.snapshot()) {
+      if (status.status === 'available') filesPresent.add(modelId);
+      else filesPresent.delete(modelId);
+    }
+  };
+  await refreshFiles();
+
   const backends =
     deps.backends ??
     [
@@ -131,7 +175,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
           estimation: plannerConfig.estimation,
           faultProbabilities: config.simulated.faultProbabilities,
         },
-        { clock, ...(deps.random ? { random: deps.random } : {}) },
+        { clock, filesPresent: (id) => filesPresent.has(id), ...(deps.random ? { random: deps.random } : {}) },
       ),
     ];
   const preview = new PreviewBackend({}, { clock });
@@ -144,7 +188,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     agingSeconds: config.jobs.agingSeconds,
     retentionMs: config.jobs.retentionDays * 24 * 3600 * 1000,
   });
-  const availability = new BackendAvailability(backends);
+  const availability = new BackendAvailability(backends, files);
   const vramTotals = await Promise.all(backends.map((b) => b.vram()));
   const largestGpu = Math.max(0, ...vramTotals.map((v) => v?.totalGb ?? 0));
   const learnerFile = join(dataDir, 'learned-estimates.json');
@@ -195,26 +239,47 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
 
   const downloads = new Map<string, Promise<void>>();
   const shutdown = new AbortController();
-  const requestDownload = (modelId: string): void => {
-    if (downloads.has(modelId)) return;
-    const backend = backends.find((b) => b.ensureModelDownloaded);
-    if (!backend?.ensureModelDownloaded) return;
-    emit({ type: 'model.status', at: clock.now(), modelId, status: 'downloading', backendId: backend.id });
-    const download = backend
-      .ensureModelDownloaded(modelId, shutdown.signal)
+  const release = async (modelId: string): Promise<void> => {
+    for (const job of await store.releaseWaiting(modelId)) {
+      emit({ type: 'job.released', at: clock.now(), jobId: job.id, status: job.status, model: modelId, message: `${modelId} is ready` });
+    }
+    scheduler.wake();
+  };
+  files?.onProgress((p) => {
+    if (!p.modelId) return;
+    emit({ type: 'download.progress', at: p.at, modelId: p.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond ?? 0, etaSeconds: p.etaSeconds ?? null });
+  });
+  /** Downloads a model: its real files when the catalog lists them, else through the backend that can. */
+  const download = (modelId: string): Promise<void> => {
+    const existing = downloads.get(modelId);
+    if (existing) return existing;
+    const started = clock.now();
+    const source = files?.manages(modelId) ? 'models directory' : backends.find((b) => b.ensureModelDownloaded)?.id;
+    if (!source) return Promise.reject(new Error(`no way to download ${modelId}: the catalog lists no files and no backend downloads models`));
+    emit({ type: 'model.status', at: started, modelId, status: 'downloading', backendId: source });
+    const work = files?.manages(modelId)
+      ? files.ensureModelDownloaded(modelId, shutdown.signal).then(async (results) => {
+          const fetched = results.filter((r) => !r.reused).reduce((n, r) => n + r.bytes, 0);
+          manager.learner.recordDownload(fetched, (clock.now() - started) / 1000);
+          await refreshFiles();
+        })
+      : backends.find((b) => b.ensureModelDownloaded)!.ensureModelDownloaded!(modelId, shutdown.signal);
+    const done = work
       .then(async () => {
-        emit({ type: 'model.status', at: clock.now(), modelId, status: 'available', backendId: backend.id });
-        for (const job of await store.releaseWaiting(modelId)) {
-          emit({ type: 'job.released', at: clock.now(), jobId: job.id, status: job.status, model: modelId, message: `${modelId} is ready` });
-        }
-        scheduler.wake();
+        emit({ type: 'model.status', at: clock.now(), modelId, status: 'available', backendId: source });
+        await release(modelId);
       })
       .catch((error: unknown) => {
-        emit({ type: 'model.status', at: clock.now(), modelId, status: 'failed', backendId: backend.id });
-        void error;
+        emit({ type: 'model.status', at: clock.now(), modelId, status: 'failed', backendId: source });
+        throw error;
       })
       .finally(() => downloads.delete(modelId));
-    downloads.set(modelId, download);
+    downloads.set(modelId, done);
+    return done;
+  };
+  const requestDownload = (modelId: string): void => {
+    // Failures are announced as model.status events; jobs waiting for the model expire at their deadline.
+    download(modelId).catch(() => undefined);
   };
 
   const runner = new JobRunner({ store, clock, catalog, manager, recovery, outputDir: join(dataDir, 'outputs'), leaseMs: config.jobs.leaseMs, emit, requestDownload });
@@ -245,6 +310,8 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     inputDir: join(dataDir, 'inputs'),
     limits: config.limits,
     requestDownload,
+    download,
+    ...(files ? { files } : {}),
     onClose: async () => {
       shutdown.abort(new Error('engine closed'));
       recovery.stopHealthMonitoring();

@@ -10,6 +10,7 @@ import type { GenerationRequirements } from '../core/requirements.js';
 import { PREVIEW_MODEL_ID, inputMismatch, requireModel } from '../core/scoring.js';
 import { ValidationError, parseOrThrow } from '../core/validation.js';
 import type { Backend } from './backend.js';
+import type { ModelFileStore, VerifiedModel } from './model-file-store.js';
 import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
@@ -48,6 +49,10 @@ export interface UnderstudyParts {
   limits?: GenerationInputLimits;
   /** Starts the download of a model. */
   requestDownload: (modelId: string) => void;
+  /** Downloads a model; resolves once it is available. */
+  download: (modelId: string) => Promise<void>;
+  /** The models directory, when Understudy manages model files itself. */
+  files?: ModelFileStore;
   /** Runs when the engine closes (stops monitors, closes the store). */
   onClose?: () => Promise<void>;
 }
@@ -163,6 +168,21 @@ export class Understudy {
   async models(): Promise<Array<{ model: ModelDescriptor; status: ModelStatus }>> {
     const snapshot = await this.parts.availability.snapshot();
     return this.manager.catalog.models.map((model) => ({ model, status: statusOf(snapshot, model.id) }));
+  }
+
+  /** Downloads a model (resuming partial files) and releases the jobs waiting for it; resolves once it is available. */
+  async downloadModel(modelId: string): Promise<void> {
+    this.requireKnownModel(modelId);
+    await this.parts.download(modelId);
+  }
+
+  /** Checks every file of a model by sha256; only for models whose files Understudy manages. */
+  async verifyModel(modelId: string): Promise<VerifiedModel> {
+    this.requireKnownModel(modelId);
+    if (!this.parts.files) {
+      throw new ValidationError('verify', [{ field: 'model', problem: 'model files are managed by the backend here; configure modelFiles to verify them', received: modelId }]);
+    }
+    return this.parts.files.verify(modelId);
   }
 
   /** Queue totals (queued and waiting jobs), by model and priority. */
