@@ -232,3 +232,25 @@ test('real durations are learned and kept across restarts', async () => {
     await first.close();
   }
 });
+
+test('hybrid: an alternative runs now while the requested model downloads, then the requested job runs too', async () => {
+  // 0.1 MiB/s at time scale 0.01: an apparent 10 MiB/s, so ti2v-5B's 8 GiB take about 14 minutes.
+  const h = await startEngine({}, { installed: ['i2v-A14B'], downloadBytesPerSecond: 0.1 * 1024 ** 2 });
+  const download = h.engine.downloadModel('ti2v-5B');
+  try {
+    await h.clock.advance(1000);
+    const { job, hybridJob } = await h.engine.submit({ model: 'ti2v-5B', prompt: 'a kite', image: PNG, quality: 'high' });
+    assert.equal(job.plan.strategyType, 'hybrid_approach');
+    assert.ok(hybridJob);
+    assert.equal(hybridJob.modelUsed, 'i2v-A14B');
+    assert.equal(job.status, 'waiting_for_model');
+    assert.equal(job.hybridOf, hybridJob.id);
+    await h.runUntil(async () => (await statusOf(h, hybridJob.id)) === 'succeeded', 60_000);
+    assert.equal(await statusOf(h, job.id), 'waiting_for_model', 'the requested model is still downloading');
+    await h.runUntil(async () => (await statusOf(h, job.id)) === 'succeeded', 3_600_000, 1000);
+    assert.equal((await h.engine.get(job.id))!.modelUsed, 'ti2v-5B');
+  } finally {
+    await h.close();
+    await download.catch(() => undefined);
+  }
+});
