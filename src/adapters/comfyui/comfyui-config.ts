@@ -1,0 +1,129 @@
+/**
+ * Configuration of one ComfyUI backend (one ComfyUI server, usually one GPU). Several servers are several configs,
+ * each with its own `id` and `slots`. Every field has a documented default except where noted.
+ */
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { OFFLOAD_MODES, type OffloadMode } from '../../core/recovery-policy.js';
+import { parseOrThrow } from '../../core/validation.js';
+
+/** The workflow templates shipped with Understudy (`templates/comfyui` at the package root). */
+export const SHIPPED_TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/comfyui/', import.meta.url));
+
+/**
+ * Where the first folder of a catalog file path (`diffusion_models/wan2.2_...safetensors`) lives in ComfyUI, as the
+ * folder name `GET /models/{folder}` takes. ComfyUI's own aliases (`unet`, `clip`) map to its current names.
+ */
+export const DEFAULT_MODEL_FOLDERS: Readonly<Record<string, string>> = {
+  diffusion_models: 'diffusion_models',
+  unet: 'diffusion_models',
+  text_encoders: 'text_encoders',
+  clip: 'text_encoders',
+  vae: 'vae',
+  clip_vision: 'clip_vision',
+  loras: 'loras',
+  checkpoints: 'checkpoints',
+};
+
+/**
+ * ComfyUI command-line flags per offload mode, added when Understudy relaunches a managed ComfyUI.
+ * `model` keeps no model in VRAM between prompts (ComfyUI's `--disable-smart-memory`); `sequential` and `lowvram`
+ * split the diffusion model between GPU and CPU (`--lowvram`); `novram` keeps weights in CPU memory (`--novram`).
+ */
+export const DEFAULT_OFFLOAD_ARGS: Readonly<Record<OffloadMode, readonly string[]>> = {
+  none: [],
+  model: ['--disable-smart-memory'],
+  sequential: ['--lowvram'],
+  lowvram: ['--lowvram'],
+  novram: ['--novram'],
+};
+
+const milliseconds = z.number().int().positive();
+
+/** How Understudy starts and restarts ComfyUI itself (optional: without it ComfyUI is run by someone else). */
+export const ComfyUiLaunchSchema = z.strictObject({
+  /** The program, e.g. `python` or `/opt/ComfyUI/venv/bin/python`. Required. */
+  command: z.string().min(1),
+  /** Its arguments, e.g. `["main.py", "--listen", "127.0.0.1", "--port", "8188"]`. Default none. */
+  args: z.array(z.string()).default([]),
+  /** Working directory, e.g. the ComfyUI checkout. Default Understudy's working directory. */
+  cwd: z.string().min(1).optional(),
+  /** Extra environment variables, e.g. `{"CUDA_VISIBLE_DEVICES": "1"}`. Default none. */
+  env: z.record(z.string(), z.string()).default({}),
+  /** Flags added per offload mode on relaunch. Default {@link DEFAULT_OFFLOAD_ARGS}; modes given here replace those. */
+  offloadArgs: z.partialRecord(z.enum(OFFLOAD_MODES), z.array(z.string())).default({}),
+  /**
+   * Flags applyVramOptimization relaunches with, e.g. `["--reserve-vram", "2"]`. Default none: ComfyUI has no switch
+   * for VRAM optimisations at runtime, so the action reports that none are configured.
+   */
+  vramOptimizationArgs: z.array(z.string()).default([]),
+});
+
+/** Time limits, all in milliseconds of the injected clock. */
+export const ComfyUiTimeoutsSchema = z.strictObject({
+  /** One HTTP request to ComfyUI. Default 30000. */
+  requestMs: milliseconds.default(30_000),
+  /** Opening the WebSocket. Default 10000. */
+  connectMs: milliseconds.default(10_000),
+  /** A prompt waiting in ComfyUI's queue before it starts; then it is removed and the job fails. Default 1800000 (30 min). */
+  queueMs: milliseconds.default(1_800_000),
+  /** A prompt running, from its start to its end; then it is interrupted and the job fails. Default 7200000 (2 h). */
+  executionMs: milliseconds.default(7_200_000),
+  /** A managed ComfyUI answering `GET /system_stats` after launch. Default 180000 (3 min). */
+  startupMs: milliseconds.default(180_000),
+  /** A managed ComfyUI exiting after SIGTERM, before SIGKILL. Default 10000. */
+  stopMs: milliseconds.default(10_000),
+  /** Between readiness checks of a managed ComfyUI while it starts. Default 500. */
+  pollMs: milliseconds.default(500),
+});
+
+/** Reconnecting the WebSocket when it drops while a prompt runs. */
+export const ComfyUiReconnectSchema = z.strictObject({
+  /** Reconnection tries per drop, the first one immediate. Default 5. */
+  attempts: z.number().int().min(1).max(100).default(5),
+  /** Wait before the second try, ms; each further wait doubles. Default 1000. */
+  initialDelayMs: milliseconds.default(1000),
+});
+
+/** Configuration of one ComfyUI backend. */
+export const ComfyUiConfigSchema = z.strictObject({
+  /** Names the backend in jobs, events, breakers and recovery attempts. Default `comfyui`. */
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected letters, digits, ".", "_" or "-", at most 64').default('comfyui'),
+  /** Base URL of the ComfyUI server. Default `http://127.0.0.1:8188`. */
+  url: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'expected an http or https URL')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .default('http://127.0.0.1:8188'),
+  /** Prompts Understudy gives this server at once; ComfyUI queues what it cannot start yet. Default 1. */
+  slots: z.number().int().min(1).max(64).default(1),
+  /** Directory of the workflow templates, one `<model id>.json` per model. Default the shipped templates. */
+  templatesDir: z.string().min(1).default(SHIPPED_TEMPLATES_DIR),
+  /** Template file per model id, relative to `templatesDir`, where it is not `<model id>.json`. Default none. */
+  templates: z.record(z.string(), z.string().min(1)).default({}),
+  /** Ids of the catalog models this server runs. Default every catalog model that has a template file. */
+  models: z.array(z.string().min(1)).min(1).optional(),
+  /** First folder of catalog file paths → ComfyUI model folder. Entries given here add to {@link DEFAULT_MODEL_FOLDERS}. */
+  modelFolders: z.record(z.string().min(1), z.string().min(1)).default({}),
+  /** Frames when a request gives none (the planner's reference count). Default 16. */
+  referenceFrames: z.number().int().positive().default(16),
+  /** Sampling steps when a request gives none (the planner's reference count). Default 25. */
+  referenceSteps: z.number().int().positive().default(25),
+  /** Starts and restarts ComfyUI as a child process. Default none (ComfyUI is run by someone else). */
+  launch: ComfyUiLaunchSchema.optional(),
+  timeouts: ComfyUiTimeoutsSchema.prefault({}),
+  reconnect: ComfyUiReconnectSchema.prefault({}),
+});
+
+/** ComfyUI backend configuration as written (every field optional). */
+export type ComfyUiConfigInput = z.input<typeof ComfyUiConfigSchema>;
+/** ComfyUI backend configuration with defaults applied. */
+export type ComfyUiConfig = z.output<typeof ComfyUiConfigSchema>;
+export type ComfyUiLaunchConfig = z.output<typeof ComfyUiLaunchSchema>;
+export type ComfyUiTimeouts = z.output<typeof ComfyUiTimeoutsSchema>;
+
+/** Validates a ComfyUI backend configuration; throws a ValidationError naming each bad field. */
+export function parseComfyUiConfig(input: unknown = {}): ComfyUiConfig {
+  return parseOrThrow(ComfyUiConfigSchema, input, 'ComfyUI backend config');
+}

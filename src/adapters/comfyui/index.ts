@@ -1,0 +1,42 @@
+/** ComfyUI servers as backends: config, the backend, its protocol client, workflow templates and the managed process. */
+export { ComfyUiBackend, type ComfyUiBackendDependencies } from './comfyui-backend.js';
+export {
+  ComfyUiClient,
+  ComfyUiSocket,
+  type ComfyUiClientOptions,
+  type ComfyUiSocketEvent,
+  type HistoryEntry,
+  type QueueSnapshot,
+  type SubmittedPrompt,
+  type SystemStats,
+  type SystemStatsDevice,
+  type ViewedFile,
+} from './comfyui-client.js';
+export {
+  ComfyUiConfigSchema,
+  DEFAULT_MODEL_FOLDERS,
+  DEFAULT_OFFLOAD_ARGS,
+  SHIPPED_TEMPLATES_DIR,
+  parseComfyUiConfig,
+  type ComfyUiConfig,
+  type ComfyUiConfigInput,
+  type ComfyUiLaunchConfig,
+  type ComfyUiTimeouts,
+} from './comfyui-config.js';
+export { ComfyUiExecutionError, ComfyUiHttpError, type ExecutionErrorReport } from './comfyui-errors.js';
+export { parseComfyUiMessage, type ComfyUiMessage, type OutputFile } from './comfyui-messages.js';
+export { ManagedProcess, type ManagedProcessEvent, type ManagedProcessOptions, type ProcessExit } from './managed-process.js';
+export { runPrompt, type PromptResult, type PromptRunOptions } from './prompt-run.js';
+export {
+  LOADER_FILE_INPUTS,
+  PLACEHOLDER_TYPES,
+  loadWorkflowTemplate,
+  parseWorkflowTemplate,
+  renderWorkflow,
+  type ApiNode,
+  type ApiWorkflow,
+  type PlaceholderName,
+  type PlaceholderValues,
+  type TemplateModelFile,
+  type WorkflowTemplate,
+} from './workflow-template.js';
