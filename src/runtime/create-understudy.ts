@@ -10,12 +10,14 @@ import { EstimateLearner, type EstimateLearnerState } from '../core/learner.js';
 import { PlannerConfigSchema } from '../core/planning.js';
 import { findReduction } from '../core/reduction.js';
 import { withDefaults } from '../core/requirements.js';
-import { parseOrThrow } from '../core/validation.js';
+import { ValidationError, isValidationError, parseOrThrow } from '../core/validation.js';
 import { PreviewBackend } from '../adapters/preview-backend.js';
 import { SimulatedBackend } from '../adapters/simulated-backend.js';
 import { SqliteJobStore } from '../adapters/sqlite-job-store.js';
 import { SystemProbe } from '../adapters/system-probe.js';
 import { ModelFiles } from '../adapters/model-files/model-files.js';
+import { ComfyUiBackend } from '../adapters/comfyui/comfyui-backend.js';
+import type { ComfyUiConfigInput } from '../adapters/comfyui/comfyui-config.js';
 import type { Backend } from './backend.js';
 import { BackendAvailability } from './backend-availability.js';
 import { SystemClock } from './clocks.js';
@@ -62,6 +64,11 @@ export const UnderstudyConfigSchema = z.strictObject({
       tickMs: z.number().int().min(10).default(1000),
     })
     .prefault({}),
+  /**
+   * ComfyUI servers to run generations on, one backend each (see docs/comfyui.md). When given, they replace the
+   * simulated GPU.
+   */
+  comfyui: z.array(z.record(z.string(), z.unknown())).default([]),
   /** The simulated GPU: the embedded default backend, a demo of every failure path. */
   simulated: z
     .strictObject({
@@ -161,8 +168,23 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   };
   await refreshFiles();
 
-  const backends =
+  const comfy = await Promise.all(
+    config.comfyui.map((entry, index) =>
+      ComfyUiBackend.create(entry as ComfyUiConfigInput, { clock, models: catalog.models, ...(deps.random ? { random: deps.random } : {}) }).catch((error: unknown) => {
+        if (isValidationError(error)) throw new ValidationError('config', error.issues.map((i) => ({ ...i, field: `comfyui[${index}].${i.field}` })));
+        throw error;
+      }),
+    ),
+  );
+  const ids = new Set<string>();
+  for (const [index, backend] of comfy.entries()) {
+    if (ids.has(backend.id)) throw new ValidationError('config', [{ field: `comfyui[${index}].id`, problem: 'expected an id no other backend has', received: backend.id }]);
+    ids.add(backend.id);
+  }
+  await Promise.all(comfy.map((b) => b.start()));
+  const backends: Backend[] =
     deps.backends ??
+    (comfy.length > 0 ? comfy : undefined) ??
     [
       new SimulatedBackend(
         {
@@ -316,6 +338,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
       shutdown.abort(new Error('engine closed'));
       recovery.stopHealthMonitoring();
       await saveLearner(learnerFile, manager.learner);
+      await Promise.all(comfy.map((b) => b.stop()));
       await store.close();
     },
   });
