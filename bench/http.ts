@@ -1,0 +1,112 @@
+/**
+ * HTTP throughput: POST /v1/generations and GET /v1/queue under autocannon, each beside a bare fastify route that
+ * does the least the same request could (parse the JSON body, answer a small JSON), on the same machine in the same
+ * run. The servers run in a child process so that autocannon does not share their event loop. The rate limit is off
+ * (it would measure itself), the log is silent, and the queue is large enough to take every POST.
+ *
+ * Run: npm run bench:http            (about a minute; BENCH_REQUESTS scales every run)
+ */
+import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { ServiceConfigSchema } from '../src/interfaces/config.js';
+import { startService } from '../src/interfaces/http/service.js';
+
+/** Most requests per measured run (a fifth of it again to warm up)... */
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
+/** ...and most seconds per run, whichever comes first. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 10;
+const BODY = JSON.stringify({ model: 'ti2v-5B', prompt: 'a lighthouse at dusk, waves breaking', resolution: '1280x720' });
+
+interface Urls {
+  understudy: string;
+  bare: string;
+}
+
+/** Child: the Understudy service and the bare route, until stdin closes. */
+async function serve(): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'understudy-bench-'));
+  const service = await startService(
+    ServiceConfigSchema.parse({ port: 0, dataDir, logLevel: 'silent', maxQueueSize: 1_000_000, rateLimit: { max: 0 }, healthIntervalSeconds: 0 }),
+  );
+  const bare = Fastify();
+  bare.get('/bare', async () => ({ totalQueuedRequests: 0, queueByModel: {}, maxQueueSize: 100, queueUtilization: 0 }));
+  bare.post('/bare', async (request, reply) => {
+    const body = request.body as { model?: string };
+    return reply.code(202).send({ id: randomUUID(), status: 'queued', model: body.model });
+  });
+  await bare.listen({ host: '127.0.0.1', port: 0 });
+  const address = bare.server.address();
+  const urls: Urls = { understudy: service.url, bare: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` };
+  process.stdout.write(`${JSON.stringify(urls)}\n`);
+  process.stdin.resume();
+  process.stdin.once('end', () => {
+    void (async () => {
+      await bare.close();
+      await service.stop();
+      await rm(dataDir, { recursive: true, force: true });
+      process.exit(0);
+    })();
+  });
+}
+
+interface Measure {
+  rps: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function measure(url: string, method: 'GET' | 'POST', requests: number, seconds: number): Promise<Measure> {
+  const result = await autocannon({
+    url,
+    method,
+    connections: CONNECTIONS,
+    maxOverallRequests: requests,
+    duration: seconds,
+    ...(method === 'POST' ? { body: BODY, headers: { 'content-type': 'application/json' } } : {}),
+  });
+  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+}
+
+/** Parent: starts the child, runs every case (bare first, then Understudy), prints the table. */
+async function main(): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const urls = await new Promise<Urls>((resolve, reject) => {
+    lines.once('line', (line) => resolve(JSON.parse(line) as Urls));
+    child.once('exit', (code) => reject(new Error(`the bench server exited with ${code}`)));
+  });
+  const cases = [
+    { name: 'GET /v1/queue', method: 'GET' as const, url: `${urls.understudy}/v1/queue`, bare: `${urls.bare}/bare`, target: 0.7 },
+    { name: 'POST /v1/generations', method: 'POST' as const, url: `${urls.understudy}/v1/generations`, bare: `${urls.bare}/bare`, target: 0.4 },
+  ];
+  const rows: string[][] = [['route', 'req/s', 'p99 ms', 'bare req/s', 'bare p99 ms', 'ratio', 'target', 'non-2xx']];
+  let missed = false;
+  for (const c of cases) {
+    await measure(c.bare, c.method, Math.ceil(REQUESTS / 5), SECONDS / 5);
+    const bare = await measure(c.bare, c.method, REQUESTS, SECONDS);
+    await measure(c.url, c.method, Math.ceil(REQUESTS / 5), SECONDS / 5);
+    const real = await measure(c.url, c.method, REQUESTS, SECONDS);
+    const ratio = real.rps / bare.rps;
+    missed ||= ratio < c.target;
+    rows.push([c.name, real.rps.toFixed(0), String(real.p99), bare.rps.toFixed(0), String(bare.p99), `${(ratio * 100).toFixed(0)} %`, `>= ${c.target * 100} %`, String(real.non2xx + real.errors)]);
+  }
+  child.stdin.end();
+  await new Promise((resolve) => child.once('exit', resolve));
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => `| ${r.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log([line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n'));
+  console.log(
+    `${CONNECTIONS} connections; each run stops at ${REQUESTS} requests or ${SECONDS} s, after a fifth of that to warm up; Node ${process.version}`,
+  );
+  if (missed) process.exitCode = 1;
+}
+
+await (process.argv.includes('--serve') ? serve() : main());

@@ -1,0 +1,70 @@
+/** `understudy serve` and `npm start`: load the config, start the service, print its URL, stop cleanly on a signal. */
+import type { Command } from 'commander';
+import { isValidationError } from '../../core/validation.js';
+import { loadConfig, type ConfigFlags } from '../config.js';
+import { isUnsafeBindError } from '../http/bind-policy.js';
+import { startService, type RunningService } from '../http/service.js';
+import { CliError, ExitCode } from './exit-codes.js';
+
+/** Adds the serve options (--host, --port, --data-dir, --config) to a command. */
+export function withServeOptions(command: Command): Command {
+  return command
+    .option('--host <address>', 'address to listen on (default 127.0.0.1; env UNDERSTUDY_HOST)')
+    .option('--port <number>', 'port to listen on, 0 for any free port (default 8080; env UNDERSTUDY_PORT)')
+    .option('--data-dir <path>', 'job store, outputs and input images (default ./data; env UNDERSTUDY_DATA_DIR)')
+    .option('--config <file>', 'config file (default: understudy.config.yaml, .yml or .json here; env UNDERSTUDY_CONFIG)');
+}
+
+/**
+ * Runs the service until SIGTERM or SIGINT, then stops it: new work refused, running jobs given the grace period,
+ * the rest kept queued for the next start. A second signal exits at once. Startup problems throw a CliError.
+ */
+export async function serve(flags: ConfigFlags): Promise<void> {
+  let service: RunningService | undefined;
+  try {
+    const { config, file } = await loadConfig({ flags });
+    service = await startService(config);
+    const out = process.stdout;
+    out.write(`Understudy listening on ${service.url} (docs ${service.url}/docs${config.token ? '; bearer token required' : ''})\n`);
+    out.write(`  config: ${file ?? 'defaults'} + environment + flags; data in ${config.dataDir}\n`);
+    out.write(`  try: npx understudy submit --model t2v-A14B --prompt "a red fox running through snow"\n`);
+    const grace = config.shutdownGraceSeconds;
+    const running = service;
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        process.stderr.write(`${signal} again: exiting now; unfinished jobs resume on the next start\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      out.write(`${signal}: shutting down; running jobs get up to ${grace} s to finish, the rest stay queued\n`);
+      // Once everything is closed the process exits, abandoning what backends still have scheduled (a simulated
+      // download's timer, say): the jobs that waited for it are in the store and resume on the next start.
+      running.stop().then(
+        () => {
+          out.write('stopped\n');
+          process.exit(ExitCode.ok);
+        },
+        (error: unknown) => {
+          process.stderr.write(`shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.exit(ExitCode.serverError);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  } catch (error) {
+    await service?.stop();
+    throw startupError(error);
+  }
+}
+
+function startupError(error: unknown): unknown {
+  if (isValidationError(error)) return new CliError(ExitCode.badInput, error.message);
+  if (isUnsafeBindError(error)) return new CliError(ExitCode.badInput, error.message);
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+    return new CliError(ExitCode.badInput, `cannot listen: ${(error as Error).message}; choose another --port or --host`);
+  }
+  return error;
+}

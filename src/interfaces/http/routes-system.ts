@@ -1,0 +1,72 @@
+/** The queue, the machine's health, recovery statistics, and the liveness and readiness probes. */
+import { z } from 'zod';
+import type { Understudy } from '../../runtime/understudy.js';
+import { ApiError } from './errors.js';
+import { defineRoute, type ApiRoute } from './route.js';
+import { ErrorBodySchema, QueueStatusSchema, RecordSchema } from './schemas.js';
+
+const ProbeSchema = z.object({ status: z.enum(['ok', 'ready']) });
+
+/** The system routes; `isReady` tells whether the service takes work (false while starting or shutting down). */
+export function systemRoutes(understudy: Understudy, isReady: () => boolean): ApiRoute[] {
+  const { recovery } = understudy;
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/v1/queue',
+      tag: 'system',
+      summary: 'Jobs waiting, in all and by model',
+      responses: { 200: { description: 'Queue totals', schema: QueueStatusSchema } },
+      handler: async (): Promise<z.infer<typeof QueueStatusSchema>> => {
+        const { totalQueuedRequests, queueByModel, maxQueueSize, queueUtilization } = await understudy.queueStatus();
+        return { totalQueuedRequests, queueByModel, maxQueueSize, queueUtilization };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/health',
+      tag: 'system',
+      summary: "The machine's health, checked now",
+      responses: { 200: { description: 'SystemHealthStatus: overall, cpuPercent, memoryPercent, vram, gpuAvailable, issues, ...', schema: RecordSchema } },
+      handler: async () => recovery.getSystemHealthStatus(),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/recovery/stats',
+      tag: 'system',
+      summary: 'Recovery attempts and outcomes since start or the last reset',
+      responses: { 200: { description: 'RecoveryStatistics: totalAttempts, successRate, attemptsByAction, degradedMode, ...', schema: RecordSchema } },
+      handler: async () => recovery.getRecoveryStatistics(),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/recovery/reset',
+      tag: 'system',
+      summary: 'Clear cooldowns, circuit breakers, preview mode and statistics',
+      responses: { 200: { description: 'The statistics after the reset', schema: RecordSchema } },
+      handler: async () => {
+        recovery.resetRecoveryState();
+        return recovery.getRecoveryStatistics();
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/healthz',
+      tag: 'probes',
+      summary: 'Liveness: the process answers (no token needed)',
+      responses: { 200: { description: 'Alive', schema: ProbeSchema } },
+      handler: async () => ({ status: 'ok' }),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/readyz',
+      tag: 'probes',
+      summary: 'Readiness: the service takes work (no token needed)',
+      responses: { 200: { description: 'Ready', schema: ProbeSchema }, 503: { description: 'Starting or shutting down', schema: ErrorBodySchema } },
+      handler: async () => {
+        if (!isReady()) throw new ApiError(503, 'not_ready', 'the service is starting or shutting down');
+        return { status: 'ready' };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,159 @@
+/** Helpers of the HTTP contract tests: a real service on 127.0.0.1 in a temp data dir, and bounded waits. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import type { Clock, TimerHandle } from '../../src/core/clock.js';
+import { ServiceConfigSchema } from '../../src/interfaces/config.js';
+import { startService, type RunningService } from '../../src/interfaces/http/service.js';
+import type { UnderstudyEvent } from '../../src/runtime/engine-events.js';
+
+/** A running service and how to reach and stop it. */
+export interface TestService extends RunningService {
+  dataDir: string;
+  /** `fetch` on the service; `token` is sent when given. */
+  request(path: string, init?: RequestInit & { json?: unknown; token?: string }): Promise<Response>;
+  /** Stops the service and removes its data dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * The system clock, with every pending timer cancelled on `dispose`: the simulated GPU's downloads keep their timer
+ * after the engine closes, which would keep the test process alive for as long as a slow download lasts.
+ */
+class DisposableClock implements Clock {
+  private nextId = 1;
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+
+  now(): number {
+    return Date.now();
+  }
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    const id = this.nextId++;
+    this.timers.set(
+      id,
+      setTimeout(() => {
+        this.timers.delete(id);
+        callback();
+      }, Math.max(0, ms)),
+    );
+    return { id };
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    clearTimeout(this.timers.get(handle.id));
+    this.timers.delete(handle.id);
+  }
+
+  dispose(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
+
+/** Starts the real service on 127.0.0.1, port 0, in a fresh temp data dir; `overrides` are config keys. */
+export async function startTestService(overrides: Record<string, unknown> = {}): Promise<TestService> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'understudy-http-'));
+  const config = ServiceConfigSchema.parse({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    logLevel: 'silent',
+    healthIntervalSeconds: 0,
+    shutdownGraceSeconds: 5,
+    rateLimit: { max: 0 },
+    scheduling: { tickMs: 50 },
+    ...overrides,
+    simulated: { timeScale: 0.002, ...(overrides.simulated as object | undefined) },
+  });
+  const clock = new DisposableClock();
+  const service = await startService(config, { clock });
+  return {
+    ...service,
+    dataDir,
+    request: (path, init = {}) => {
+      const { json, token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token) headers.set('authorization', `Bearer ${token}`);
+      if (json !== undefined) headers.set('content-type', 'application/json');
+      return fetch(`${service.url}${path}`, { ...rest, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
+    },
+    close: async () => {
+      await service.stop();
+      clock.dispose();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens `/v1/events` with `query`; resolves once open, collecting every event received. */
+export async function openEvents(url: string, query = '', token?: string): Promise<EventStream> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/events${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  return new EventStream(ws);
+}
+
+/** Events received on a socket, and a bounded wait for the one a test needs. */
+export class EventStream {
+  readonly events: UnderstudyEvent[] = [];
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly socket: WebSocket) {
+    socket.on('message', (data: Buffer) => {
+      this.events.push(JSON.parse(data.toString('utf8')) as UnderstudyEvent);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  /** The first event matching `predicate`, waiting at most `timeoutMs`. */
+  async waitFor(predicate: (event: UnderstudyEvent) => boolean, timeoutMs = 10_000): Promise<UnderstudyEvent> {
+    return waitUntil(async () => this.events.find(predicate), timeoutMs, 'event', (wake) => this.waiters.push(wake));
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/**
+ * Resolves with the first truthy value of `check`, asked again whenever `subscribe`'s wake-up fires (or every 20 ms
+ * when there is none); rejects after `timeoutMs`.
+ */
+export async function waitUntil<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs: number,
+  what: string,
+  subscribe?: (wake: () => void) => void,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, subscribe ? left : Math.min(20, left));
+      subscribe?.(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+/** Waits until the generation reaches a final state; resolves with its JSON. */
+export async function waitForFinal(service: TestService, id: string, token?: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  return waitUntil(
+    async () => {
+      const body = (await (await service.request(`/v1/generations/${id}`, { ...(token ? { token } : {}) })).json()) as Record<string, unknown>;
+      return ['succeeded', 'failed', 'cancelled', 'expired'].includes(body.status as string) ? body : undefined;
+    },
+    timeoutMs,
+    `generation ${id} to finish`,
+  );
+}
