@@ -139,7 +139,8 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   const clock = deps.clock ?? new SystemClock();
   const dataDir = resolve(config.dataDir);
   const catalog = await loadCatalog(config.catalogFile);
-  const plannerConfig = parseOrThrow(PlannerConfigSchema, config.planner, 'config planner');
+  const simulated = !deps.backends && config.comfyui.length === 0;
+  const plannerConfig = parseOrThrow(PlannerConfigSchema, withSimulatedDownloadSpeed(config, simulated), 'config planner');
   const events = new EventEmitter<UnderstudyEvent>();
   const emit = (event: UnderstudyEvent): void => events.emit(event);
 
@@ -365,4 +366,15 @@ async function saveLearner(file: string, learner: EstimateLearner): Promise<void
   await mkdir(dirname(file), { recursive: true });
   await writeFile(`${file}.tmp`, JSON.stringify(learner.toJSON()));
   await rename(`${file}.tmp`, file);
+}
+
+/**
+ * On the simulated GPU, downloads run `timeScale` times faster than their simulated speed: unless the planner is
+ * told a download speed, it assumes that one, so the demo's estimates are honest from the first request.
+ */
+function withSimulatedDownloadSpeed(config: UnderstudyConfig, simulated: boolean): Record<string, unknown> {
+  const estimation = (config.planner.estimation ?? {}) as Record<string, unknown>;
+  if (!simulated || estimation.downloadBytesPerSecond !== undefined) return config.planner;
+  const bytesPerSecond = (config.simulated.downloadMiBPerSecond * 1024 ** 2) / config.simulated.timeScale;
+  return { ...config.planner, estimation: { ...estimation, downloadBytesPerSecond: bytesPerSecond } };
 }
