@@ -64,6 +64,9 @@ export async function startTestService(overrides: Record<string, unknown> = {}):
     shutdownGraceSeconds: 5,
     rateLimit: { max: 0 },
     scheduling: { tickMs: 50 },
+    // The planner believes the reference 50 MiB/s, whatever the simulated speed: tests script slow downloads
+    // to keep jobs waiting, yet want the plans a normal download speed gives.
+    planner: { estimation: { downloadBytesPerSecond: 50 * 1024 ** 2 } },
     ...overrides,
     simulated: { timeScale: 0.002, ...(overrides.simulated as object | undefined) },
   });
