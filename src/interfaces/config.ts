@@ -127,7 +127,7 @@ function kindOf(schema: z.ZodType): ValueKind {
   const inner = unwrap(schema);
   if (inner instanceof z.ZodNumber) return 'number';
   if (inner instanceof z.ZodBoolean) return 'boolean';
-  if (inner instanceof z.ZodArray) return 'list';
+  if (inner instanceof z.ZodArray) return kindOf(inner.element as z.ZodType) === 'json' ? 'json' : 'list';
   if (inner instanceof z.ZodRecord || inner instanceof z.ZodObject) return 'json';
   return 'string';
 }
@@ -301,6 +301,12 @@ scheduling:
   affinity: true           # prefer jobs for the model already loaded...
   affinityMaxSkip: 3       # ...passing at most this many jobs of equal priority
   tickMs: 1000             # housekeeping period: expiry, lapsed leases, released waits
+
+# --- backends ---
+comfyui: []                # ComfyUI servers to run on instead of the simulated GPU (see docs/comfyui.md)
+# modelFiles:              # a models directory whose files Understudy downloads and verifies itself
+#   dir: ./models
+#   layout: flat           # or comfyui (models/diffusion_models, models/vae, ...)
 
 # --- the simulated GPU (the embedded default backend) ---
 simulated:

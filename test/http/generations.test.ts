@@ -11,9 +11,10 @@ const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwA
 
 describe('generations', () => {
   let service: TestService;
-  // Downloads that take an hour keep t2v-A14B and i2v-A14B jobs waiting for as long as a test needs.
+  // Downloads of about 10 min (honestly estimated, so under the 30 min download_and_retry limit) keep t2v-A14B and
+  // i2v-A14B jobs waiting for as long as a test needs.
   before(async () => {
-    service = await startTestService({ simulated: { downloadMiBPerSecond: 0.01 }, limits: { maxPromptLength: 100, maxImageBytes: 1024 } });
+    service = await startTestService({ simulated: { downloadMiBPerSecond: 0.04 }, limits: { maxPromptLength: 100, maxImageBytes: 1024 } });
   });
   after(() => service.close());
 
@@ -198,7 +199,7 @@ describe('generations', () => {
 
 describe('a full queue', () => {
   test('answers 429 with Retry-After', async () => {
-    const service = await startTestService({ maxQueueSize: 1, simulated: { downloadMiBPerSecond: 0.01 } });
+    const service = await startTestService({ maxQueueSize: 1, simulated: { downloadMiBPerSecond: 0.04 } });
     try {
       const first = await service.request('/v1/generations', { method: 'POST', json: { model: 't2v-A14B', prompt: 'one' } });
       assert.equal(first.status, 202);

@@ -9,7 +9,7 @@ interface ErrorBody {
 describe('models, strategies, queue, health, recovery, metrics and docs', () => {
   let service: TestService;
   before(async () => {
-    service = await startTestService({ simulated: { downloadMiBPerSecond: 0.01 } });
+    service = await startTestService({ simulated: { downloadMiBPerSecond: 0.04 } });
   });
   after(() => service.close());
 
@@ -66,14 +66,16 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
     assert.equal(((await unknown.json()) as ErrorBody).error.details![0]!.field, 'model');
   });
 
-  test('GET /v1/queue counts waiting jobs by model', async () => {
+  test('GET /v1/queue counts waiting jobs by model, and follows every change', async () => {
+    type Queue = { totalQueuedRequests: number; queueByModel: Record<string, number>; maxQueueSize: number; queueUtilization: number };
+    assert.deepEqual(await json<Queue>('/v1/queue'), { totalQueuedRequests: 0, queueByModel: {}, maxQueueSize: 100, queueUtilization: 0 });
     const accepted = (await (await service.request('/v1/generations', { method: 'POST', json: { model: 't2v-A14B', prompt: 'x' } })).json()) as { id: string };
-    const queue = await json<{ totalQueuedRequests: number; queueByModel: Record<string, number>; maxQueueSize: number; queueUtilization: number }>('/v1/queue');
+    const queue = await json<Queue>('/v1/queue');
     assert.equal(queue.queueByModel['t2v-A14B'], 1);
     assert.equal(queue.totalQueuedRequests, 1);
-    assert.equal(queue.maxQueueSize, 100);
     assert.equal(queue.queueUtilization, 1);
     await service.request(`/v1/generations/${accepted.id}`, { method: 'DELETE' });
+    assert.equal((await json<Queue>('/v1/queue')).totalQueuedRequests, 0);
   });
 
   test('GET /v1/health checks the machine; recovery stats and reset answer statistics', async () => {

@@ -10,6 +10,7 @@ import type { SystemHealthStatus } from '../../core/health-assessment.js';
 import type { EstimatedWaitTime } from '../../core/estimates.js';
 import type { FallbackStrategy } from '../../core/planning.js';
 import type { RankedAlternatives } from '../../core/scoring.js';
+import { isValidationError } from '../../core/validation.js';
 import { FAILURE_TYPES, PRIORITIES, QUALITIES, SPEEDS } from '../../core/vocabulary.js';
 import type { RecoveryStatistics } from '../../runtime/fallback-recovery-system.js';
 import { JOB_STATES } from '../../runtime/job.js';
@@ -278,6 +279,10 @@ export async function runCli(argv: readonly string[]): Promise<ExitCode> {
     if (error instanceof CommanderError) {
       // Help and version end "with an error" in commander's terms; they are not failures.
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
+    }
+    if (isValidationError(error)) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return ExitCode.badInput;
     }
     if (error instanceof CliError) {
       if (program.opts<GlobalOptions>().json && error.body !== undefined) process.stdout.write(`${JSON.stringify(error.body, null, 2)}\n`);

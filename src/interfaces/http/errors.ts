@@ -33,7 +33,8 @@ export class ApiError extends Error {
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (isValidationError(error)) {
-    const details = error.issues.map((i) => ({ field: i.field || '(body)', problem: i.problem, ...('received' in i ? { received: i.received } : {}) }));
+    // An issue with the input as a whole (an unknown key, a body that is not an object) names what was validated.
+    const details = error.issues.map((i) => ({ field: i.field || error.subject, problem: i.problem, ...('received' in i ? { received: i.received } : {}) }));
     return new ApiError(400, 'invalid_request', error.message, details);
   }
   if (isQueueFullError(error)) {

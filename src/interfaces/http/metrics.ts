@@ -9,6 +9,7 @@ import type { OverallHealth } from '../../core/health-assessment.js';
 import type { UnderstudyEvent } from '../../runtime/engine-events.js';
 import { JOB_STATES } from '../../runtime/job.js';
 import type { Understudy } from '../../runtime/understudy.js';
+import { readQueueTotals } from './queue-totals.js';
 
 const HEALTH_LEVEL: Record<OverallHealth, number> = { healthy: 0, degraded: 1, critical: 2 };
 
@@ -24,7 +25,7 @@ export function installMetrics(app: FastifyInstance, understudy: Understudy): vo
   /** Reads the store's figures, and checks health once if no check has been seen yet; called on every scrape. */
   const refresh = async (): Promise<void> => {
     if (!healthSeen) await understudy.recovery.getSystemHealthStatus();
-    const [counts, queue] = await Promise.all([understudy.store.counts(), understudy.queueStatus()]);
+    const [counts, queue] = await Promise.all([understudy.store.counts(), readQueueTotals(understudy)]);
     for (const state of JOB_STATES) jobs.set({ state }, counts[state]);
     queueDepth.reset();
     for (const [model, n] of Object.entries(queue.queueByModel)) queueDepth.set({ model }, n);

@@ -46,6 +46,7 @@ export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<
         401: error('Missing or wrong bearer token'),
         422: error('No plan the request allows can deliver; `plan` lists every option and why it lost'),
         429: error('Queue full (code queue_full) or too many requests (rate_limited); see Retry-After'),
+        503: error('The service is shutting down (shutting_down); see Retry-After'),
       },
       handler: async ({ body, reply }) => {
         const { job, hybridJob, queuePosition } = await understudy.submit(body ?? ({} as GenerationInputDraft));

@@ -16,6 +16,9 @@ import {
   type ModelView,
 } from './schemas.js';
 
+/** Statuses in which files are on their way. */
+const IN_TRANSFER: ReadonlySet<string> = new Set(['downloading', 'paused', 'verifying', 'partial']);
+
 const error = (description: string) => ({ description, schema: ErrorBodySchema });
 
 type ModelParams = z.output<typeof ModelIdParamsSchema>;
@@ -96,7 +99,8 @@ export function modelRoutes(understudy: Understudy): ApiRoute[] {
 }
 
 function modelView(model: ModelDescriptor, status: ModelStatus): ModelView {
-  const partial = status.bytesTotal !== undefined && status.bytesTotal > 0 && status.status !== 'available';
+  const present = status.bytesPresent ?? 0;
+  const partial = status.status !== 'available' && status.bytesTotal !== undefined && status.bytesTotal > 0 && (present > 0 || IN_TRANSFER.has(status.status));
   return {
     id: model.id,
     name: model.name ?? model.id,
@@ -110,9 +114,9 @@ function modelView(model: ModelDescriptor, status: ModelStatus): ModelView {
     detail: status.detail ?? null,
     download: partial
       ? {
-          bytesDone: status.bytesPresent ?? 0,
+          bytesDone: present,
           bytesTotal: status.bytesTotal!,
-          progress: (status.bytesPresent ?? 0) / status.bytesTotal!,
+          progress: present / status.bytesTotal!,
           bytesPerSecond: status.downloadBytesPerSecond ?? null,
         }
       : null,

@@ -2,13 +2,17 @@
 import { z } from 'zod';
 import type { Understudy } from '../../runtime/understudy.js';
 import { ApiError } from './errors.js';
+import type { QueueTotalsCache } from './queue-totals.js';
 import { defineRoute, type ApiRoute } from './route.js';
 import { ErrorBodySchema, QueueStatusSchema, RecordSchema } from './schemas.js';
 
 const ProbeSchema = z.object({ status: z.enum(['ok', 'ready']) });
 
-/** The system routes; `isReady` tells whether the service takes work (false while starting or shutting down). */
-export function systemRoutes(understudy: Understudy, isReady: () => boolean): ApiRoute[] {
+/**
+ * The system routes; `queue` serves the queue totals, `isReady` tells whether the service takes work (false while
+ * starting or shutting down).
+ */
+export function systemRoutes(understudy: Understudy, queue: QueueTotalsCache, isReady: () => boolean): ApiRoute[] {
   const { recovery } = understudy;
   return [
     defineRoute({
@@ -17,10 +21,7 @@ export function systemRoutes(understudy: Understudy, isReady: () => boolean): Ap
       tag: 'system',
       summary: 'Jobs waiting, in all and by model',
       responses: { 200: { description: 'Queue totals', schema: QueueStatusSchema } },
-      handler: async (): Promise<z.infer<typeof QueueStatusSchema>> => {
-        const { totalQueuedRequests, queueByModel, maxQueueSize, queueUtilization } = await understudy.queueStatus();
-        return { totalQueuedRequests, queueByModel, maxQueueSize, queueUtilization };
-      },
+      handler: async () => queue.read(),
     }),
     defineRoute({
       method: 'GET',

@@ -178,7 +178,7 @@ export const ModelViewSchema = z.object({
       bytesPerSecond: z.number().nullable(),
     })
     .nullable()
-    .describe('Set while files are partly present'),
+    .describe('Set while files are on their way or partly present'),
 });
 export type ModelView = z.infer<typeof ModelViewSchema>;
 

@@ -12,6 +12,7 @@ import { ApiError, installErrorHandlers } from './errors.js';
 import { installEventsWebSocket } from './events-websocket.js';
 import { installMetrics } from './metrics.js';
 import { buildOpenApiDocument, installOpenApi } from './openapi.js';
+import { QueueTotalsCache } from './queue-totals.js';
 import { registerRoutes } from './route.js';
 import { generationRoutes } from './routes-generations.js';
 import { modelRoutes } from './routes-models.js';
@@ -69,10 +70,12 @@ export async function buildServer(understudy: Understudy, options: ServerOptions
     });
   }
 
+  const queue = new QueueTotalsCache(understudy);
+  app.addHook('onClose', async () => queue.dispose());
   const routes = [
     ...generationRoutes(understudy, generationInputSchema(limits)),
     ...modelRoutes(understudy),
-    ...systemRoutes(understudy, options.isReady ?? (() => true)),
+    ...systemRoutes(understudy, queue, options.isReady ?? (() => true)),
   ];
   registerRoutes(app, routes);
   installEventsWebSocket(app, understudy);
