@@ -222,6 +222,10 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     catalog,
     config: plannerConfig,
     queue: new JobRequestQueue(store),
+    queueAhead: async () => {
+      const { byModel } = await store.queueSnapshot();
+      return (modelId) => byModel[modelId]?.total ?? 0;
+    },
     slots: backends.reduce((n, b) => n + b.slots, 0),
     ...(largestGpu > 0 ? { vramBudgetGb: () => largestGpu } : {}),
   });

@@ -29,6 +29,11 @@ export interface IntelligentFallbackManagerOptions {
   slots?: number;
   /** How long a queued request may wait before it expires, seconds (default 24 h). */
   queueExpirySeconds?: number;
+  /**
+   * Jobs ahead of a new request, by model. Default: the requests in `queue`. The engine counts every waiting job in
+   * its store, queued ones included.
+   */
+  queueAhead?: () => Promise<(modelId: string) => number>;
 }
 
 /** What may be given when asking for a strategy. */
@@ -252,6 +257,7 @@ export class IntelligentFallbackManager {
   }
 
   private async queueAheadCounter(): Promise<(modelId: string) => number> {
+    if (this.options.queueAhead) return this.options.queueAhead();
     const counts = new Map<string, number>();
     for (const item of await this.queue.list(this.clock.now())) counts.set(item.modelId, (counts.get(item.modelId) ?? 0) + 1);
     return (modelId) => counts.get(modelId) ?? 0;

@@ -88,9 +88,18 @@ export class Understudy {
     this.inputSchema = generationInputSchema(parts.limits ?? DEFAULT_INPUT_LIMITS);
   }
 
-  /** Starts scheduling (and requeues what a previous process left running once its lease lapses). */
+  /**
+   * Starts scheduling (and requeues what a previous process left running once its lease lapses), and resumes the
+   * downloads that jobs accepted before a restart still wait for.
+   */
   async start(): Promise<void> {
     await this.parts.scheduler.start();
+    const [snapshot, availability] = await Promise.all([this.store.queueSnapshot(), this.parts.availability.snapshot()]);
+    for (const [modelId, counts] of Object.entries(snapshot.byModel)) {
+      const waiting = Object.values(counts.waitingForModel).reduce((a, b) => a + b, 0);
+      const status = availability.get(modelId)?.status;
+      if (waiting > 0 && status !== 'available' && this.manager.catalog.byId.has(modelId)) this.parts.requestDownload(modelId);
+    }
   }
 
   /**

@@ -254,3 +254,35 @@ test('hybrid: an alternative runs now while the requested model downloads, then 
     await download.catch(() => undefined);
   }
 });
+
+test('queued jobs ahead lengthen the estimate of a new request', async () => {
+  const h = await startEngine();
+  try {
+    const first = await h.engine.submit({ model: 'ti2v-5B', prompt: 'one' });
+    const second = await h.engine.submit({ model: 'ti2v-5B', prompt: 'two' });
+    // The first runs, the second is queued: a third waits behind one queued job (the learner has no jobs yet: 300 s).
+    const third = await h.engine.submit({ model: 'ti2v-5B', prompt: 'three' });
+    assert.ok(third.job.plan.estimatedSeconds >= first.job.plan.estimatedSeconds + 300, `${third.job.plan.estimatedSeconds}`);
+    assert.equal(second.queuePosition, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('after a restart, downloads that waiting jobs need are resumed', async () => {
+  const first = await startEngine({}, { downloadBytesPerSecond: 1 });
+  const dataDir = first.dataDir;
+  try {
+    const { job } = await first.engine.submit({ model: 't2v-A14B', prompt: 'waits for a download' });
+    assert.equal(job.status, 'waiting_for_model');
+    await first.engine.close(0);
+    const second = await startEngine({}, {}, dataDir);
+    try {
+      await second.runUntil(async () => (await second.engine.get(job.id))?.status === 'succeeded', 600_000, 500);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await first.close();
+  }
+});
