@@ -19,6 +19,8 @@ import type { Accepted, JobPageView, JobView, ModelView } from '../http/schemas.
 import { ApiClient } from './client.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { followJobs } from './follow.js';
+import { followDownload } from './follow-download.js';
+import type { VerifiedModel } from '../../runtime/model-file-store.js';
 import {
   formatAlternatives,
   formatHealth,
@@ -186,6 +188,26 @@ export function buildProgram(): Command {
       });
       const ranked = await client().request<RankedAlternatives>('GET', `/v1/models/${encodeURIComponent(model)}/alternatives?${query.toString()}`);
       print(ranked, () => formatAlternatives(ranked));
+    });
+
+  program
+    .command('download <model>')
+    .description('download a model (resuming partial files) with a progress bar: percent, speed, ETA')
+    .action(async (model: string) => {
+      const json = globals().json;
+      await followDownload(client(), model, new StatusLine(json ? devNull() : process.stdout));
+      print({ modelId: model, status: 'available' }, () => `${model} is available`);
+    });
+
+  program
+    .command('verify <model>')
+    .description("check every file of a model by sha256 (models whose files Understudy manages)")
+    .action(async (model: string) => {
+      const result = await client().request<VerifiedModel>('POST', `/v1/models/${encodeURIComponent(model)}/verify`);
+      print(result, () =>
+        [`${model}: ${result.status.status}`, ...result.files.map((f) => `  ${f.verified ? 'ok ' : 'BAD'} ${f.path} (${f.status}${f.detail ? `: ${f.detail}` : ''})`)].join('\n'),
+      );
+      if (result.status.status !== 'available') throw new CliError(ExitCode.jobFailed, `${model} is ${result.status.status}`);
     });
 
   program

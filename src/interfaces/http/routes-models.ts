@@ -59,6 +59,39 @@ export function modelRoutes(understudy: Understudy): ApiRoute[] {
       },
     }),
     defineRoute<ModelParams>({
+      method: 'POST',
+      url: '/v1/models/:id/download',
+      tag: 'models',
+      summary: 'Starts (or joins) the download of a model; progress goes out as download.progress and model.status events',
+      params: ModelIdParamsSchema,
+      responses: {
+        202: { description: '{ modelId, status }: the download is under way, or the model is already available', schema: RecordSchema },
+        404: error('No such model'),
+      },
+      handler: async ({ params, reply }) => {
+        requireModel(params.id);
+        const before = (await understudy.models()).find((m) => m.model.id === params.id)!.status;
+        if (before.status !== 'available') understudy.downloadModel(params.id).catch(() => undefined);
+        return reply.code(202).send({ modelId: params.id, status: before.status === 'available' ? 'available' : 'downloading' });
+      },
+    }),
+    defineRoute<ModelParams>({
+      method: 'POST',
+      url: '/v1/models/:id/verify',
+      tag: 'models',
+      summary: 'Checks every file of a model by sha256 (models whose files Understudy manages)',
+      params: ModelIdParamsSchema,
+      responses: {
+        200: { description: '{ status: ModelStatus, files: [{ path, status, bytesPresent, bytesTotal, verified, detail? }] }', schema: RecordSchema },
+        400: error('The backend manages this model\'s files'),
+        404: error('No such model'),
+      },
+      handler: async ({ params }) => {
+        requireModel(params.id);
+        return understudy.verifyModel(params.id);
+      },
+    }),
+    defineRoute<ModelParams>({
       method: 'GET',
       url: '/v1/models/:id/wait-time',
       tag: 'models',
