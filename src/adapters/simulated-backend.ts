@@ -29,6 +29,7 @@ import {
   BackendError,
   abortError,
   outputFileName,
+  untilAborted,
   writeOutputAtomically,
   type Backend,
   type BackendEvent,
@@ -669,21 +670,3 @@ function pipelineExitError(exit: PipelineExit | undefined, message: string): Bac
   return new BackendError(message, { code: 'PIPELINE_EXITED', ...(exit && { exitCode: exit.exitCode, signal: exit.signal }) });
 }
 
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
-}

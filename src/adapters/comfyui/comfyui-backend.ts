@@ -23,6 +23,7 @@ import {
   BackendError,
   abortError,
   outputFileName,
+  untilAborted,
   writeOutputAtomically,
   type Backend,
   type BackendEvent,
@@ -583,24 +584,6 @@ function gpuDevices(devices: readonly SystemStatsDevice[]): SystemStatsDevice[] 
   return devices.filter((device) => device.type !== 'cpu' && device.type !== 'mps' && device.vram_total > 0);
 }
 
-/** Settles with `promise`, or rejects with an AbortError as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
-}
 
 function round3(value: number): number {
   return Math.round(value * 1000) / 1000;

@@ -1,7 +1,7 @@
 /** Human-readable output of the CLI: plain text, aligned columns, durations in words. */
 import type { SystemHealthStatus } from '../../core/health-assessment.js';
 import type { FallbackStrategy } from '../../core/planning.js';
-import type { EstimatedWaitTime } from '../../core/estimates.js';
+import { formatBytes, type EstimatedWaitTime } from '../../core/estimates.js';
 import type { RankedAlternatives } from '../../core/scoring.js';
 import type { RecoveryStatistics } from '../../runtime/fallback-recovery-system.js';
 import type { JobView, ModelView, PlanView } from '../http/schemas.js';
@@ -15,17 +15,7 @@ export function formatSeconds(seconds: number): string {
   return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ''}`;
 }
 
-/** Bytes in binary units. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes };
 
 /** Rows as aligned columns; the first row is the header. */
 export function table(rows: ReadonlyArray<readonly string[]>): string {
