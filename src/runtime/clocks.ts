@@ -24,6 +24,12 @@ export class SystemClock implements Clock {
     if (timer) clearTimeout(timer);
     this.timers.delete(handle.id);
   }
+
+  /** Cancels every pending timer, e.g. once an engine closed while a simulated download still had its timer. */
+  dispose(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
 }
 
 interface ManualTimer {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import type { Clock, TimerHandle } from '../../src/core/clock.js';
+import { SystemClock } from '../../src/runtime/clocks.js';
 import { ServiceConfigSchema } from '../../src/interfaces/config.js';
 import { startService, type RunningService } from '../../src/interfaces/http/service.js';
 import type { UnderstudyEvent } from '../../src/runtime/engine-events.js';
@@ -17,40 +17,6 @@ export interface TestService extends RunningService {
   close(): Promise<void>;
 }
 
-/**
- * The system clock, with every pending timer cancelled on `dispose`: the simulated GPU's downloads keep their timer
- * after the engine closes, which would keep the test process alive for as long as a slow download lasts.
- */
-class DisposableClock implements Clock {
-  private nextId = 1;
-  private readonly timers = new Map<number, NodeJS.Timeout>();
-
-  now(): number {
-    return Date.now();
-  }
-
-  setTimeout(callback: () => void, ms: number): TimerHandle {
-    const id = this.nextId++;
-    this.timers.set(
-      id,
-      setTimeout(() => {
-        this.timers.delete(id);
-        callback();
-      }, Math.max(0, ms)),
-    );
-    return { id };
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    clearTimeout(this.timers.get(handle.id));
-    this.timers.delete(handle.id);
-  }
-
-  dispose(): void {
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
-  }
-}
 
 /** Starts the real service on 127.0.0.1, port 0, in a fresh temp data dir; `overrides` are config keys. */
 export async function startTestService(overrides: Record<string, unknown> = {}): Promise<TestService> {
@@ -70,7 +36,9 @@ export async function startTestService(overrides: Record<string, unknown> = {}):
     ...overrides,
     simulated: { timeScale: 0.002, ...(overrides.simulated as object | undefined) },
   });
-  const clock = new DisposableClock();
+  // Disposed on close: the simulated GPU's downloads keep their timer after the engine closes, which would keep
+  // the test process alive for as long as a slow download lasts.
+  const clock = new SystemClock();
   const service = await startService(config, { clock });
   return {
     ...service,

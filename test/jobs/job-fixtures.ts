@@ -95,14 +95,4 @@ export async function drain(store: SqliteJobStore, owner = 'worker-1', now?: num
   }
 }
 
-/** A small deterministic pseudo-random generator (mulberry32), so property tests replay exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../src/adapters/simulated-faults.js';
