@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
 import { formatDuration } from '../core/estimates.js';
+import { effectiveRank, laneAhead } from '../core/queue-ordering.js';
 import { PRIORITIES, priorityRank, type Priority } from '../core/vocabulary.js';
 import {
   JOB_STATES,
@@ -229,6 +230,26 @@ export class SqliteJobStore implements JobStore {
       const statement = options.status === 'waiting_for_model' ? this.sql.waitingOrder : this.sql.queuedOrder;
       const rows = statement.all({ ...this.agingParams(now), limit: options.limit ?? -1 }) as JobRow[];
       return this.toJobs(rows);
+    });
+  }
+
+  /**
+   * Counts, lane by lane, the oldest jobs that are ahead (see {@link laneAhead}) with index ranges: for a job just
+   * accepted that reads the lane totals and the few jobs old enough to have aged past it, however long the queue.
+   */
+  async queuePosition(id: string, now = this.clock.now()): Promise<number | null> {
+    return this.read(() => {
+      const row = this.requireRow(id);
+      if (row.status !== 'queued') return null;
+      const rank = effectiveRank({ priority: PRIORITIES[row.priority_rank] as Priority, queuedAt: row.created_at, sequence: row.seq }, now, this.agingSeconds);
+      let ahead = 0;
+      for (let lane = 0; lane < PRIORITIES.length; lane++) {
+        const { allUpTo, tiedUpTo } = laneAhead(lane, rank, now, this.agingSeconds);
+        const all = this.countLaneUpTo(lane, allUpTo);
+        const tied = tiedUpTo === -Infinity ? 0 : Math.min(this.countLaneUpTo(lane, tiedUpTo), this.countLaneBefore(lane, row));
+        ahead += Math.max(all, tied);
+      }
+      return ahead + 1;
     });
   }
 
@@ -512,8 +533,21 @@ export class SqliteJobStore implements JobStore {
   /** The ids of queued jobs' models that are ready. */
   private readyModelIds(ready: NonNullable<ClaimOptions['readyModels']>): string[] {
     if (typeof ready !== 'function') return [...ready];
-    const queuedModels = (this.sql.queuedModels.all() as Array<{ model_used: string }>).map((r) => r.model_used);
+    const queuedModels = (this.sql.queuedModels.all() as Array<{ model: string }>).map((r) => r.model);
     return queuedModels.filter((m) => ready(m));
+  }
+
+  /** Queued jobs of a priority lane accepted at or before `upTo` (epoch ms; ±Infinity for all or none). */
+  private countLaneUpTo(lane: number, upTo: number): number {
+    if (upTo === -Infinity) return 0;
+    const row = upTo === Infinity ? this.sql.laneTotal.get({ lane }) : this.sql.laneUpTo.get({ lane, upTo });
+    return (row as { n: number }).n;
+  }
+
+  /** Queued jobs of a priority lane before `row` in (created_at, seq) order: the lane less those from `row` on. */
+  private countLaneBefore(lane: number, row: JobRow): number {
+    const from = this.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number };
+    return this.countLaneUpTo(lane, Infinity) - from.n;
   }
 
   private requireRow(id: string): JobRow {
@@ -588,7 +622,7 @@ export class SqliteJobStore implements JobStore {
       ),
       candidates: db.prepare(lanes('')),
       readyCandidates: db.prepare(lanes(' AND model_used IN (SELECT value FROM json_each(@ready))')),
-      queuedModels: db.prepare("SELECT DISTINCT model_used FROM jobs WHERE status = 'queued'"),
+      queuedModels: db.prepare("SELECT DISTINCT model FROM job_queue_counts WHERE status = 'queued' AND n > 0"),
       waitingCount: db.prepare("SELECT SUM(n) AS n FROM job_state_counts WHERE status IN ('queued', 'waiting_for_model')"),
       markRunning: db.prepare(
         `UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = @owner, lease_expires_at = @expires_at,
@@ -624,12 +658,12 @@ export class SqliteJobStore implements JobStore {
       lapsed: db.prepare("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at <= @now ORDER BY seq"),
       purge: db.prepare("DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled', 'expired') AND updated_at < @before"),
       counts: db.prepare('SELECT status, n FROM job_state_counts'),
-      snapshot: db.prepare(
-        `SELECT 'queued' AS status, model_used AS model, priority_rank, COUNT(*) AS n FROM jobs
-         WHERE status = 'queued' GROUP BY model_used, priority_rank
-         UNION ALL
-         SELECT 'waiting_for_model', waiting_for, priority_rank, COUNT(*) FROM jobs
-         WHERE status = 'waiting_for_model' GROUP BY waiting_for, priority_rank`,
+      snapshot: db.prepare('SELECT status, model, priority_rank, n FROM job_queue_counts WHERE n > 0'),
+      // Lane counts for queuePosition: the total from the counts table, the others ranges of the jobs_queue index.
+      laneTotal: db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM job_queue_counts WHERE status = 'queued' AND priority_rank = @lane"),
+      laneUpTo: db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued' AND priority_rank = @lane AND created_at <= @upTo"),
+      laneFrom: db.prepare(
+        "SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued' AND priority_rank = @lane AND created_at >= @created_at AND (created_at > @created_at OR seq >= @seq)",
       ),
     };
   }

@@ -14,6 +14,10 @@ interface Migration {
  * for the rest (request and plan in `body`, `output`, `error`). The timeline is its own table so that appending is an
  * insert, not a rewrite of the job. `job_state_counts` is kept by triggers so that the queue-size check on every
  * enqueue and `counts()` read seven rows instead of counting the queue.
+ *
+ * v2: `job_queue_counts`, waiting jobs by state, model (the model a queued job runs on, the model a waiting job waits
+ * for) and priority, kept by triggers, so that the planner's queue snapshot on every submit reads a few rows instead of
+ * grouping the whole queue.
  */
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -72,6 +76,44 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs WHEN OLD.status <> NEW.status BEGIN
         UPDATE job_state_counts SET n = n - 1 WHERE status = OLD.status;
         UPDATE job_state_counts SET n = n + 1 WHERE status = NEW.status;
+      END;
+    `,
+  },
+  {
+    version: 2,
+    description: 'queue counts by model and priority',
+    sql: `
+      CREATE TABLE job_queue_counts (
+        status TEXT NOT NULL,
+        model TEXT NOT NULL,
+        priority_rank INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (status, model, priority_rank)
+      ) WITHOUT ROWID;
+      INSERT INTO job_queue_counts (status, model, priority_rank, n)
+        SELECT status, CASE status WHEN 'queued' THEN model_used ELSE COALESCE(waiting_for, model_used) END, priority_rank, COUNT(*)
+        FROM jobs WHERE status IN ('queued', 'waiting_for_model') GROUP BY 1, 2, 3;
+      CREATE TRIGGER jobs_queue_count_insert AFTER INSERT ON jobs WHEN NEW.status IN ('queued', 'waiting_for_model') BEGIN
+        INSERT INTO job_queue_counts (status, model, priority_rank, n)
+          VALUES (NEW.status, CASE NEW.status WHEN 'queued' THEN NEW.model_used ELSE COALESCE(NEW.waiting_for, NEW.model_used) END, NEW.priority_rank, 1)
+          ON CONFLICT DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER jobs_queue_count_delete AFTER DELETE ON jobs WHEN OLD.status IN ('queued', 'waiting_for_model') BEGIN
+        UPDATE job_queue_counts SET n = n - 1
+          WHERE status = OLD.status AND priority_rank = OLD.priority_rank
+            AND model = CASE OLD.status WHEN 'queued' THEN OLD.model_used ELSE COALESCE(OLD.waiting_for, OLD.model_used) END;
+      END;
+      CREATE TRIGGER jobs_queue_count_leave AFTER UPDATE OF status, model_used, waiting_for, priority_rank ON jobs
+        WHEN OLD.status IN ('queued', 'waiting_for_model') BEGIN
+        UPDATE job_queue_counts SET n = n - 1
+          WHERE status = OLD.status AND priority_rank = OLD.priority_rank
+            AND model = CASE OLD.status WHEN 'queued' THEN OLD.model_used ELSE COALESCE(OLD.waiting_for, OLD.model_used) END;
+      END;
+      CREATE TRIGGER jobs_queue_count_enter AFTER UPDATE OF status, model_used, waiting_for, priority_rank ON jobs
+        WHEN NEW.status IN ('queued', 'waiting_for_model') BEGIN
+        INSERT INTO job_queue_counts (status, model, priority_rank, n)
+          VALUES (NEW.status, CASE NEW.status WHEN 'queued' THEN NEW.model_used ELSE COALESCE(NEW.waiting_for, NEW.model_used) END, NEW.priority_rank, 1)
+          ON CONFLICT DO UPDATE SET n = n + 1;
       END;
     `,
   },

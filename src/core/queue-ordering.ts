@@ -34,3 +34,24 @@ export function sortQueue<T extends Orderable>(items: readonly T[], now: number,
   return [...items].sort((a, b) => compareQueueOrder(a, b, now, agingSeconds));
 }
 
+
+/**
+ * Which jobs of one priority lane are ahead of a job whose rank after aging is `rank`. Within a lane an older job has
+ * aged at least as much, so the jobs ahead are always the lane's oldest ones: every job accepted at or before
+ * `allUpTo`, and of those accepted at or before `tiedUpTo`, the ones accepted before the job itself (they tie on rank
+ * and go first by age). The bounds are epoch milliseconds, `Infinity` for the whole lane, `-Infinity` for none.
+ */
+export interface LaneAhead {
+  allUpTo: number;
+  tiedUpTo: number;
+}
+
+/** {@link LaneAhead} for lane `laneRank` (0 = critical) at `now`; the same arithmetic as {@link effectiveRank}. */
+export function laneAhead(laneRank: number, rank: number, now: number, agingSeconds: number): LaneAhead {
+  if (agingSeconds <= 0) {
+    return { allUpTo: laneRank < rank ? Infinity : -Infinity, tiedUpTo: laneRank === rank ? Infinity : -Infinity };
+  }
+  // A lane job's rank is at most r once it has waited (laneRank - r) levels of agingSeconds.
+  const acceptedBy = (levels: number): number => (levels <= 0 ? Infinity : now - levels * agingSeconds * 1000);
+  return { allUpTo: rank === 0 ? -Infinity : acceptedBy(laneRank - rank + 1), tiedUpTo: acceptedBy(laneRank - rank) };
+}

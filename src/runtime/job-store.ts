@@ -133,6 +133,8 @@ export interface JobStore {
   list(options?: ListOptions): Promise<JobPage>;
   /** Waiting jobs in the order they will be claimed (aging applied). */
   listQueue(options?: QueueOrderOptions): Promise<Job[]>;
+  /** 1-based place of a queued job in claim order at `now` (aging applied); null when it is not queued. */
+  queuePosition(id: string, now?: number): Promise<number | null>;
   /** Atomically takes the first ready job in queue order, running it under a lease; null when none is ready. */
   claimNext(options: ClaimOptions): Promise<Job | null>;
   /** Extends the lease of a running job; resolves with the new lease. */

@@ -153,7 +153,7 @@ export class Understudy {
     this.announce(job.status === 'waiting_for_model' ? 'job.waiting' : 'job.accepted', job, plan.userMessage);
     if (plan.strategyType === 'download_and_retry') this.parts.requestDownload(input.model);
     this.parts.scheduler.wake();
-    return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition: await this.positionOf(hybridJob ?? job) };
+    return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition: await this.store.queuePosition((hybridJob ?? job).id) };
   }
 
   /** The job, or null. */
@@ -231,13 +231,6 @@ export class Understudy {
 
   private requireKnownModel(modelId: string): ModelDescriptor {
     return requireModel(this.manager.catalog, modelId);
-  }
-
-  private async positionOf(job: Job): Promise<number | null> {
-    if (job.status !== 'queued') return null;
-    const queue = await this.store.listQueue({ status: 'queued' });
-    const index = queue.findIndex((j) => j.id === job.id);
-    return index < 0 ? null : index + 1;
   }
 
   /** Stores an input image under its digest (the same image is kept once) and returns the reference. */

@@ -54,27 +54,32 @@ test('aging off (agingSeconds 0): a low job never overtakes', async (t) => {
   assert.deepEqual(await drain(store), ['new-normal', 'old-low']);
 });
 
-test('the SQL queue order, and the order of claims, agree with core/queue-ordering on random queues', async (t) => {
-  const agingSeconds = 600;
-  const { store, clock } = storeFixture(t, { agingSeconds, maxQueueSize: 1000 });
-  const random = seededRandom(42);
-  const start = clock.now();
-  const expected: Array<{ id: string; priority: Priority; queuedAt: number; sequence: number }> = [];
-  for (let i = 0; i < 300; i++) {
-    const priority = PRIORITIES[Math.floor(random() * PRIORITIES.length)] as Priority;
-    // Times on a coarse grid so that many jobs share a millisecond, and ages straddle aging boundaries.
-    const acceptedAt = start + Math.floor(random() * 40) * 150_000 + (random() < 0.3 ? 0 : Math.floor(random() * 3));
-    const job = await store.enqueue(newJob({ id: `job-${i}`, priority, acceptedAt }));
-    expected.push({ id: job.id, priority, queuedAt: acceptedAt, sequence: job.sequence });
-  }
-  for (const offset of [0, 599_999, 600_000, 1_799_999, 1_800_000, 4_321_000, 9_000_000]) {
-    const now = start + offset;
-    const sqlOrder = (await store.listQueue({ now })).map((j) => j.id);
-    assert.deepEqual(sqlOrder, sortQueue(expected, now, agingSeconds).map((e) => e.id), `order at +${offset} ms`);
-  }
-  const now = start + 3_000_000;
-  assert.deepEqual(await drain(store, 'worker-1', now), sortQueue(expected, now, agingSeconds).map((e) => e.id));
-});
+for (const agingSeconds of [600, 0]) {
+  test(`the SQL queue order, queue positions and claims agree with core/queue-ordering on random queues (aging ${agingSeconds} s)`, async (t) => {
+    const { store, clock } = storeFixture(t, { agingSeconds, maxQueueSize: 1000 });
+    const random = seededRandom(42);
+    const start = clock.now();
+    const expected: Array<{ id: string; priority: Priority; queuedAt: number; sequence: number }> = [];
+    for (let i = 0; i < 300; i++) {
+      const priority = PRIORITIES[Math.floor(random() * PRIORITIES.length)] as Priority;
+      // Times on a coarse grid so that many jobs share a millisecond, and ages straddle aging boundaries.
+      const acceptedAt = start + Math.floor(random() * 40) * 150_000 + (random() < 0.3 ? 0 : Math.floor(random() * 3));
+      const job = await store.enqueue(newJob({ id: `job-${i}`, priority, acceptedAt }));
+      expected.push({ id: job.id, priority, queuedAt: acceptedAt, sequence: job.sequence });
+    }
+    for (const offset of [0, 599_999, 600_000, 1_799_999, 1_800_000, 4_321_000, 9_000_000]) {
+      const now = start + offset;
+      const sqlOrder = (await store.listQueue({ now })).map((j) => j.id);
+      assert.deepEqual(sqlOrder, sortQueue(expected, now, agingSeconds).map((e) => e.id), `order at +${offset} ms`);
+      const positions = await Promise.all(sqlOrder.map((id) => store.queuePosition(id, now)));
+      assert.deepEqual(positions, sqlOrder.map((_, i) => i + 1), `queue positions at +${offset} ms`);
+    }
+    const now = start + 3_000_000;
+    const first = await store.claimNext({ owner: 'worker-1', now });
+    assert.equal(await store.queuePosition(first?.id ?? '', now), null, 'a running job has no queue position');
+    assert.deepEqual([first?.id, ...(await drain(store, 'worker-1', now))], sortQueue(expected, now, agingSeconds).map((e) => e.id));
+  });
+}
 
 test('claimNext with readyModels (a set or a test) skips jobs whose model is not ready and leaves them queued', async (t) => {
   const { store } = storeFixture(t);

@@ -5,7 +5,8 @@ import { SqliteJobStore } from '../../src/adapters/sqlite-job-store.js';
 import { SCHEMA_VERSION, isSchemaTooNewError } from '../../src/adapters/sqlite-migrations.js';
 import { isJobAlreadyExistsError } from '../../src/runtime/job-store.js';
 import { isQueueFullError, type QueueFullError } from '../../src/runtime/request-queue.js';
-import { newJob, storeFixture } from './job-fixtures.js';
+import { PRIORITIES } from '../../src/core/vocabulary.js';
+import { newJob, seededRandom, storeFixture } from './job-fixtures.js';
 
 test('an enqueued job is on disk when enqueue resolves: a store opened after close finds it whole', async (t) => {
   const { store, clock, open } = storeFixture(t);
@@ -127,6 +128,80 @@ test('counts by state and the queue snapshot by model and priority', async (t) =
   });
   assert.deepEqual(snapshot.byModel['i2v-A14B']?.waitingForModel, { critical: 1, high: 0, normal: 0, low: 0 });
   assert.equal(snapshot.byModel['ti2v-5B'], undefined, 'a running job is not in the queue');
+});
+
+test('the queue snapshot kept by triggers matches a recount of the queue after every kind of change', async (t) => {
+  const { store, clock } = storeFixture(t, { maxQueueSize: 1000, maxAttempts: 2 });
+  const random = seededRandom(7);
+  const models = ['t2v-A14B', 'i2v-A14B', 'ti2v-5B'];
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const recount = async (): Promise<Record<string, string>> => {
+    const counts: Record<string, number> = {};
+    for (const status of ['queued', 'waiting_for_model'] as const) {
+      for (const job of await store.listQueue({ status })) {
+        const key = `${status}/${job.waitingFor ?? job.modelUsed}/${job.priority}`;
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
+    }
+    return Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, String(n)]));
+  };
+  const fromSnapshot = async (): Promise<Record<string, string>> => {
+    const counts: Record<string, string> = {};
+    for (const [model, c] of Object.entries((await store.queueSnapshot()).byModel)) {
+      for (const [status, byPriority] of [['queued', c.queued], ['waiting_for_model', c.waitingForModel]] as const) {
+        for (const [priority, n] of Object.entries(byPriority)) if (n > 0) counts[`${status}/${model}/${priority}`] = String(n);
+      }
+    }
+    return counts;
+  };
+  for (let step = 0; step < 400; step++) {
+    await clock.advance(1000);
+    const roll = random();
+    const running = (await store.list({ status: 'running' })).jobs;
+    const queued = (await store.list({ status: ['queued', 'waiting_for_model'] })).jobs;
+    if (roll < 0.35 || queued.length === 0) {
+      const job = newJob({ model: pick(models), priority: pick(PRIORITIES), ...(random() < 0.2 ? { maxWaitSeconds: 5 } : {}) });
+      await store.enqueue(random() < 0.3 ? { ...job, initialState: 'waiting_for_model', waitingFor: pick(models) } : job);
+    } else if (roll < 0.5) {
+      await store.claimNext({ owner: 'w' });
+    } else if (roll < 0.58 && running.length > 0) {
+      await store.fail(pick(running).id, 'w', { message: 'boom' }, { retry: true });
+    } else if (roll < 0.64 && running.length > 0) {
+      await store.complete(pick(running).id, 'w', { path: '/tmp/out.gif', mediaType: 'image/gif', sizeBytes: 1, isPreview: false });
+    } else if (roll < 0.7 && running.length > 0) {
+      await store.setWaitingForModel(pick(running).id, { modelId: pick(models), owner: 'w', message: 'model gone' });
+    } else if (roll < 0.78) {
+      await store.cancel(pick(queued).id, 'changed my mind');
+    } else if (roll < 0.86) {
+      await store.releaseWaiting(pick(models));
+    } else if (roll < 0.92) {
+      await store.expireDue();
+    } else {
+      await store.purgeFinished(clock.now());
+    }
+    assert.deepEqual(await fromSnapshot(), await recount(), `after step ${step}`);
+  }
+});
+
+test('opening a database of schema version 1 fills the queue counts from the jobs already there', async (t) => {
+  const { store, path, open } = storeFixture(t);
+  await store.enqueue(newJob({ model: 't2v-A14B', priority: 'high' }));
+  await store.enqueue(newJob({ model: 't2v-A14B', priority: 'high' }));
+  await store.enqueue({ ...newJob({ model: 'ti2v-5B', priority: 'low' }), initialState: 'waiting_for_model', waitingFor: 'i2v-A14B' });
+  const before = await store.queueSnapshot();
+  await store.close();
+  const db = new Database(path);
+  for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'jobs_queue_count_%'").all() as Array<{ name: string }>) {
+    db.exec(`DROP TRIGGER ${name}`);
+  }
+  db.exec('DROP TABLE job_queue_counts');
+  db.pragma('user_version = 1');
+  db.close();
+
+  const migrated = await open().queueSnapshot();
+  assert.deepEqual(migrated.byModel, before.byModel);
+  assert.equal(migrated.byModel['t2v-A14B']?.queued.high, 2);
+  assert.equal(migrated.byModel['i2v-A14B']?.waitingForModel.low, 1);
 });
 
 test('options are checked: maxQueueSize and maxAttempts must be whole and positive', async (t) => {
