@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
@@ -39,12 +40,42 @@ import {
   type WaitForModelOptions,
 } from '../runtime/job-store.js';
 import { QueueFullError } from '../runtime/request-queue.js';
+import { GroupSync } from './group-sync.js';
 import { migrate } from './sqlite-migrations.js';
+
+/** Flushes a file's written data to stable storage. */
+export type FileSync = (path: string) => Promise<void>;
 
 /** Options of {@link SqliteJobStore}. */
 export interface SqliteJobStoreOptions extends JobStoreOptions {
   /** The database file; its folder is created when missing. */
   path: string;
+  /** Syncs the write-ahead log (`<path>-wal`) before a durable change resolves. Default: {@link syncFileAndFolder}. */
+  syncLog?: FileSync;
+}
+
+/** The default {@link FileSync}: `fdatasync` of the file, and of its folder the first time a path is seen. */
+export function syncFileAndFolder(): FileSync {
+  const foldersSynced = new Set<string>();
+  return async (path) => {
+    const folder = dirname(path);
+    if (!foldersSynced.has(folder)) {
+      // A new log file's directory entry must be durable too, or a power cut could lose the whole file.
+      const handle = await open(folder, 'r');
+      await handle.sync().finally(() => handle.close());
+      foldersSynced.add(folder);
+    }
+    const handle = await open(path, 'r');
+    await handle.datasync().finally(() => handle.close());
+  };
+}
+
+/** An enqueue waiting for the next batch; see {@link SqliteJobStore.enqueue}. */
+interface PendingEnqueue {
+  newJob: NewJob;
+  at: number;
+  resolve: (job: Job) => void;
+  reject: (error: unknown) => void;
 }
 
 /** A row of the `jobs` table. */
@@ -97,6 +128,12 @@ interface Candidate {
  * The job store on an embedded SQLite file, shared by the gateway and workers of one machine (several processes may
  * open the same file). Every change runs in an immediate transaction and is on disk when its promise resolves, except
  * claims, lease renewals and progress, which survive a process crash but not a power cut (see writeRelaxed).
+ *
+ * Durability is a group commit: transactions commit to the write-ahead log without a sync (`synchronous = NORMAL`),
+ * then a durable change waits for an `fdatasync` of the log, off the event loop and shared by every change that
+ * committed meanwhile (see {@link GroupSync}). So many concurrent submits cost one or two syncs, not one each, and
+ * the event loop never blocks on the disk. SQLite itself still syncs the log before each checkpoint and the database
+ * after it.
  */
 export class SqliteJobStore implements JobStore {
   readonly maxQueueSize: number;
@@ -109,6 +146,9 @@ export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly sql: ReturnType<SqliteJobStore['prepare']>;
+  private readonly logSync: GroupSync;
+  private pendingEnqueues: PendingEnqueue[] = [];
+  private enqueueBatch: 'idle' | 'scheduled' | 'storing' = 'idle';
 
   constructor(options: SqliteJobStoreOptions) {
     this.clock = options.clock;
@@ -127,76 +167,157 @@ export class SqliteJobStore implements JobStore {
       // WAL: readers never block the writer, and a commit is one append to the log.
       const mode = this.db.pragma('journal_mode = WAL', { simple: true }) as string;
       if (mode !== 'wal') throw new Error(`job database ${options.path} cannot use WAL journaling (got ${mode})`);
-      // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power cut could lose a job whose enqueue
-      // had already resolved (and whose 202 had been sent). FULL syncs the log on every commit, which is what
-      // "durable before it resolves" needs; the cost is one fsync per change (see bench/queue-store.ts). Only claims,
-      // lease renewals and progress commit at NORMAL: see writeRelaxed.
-      this.db.pragma('synchronous = FULL');
+      // NORMAL: a commit appends to the log without syncing it; write() then syncs the log, grouped (see above).
+      this.db.pragma('synchronous = NORMAL');
       // Other processes (a worker, a second gateway) may hold the write lock briefly.
       this.db.pragma('busy_timeout = 5000');
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
       this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
+
       this.sql = this.prepare();
+      const syncLog = options.syncLog ?? syncFileAndFolder();
+      const logPath = `${options.path}-wal`;
+      this.logSync = new GroupSync(() => syncLog(logPath));
     } catch (error) {
       this.db.close();
       throw error;
     }
   }
 
+  /**
+   * Group commit: enqueues are gathered and stored together, one transaction and one sync per batch, one batch at a
+   * time. A batch is stored on the turn of the event loop after its first enqueue, or, while the previous batch is
+   * still syncing, as soon as that sync ends: so the busier the store, the larger the batches, and no enqueue waits
+   * longer than the sync in progress plus its own. A job refused by a check (full queue, taken id) is refused before it
+   * writes anything, so it does not affect the others; a failure of SQLite itself rolls the whole batch back and
+   * rejects every job in it.
+   */
   async enqueue(newJob: NewJob): Promise<Job> {
-    return this.write(() => {
-      const waiting = this.waitingCount();
-      if (waiting >= this.maxQueueSize) throw new QueueFullError(waiting, this.maxQueueSize, this.retryAfterSeconds);
-      const id = newJob.id ?? randomUUID();
-      if (this.sql.selectById.get(id)) throw new JobAlreadyExistsError(id);
-      const maxAttempts = newJob.maxAttempts ?? this.maxAttempts;
-      requirePositiveInteger(maxAttempts, 'maxAttempts');
+    const at = newJob.acceptedAt ?? this.clock.now();
+    return new Promise<Job>((resolve, reject) => {
+      this.pendingEnqueues.push({ newJob, at, resolve, reject });
+      this.scheduleEnqueueBatch();
+    });
+  }
 
-      const requirements = newJob.request.requirements;
-      const at = newJob.acceptedAt ?? this.clock.now();
-      const deadline =
-        newJob.deadline !== undefined
-          ? newJob.deadline
-          : requirements.maxWaitSeconds !== undefined
-            ? at + Math.round(requirements.maxWaitSeconds * 1000)
-            : null;
-      const modelUsed = newJob.modelUsed ?? newJob.plan.model;
-      const status = newJob.initialState ?? 'queued';
-      const waitingFor = status === 'waiting_for_model' ? (newJob.waitingFor ?? modelUsed) : null;
-      const body: JobBody = { requestedModel: requirements.modelType, request: newJob.request, plan: newJob.plan };
-      if (newJob.parentJobId !== undefined) body.parentJobId = newJob.parentJobId;
-      if (newJob.hybridOf !== undefined) body.hybridOf = newJob.hybridOf;
+  private scheduleEnqueueBatch(): void {
+    if (this.enqueueBatch !== 'idle' || this.pendingEnqueues.length === 0) return;
+    this.enqueueBatch = 'scheduled';
+    setImmediate(() => void this.storePendingEnqueues());
+  }
 
-      const { lastInsertRowid } = this.sql.insertJob.run({
-        id,
-        status,
-        priority_rank: priorityRank(requirements.priority),
-        model_used: modelUsed,
-        waiting_for: waitingFor,
-        created_at: at,
-        updated_at: at,
-        deadline,
-        max_attempts: maxAttempts,
-        body: JSON.stringify(body),
-      });
-      const seq = Number(lastInsertRowid);
-      const limit = deadline === null ? '' : `; must start by ${new Date(deadline).toISOString()}`;
+  /** Stores the enqueues gathered so far as one batch; see {@link enqueue}. */
+  private async storePendingEnqueues(): Promise<void> {
+    this.enqueueBatch = 'storing';
+    const batch = this.pendingEnqueues;
+    this.pendingEnqueues = [];
+    try {
+      await this.storeBatch(batch);
+    } finally {
+      this.enqueueBatch = 'idle';
+      this.scheduleEnqueueBatch();
+    }
+  }
+
+  private async storeBatch(batch: PendingEnqueue[]): Promise<void> {
+    let outcomes: Array<{ job: Job } | { error: unknown }>;
+    try {
+      outcomes = this.writeRelaxed(() =>
+        batch.map(({ newJob, at }) => {
+          try {
+            this.checkInsertable(newJob);
+          } catch (error) {
+            return { error };
+          }
+          return { job: this.insertJob(newJob, at) };
+        }),
+      );
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+      return;
+    }
+    let sync: { failed: false } | { failed: true; error: unknown } = { failed: false };
+    if (outcomes.some((o) => 'job' in o)) {
+      await this.logSync.flush().catch((error: unknown) => (sync = { failed: true, error }));
+    }
+    outcomes.forEach((outcome, i) => {
+      const { resolve, reject } = batch[i] as PendingEnqueue;
+      if (!('job' in outcome)) reject(outcome.error);
+      else if (sync.failed) reject(sync.error);
+      else resolve(outcome.job);
+    });
+  }
+
+  /** Throws, having written nothing, when the job cannot be accepted: the queue is full, its id is taken, bad options. */
+  private checkInsertable(newJob: NewJob): void {
+    const waiting = this.waitingCount();
+    if (waiting >= this.maxQueueSize) throw new QueueFullError(waiting, this.maxQueueSize, this.retryAfterSeconds);
+    if (newJob.id !== undefined && this.sql.selectById.get(newJob.id)) throw new JobAlreadyExistsError(newJob.id);
+    requirePositiveInteger(newJob.maxAttempts ?? this.maxAttempts, 'maxAttempts');
+  }
+
+  /** Inserts a job that passed {@link checkInsertable}, with its first timeline entries; returns it as it reads back. */
+  private insertJob(newJob: NewJob, at: number): Job {
+    const id = newJob.id ?? randomUUID();
+    const maxAttempts = newJob.maxAttempts ?? this.maxAttempts;
+
+    const requirements = newJob.request.requirements;
+    const deadline =
+      newJob.deadline !== undefined
+        ? newJob.deadline
+        : requirements.maxWaitSeconds !== undefined
+          ? at + Math.round(requirements.maxWaitSeconds * 1000)
+          : null;
+    const modelUsed = newJob.modelUsed ?? newJob.plan.model;
+    const status = newJob.initialState ?? 'queued';
+    const waitingFor = status === 'waiting_for_model' ? (newJob.waitingFor ?? modelUsed) : null;
+    const body: JobBody = { requestedModel: requirements.modelType, request: newJob.request, plan: newJob.plan };
+    if (newJob.parentJobId !== undefined) body.parentJobId = newJob.parentJobId;
+    if (newJob.hybridOf !== undefined) body.hybridOf = newJob.hybridOf;
+
+    const inserted = {
+      id,
+      status,
+      priority_rank: priorityRank(requirements.priority),
+      model_used: modelUsed,
+      waiting_for: waitingFor,
+      created_at: at,
+      updated_at: at,
+      deadline,
+      max_attempts: maxAttempts,
+      body: JSON.stringify(body),
+    };
+    const seq = Number(this.sql.insertJob.run(inserted).lastInsertRowid);
+    const limit = deadline === null ? '' : `; must start by ${new Date(deadline).toISOString()}`;
+    const timeline = [
       this.addTimeline(seq, at, 'accepted', `accepted for ${requirements.modelType} at ${requirements.priority} priority${limit}`, {
         requestedModel: requirements.modelType,
         priority: requirements.priority,
         deadline,
-      });
+      }),
       this.addTimeline(seq, at, 'planned', `${newJob.plan.strategyType}: ${newJob.plan.userMessage}`, {
         strategyType: newJob.plan.strategyType,
         model: newJob.plan.model,
         confidence: newJob.plan.confidence,
         estimatedSeconds: newJob.plan.estimatedSeconds,
-      });
-      if (waitingFor === null) this.addTimeline(seq, at, 'queued', `queued for ${modelUsed}`);
-      else this.addTimeline(seq, at, 'waiting_for_model', `waiting for ${waitingFor} to become ready`, { modelId: waitingFor });
-      return this.jobAt(seq);
-    });
+      }),
+      waitingFor === null
+        ? this.addTimeline(seq, at, 'queued', `queued for ${modelUsed}`)
+        : this.addTimeline(seq, at, 'waiting_for_model', `waiting for ${waitingFor} to become ready`, { modelId: waitingFor }),
+    ];
+    const row: JobRow = {
+      ...inserted,
+      seq,
+      attempts: 0,
+      lease_owner: null,
+      lease_expires_at: null,
+      progress: 0,
+      progress_message: null,
+      output: null,
+      error: null,
+    };
+    return toJob(row, timeline);
   }
 
   async get(id: string): Promise<Job | null> {
@@ -258,16 +379,15 @@ export class SqliteJobStore implements JobStore {
     const leaseMs = options.leaseMs ?? this.leaseMs;
     const prefer = options.preferModel;
     const take = prefer ? Math.max(0, Math.floor(prefer.maxSkip)) + 1 : 1;
+    // Decided before taking the write lock, so that a pass with nothing to run (the common case on every submit)
+    // neither locks nor writes. A job of another model queued meanwhile waits for the next pass.
+    const ready = options.readyModels === undefined ? undefined : this.readyModelIds(options.readyModels);
+    if (ready?.length === 0) return null;
     return this.writeRelaxed(() => {
       const params = { ...this.agingParams(now), take };
-      let candidates: Candidate[];
-      if (options.readyModels === undefined) {
-        candidates = this.sql.candidates.all(params) as Candidate[];
-      } else {
-        const ready = this.readyModelIds(options.readyModels);
-        if (ready.length === 0) return null;
-        candidates = this.sql.readyCandidates.all({ ...params, ready: JSON.stringify(ready) }) as Candidate[];
-      }
+      const candidates = (
+        ready === undefined ? this.sql.candidates.all(params) : this.sql.readyCandidates.all({ ...params, ready: JSON.stringify(ready) })
+      ) as Candidate[];
       const head = candidates[0];
       if (!head) return null;
       const preferred = prefer ? candidates.find((c) => c.model_used === prefer.modelId && c.eff_rank === head.eff_rank) : undefined;
@@ -462,58 +582,53 @@ export class SqliteJobStore implements JobStore {
     return this.write(() => this.sql.purge.run({ before }).changes);
   }
 
+  // counts() and queueSnapshot() are one statement each, consistent on its own: no transaction around them.
   async counts(): Promise<Record<JobState, number>> {
-    return this.read(() => {
-      const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-      for (const { status, n } of this.sql.counts.all() as Array<{ status: JobState; n: number }>) counts[status] = n;
-      return counts;
-    });
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const { status, n } of this.sql.counts.all() as Array<{ status: JobState; n: number }>) counts[status] = n;
+    return counts;
   }
 
   async queueSnapshot(): Promise<QueueSnapshot> {
     const takenAt = this.clock.now();
-    return this.read(() => {
-      const byModel: Record<string, ModelQueueCounts> = {};
-      let total = 0;
-      for (const g of this.sql.snapshot.all() as Array<{ status: JobState; model: string; priority_rank: number; n: number }>) {
-        const counts = (byModel[g.model] ??= { queued: zeroByPriority(), waitingForModel: zeroByPriority(), total: 0 });
-        const priority = PRIORITIES[g.priority_rank] as Priority;
-        if (g.status === 'queued') counts.queued[priority] += g.n;
-        else counts.waitingForModel[priority] += g.n;
-        counts.total += g.n;
-        total += g.n;
-      }
-      return { takenAt, byModel, total };
-    });
+    const byModel: Record<string, ModelQueueCounts> = {};
+    let total = 0;
+    for (const g of this.sql.snapshot.all() as Array<{ status: JobState; model: string; priority_rank: number; n: number }>) {
+      const counts = (byModel[g.model] ??= { queued: zeroByPriority(), waitingForModel: zeroByPriority(), total: 0 });
+      const priority = PRIORITIES[g.priority_rank] as Priority;
+      if (g.status === 'queued') counts.queued[priority] += g.n;
+      else counts.waitingForModel[priority] += g.n;
+      counts.total += g.n;
+      total += g.n;
+    }
+    return { takenAt, byModel, total };
   }
 
+  /** Waits for pending syncs (the last connection's close removes the log), then closes the database. */
   async close(): Promise<void> {
+    await this.logSync.flush().catch(() => undefined);
     this.db.close();
   }
 
   /**
    * Runs `fn` in an immediate (write-locking) transaction, so that changes by two processes cannot interleave, and
-   * returns once the commit is synced to disk.
+   * resolves once the commit is synced to disk (with every other commit made while the sync was pending).
    */
-  private write<T>(fn: () => T): T {
-    return this.runInTransaction.immediate(fn) as T;
+  private async write<T>(fn: () => T): Promise<T> {
+    const result = this.writeRelaxed(fn);
+    await this.logSync.flush();
+    return result;
   }
 
   /**
-   * Like {@link write}, but commits at `synchronous = NORMAL`: safe against a process crash, while a power cut may
-   * lose it. Used only for claims, lease renewals and progress. A power cut stops every worker on this machine, so
-   * such a loss leaves a job queued (claim lost) or with an older lease (renewal lost) whose worker is gone anyway:
-   * exactly what the queue and recoverLapsedLeases handle. The WAL is sequential, so the next synced commit carries
-   * these along, and nothing synced ever depends on something lost.
+   * Like {@link write}, but returns as soon as the transaction committed, unsynced: safe against a process crash,
+   * while a power cut may lose it. Used only for claims, lease renewals and progress. A power cut stops every worker
+   * on this machine, so such a loss leaves a job queued (claim lost) or with an older lease (renewal lost) whose
+   * worker is gone anyway: exactly what the queue and recoverLapsedLeases handle. The log is sequential, so the next
+   * synced change carries these along, and nothing synced ever depends on something lost.
    */
   private writeRelaxed<T>(fn: () => T): T {
-    // Not a prepared statement: SQLite applies PRAGMA synchronous when it is prepared, not when it runs.
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      return this.write(fn);
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    return this.runInTransaction.immediate(fn) as T;
   }
 
   /** Runs `fn` in a read transaction: one consistent snapshot across its queries. */
@@ -571,8 +686,11 @@ export class SqliteJobStore implements JobStore {
     return this.toJobs([this.rowAt(seq)])[0] as Job;
   }
 
-  private addTimeline(seq: number, at: number, kind: TimelineKind, message: string, data?: Record<string, unknown>): void {
-    this.sql.insertTimeline.run({ seq, at, kind, message, data: data === undefined ? null : JSON.stringify(data) });
+  /** Adds a timeline entry and returns it as it reads back (its data through JSON). */
+  private addTimeline(seq: number, at: number, kind: TimelineKind, message: string, data?: Record<string, unknown>): TimelineEntry {
+    const json = data === undefined ? null : JSON.stringify(data);
+    this.sql.insertTimeline.run({ seq, at, kind, message, data: json });
+    return json === null ? { at, kind, message } : { at, kind, message, data: JSON.parse(json) as Record<string, unknown> };
   }
 
   /** Turns rows into jobs, reading all their timelines in one query. */

@@ -45,6 +45,7 @@ export class Scheduler {
   private timer: TimerHandle | undefined;
   private pumping = false;
   private pumpAgain = false;
+  private wakeScheduled = false;
   private accepting = true;
   private idleWaiters: Array<() => void> = [];
 
@@ -59,9 +60,17 @@ export class Scheduler {
     this.scheduleTick();
   }
 
-  /** Asks for a scheduling pass soon (after a submit, a finished job, a model becoming ready). */
+  /**
+   * Asks for a scheduling pass soon (after a submit, a finished job, a model becoming ready); wakes in the same turn
+   * of the event loop (a burst of submits) share one pass.
+   */
   wake(): void {
-    void this.pump();
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      void this.pump();
+    });
   }
 
   /** Resolves when nothing is running and no queued job can start. */

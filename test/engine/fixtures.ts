@@ -21,6 +21,11 @@ export interface EngineHarness {
   events: UnderstudyEvent[];
   /** Advances the manual clock in steps until `done()` holds, or fails after `maxMs` of simulated time. */
   runUntil(done: () => boolean | Promise<boolean>, maxMs?: number, stepMs?: number): Promise<void>;
+  /**
+   * Runs the clock until the engine has emitted `type` for the job: the end of a step, after its durable write and
+   * what follows it (a state read from the store can show a change before the write's sync and follow-ups finish).
+   */
+  runUntilEvent(type: UnderstudyEvent['type'], jobId: string, maxMs?: number, stepMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,19 +45,22 @@ export async function startEngine(
   const events: UnderstudyEvent[] = [];
   engine.onEvent((e) => events.push(e));
   await engine.start();
+  const runUntil: EngineHarness['runUntil'] = async (done, maxMs = 600_000, stepMs = 250) => {
+    for (let t = 0; t <= maxMs; t += stepMs) {
+      if (await done()) return;
+      await clock.advance(stepMs);
+    }
+    throw new Error(`condition not met within ${maxMs} ms of simulated time`);
+  };
   return {
     engine,
     clock,
     backend,
     dataDir: dir,
     events,
-    async runUntil(done, maxMs = 600_000, stepMs = 250) {
-      for (let t = 0; t <= maxMs; t += stepMs) {
-        if (await done()) return;
-        await clock.advance(stepMs);
-      }
-      throw new Error(`condition not met within ${maxMs} ms of simulated time`);
-    },
+    runUntil,
+    runUntilEvent: (type, jobId, maxMs, stepMs) =>
+      runUntil(() => events.some((e) => e.type === type && 'jobId' in e && e.jobId === jobId), maxMs, stepMs),
     async close() {
       await engine.close(0);
       if (!dataDir) await rm(dir, { recursive: true, force: true });

@@ -23,7 +23,7 @@ test('a job for an installed model runs as requested and writes its output', asy
     const { job, queuePosition } = await h.engine.submit({ model: 'ti2v-5B', prompt: 'a red fox in snow' });
     assert.equal(job.plan.strategyType, 'as_requested');
     assert.equal(queuePosition, 1);
-    await h.runUntil(async () => (await statusOf(h, job.id)) === 'succeeded');
+    await h.runUntilEvent('job.succeeded', job.id);
     const done = (await h.engine.get(job.id))!;
     assert.equal(done.output!.isPreview, false);
     assert.equal(done.output!.mediaType, 'image/gif');
@@ -154,7 +154,7 @@ test('a job past its deadline expires with the reason', async () => {
     // Planned to finish in 300 s of queue + 80 s of generation, inside its 400 s; the hang ahead of it outlasts that.
     const { job } = await h.engine.submit({ model: 'ti2v-5B', prompt: 'waits', maxWaitSeconds: 400 });
     assert.equal(job.plan.strategyType, 'as_requested');
-    await h.runUntil(async () => (await statusOf(h, job.id)) === 'expired', 600_000, 5000);
+    await h.runUntilEvent('job.expired', job.id, 600_000, 5000);
     const expired = (await h.engine.get(job.id))!;
     assert.match(expired.error!.message, /deadline|waited|expired/i);
     assert.ok(h.events.some((e) => e.type === 'job.expired' && e.jobId === job.id));
@@ -219,7 +219,7 @@ test('real durations are learned and kept across restarts', async () => {
   const dataDir = first.dataDir;
   try {
     const { job } = await first.engine.submit({ model: 'ti2v-5B', prompt: 'learn' });
-    await first.runUntil(async () => (await first.engine.get(job.id))?.status === 'succeeded');
+    await first.runUntilEvent('job.succeeded', job.id);
     const learned = first.engine.manager.learner.speedRatio('ti2v-5B', '1280x720');
     assert.ok(learned && learned.samples === 1, 'one sample learned');
     // The simulated GPU runs at timeScale 0.01: far faster than the catalog says, and the estimate follows.

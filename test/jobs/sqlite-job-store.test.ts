@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { SqliteJobStore } from '../../src/adapters/sqlite-job-store.js';
 import { SCHEMA_VERSION, isSchemaTooNewError } from '../../src/adapters/sqlite-migrations.js';
@@ -223,18 +224,99 @@ test('a store on a path in a folder that does not exist yet creates the folder',
   }
 });
 
-test('the connection is back at synchronous FULL after every relaxed write, even one that fails', async (t) => {
-  const { store } = storeFixture(t);
-  // Reaches into the store: the sync level is what makes an enqueue durable, and nothing else shows it.
-  const level = (): unknown => (store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
-  const FULL = 2;
-  assert.equal(level(), FULL);
-  await store.enqueue(newJob({ id: 'job' }));
+/** A log sync the test releases by hand; once `releaseAll` is set, syncs (e.g. at close) finish at once. */
+function gatedSync(): { syncLog: (path: string) => Promise<void>; paths: string[]; release: (index: number, error?: Error) => void; releaseAll: () => void } {
+  const paths: string[] = [];
+  const settle: Array<(error?: Error) => void> = [];
+  let open = false;
+  return {
+    paths,
+    syncLog: (path) => {
+      paths.push(path);
+      if (open) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => settle.push((error) => (error ? reject(error) : resolve())));
+    },
+    release: (index, error) => settle[index]?.(error),
+    releaseAll: () => {
+      open = true;
+      for (const s of settle) s();
+    },
+  };
+}
+
+const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+test('a durable change resolves only once the log is synced, and changes made meanwhile share the next sync', async (t) => {
+  const gate = gatedSync();
+  const { store, path } = storeFixture(t, { syncLog: gate.syncLog });
+  t.after(() => gate.releaseAll());
+  let firstDone = false;
+  const first = store.enqueue(newJob({ id: 'first' })).then(() => (firstDone = true));
+  await settled();
+  assert.deepEqual(gate.paths, [`${path}-wal`]);
+  assert.equal(firstDone, false, 'not resolved before its sync');
+
+  let laterDone = 0;
+  const later = Array.from({ length: 10 }, (_, i) => store.enqueue(newJob({ id: `later-${i}` })).then(() => laterDone++));
+  await settled();
+  assert.equal(gate.paths.length, 1, 'the sync running may predate their commits: they wait for the next one');
+  gate.release(0);
+  await first;
+  await settled();
+  assert.equal(laterDone, 0, 'the first sync does not count for changes committed after it started');
+  assert.equal(gate.paths.length, 2, 'one sync for the ten');
+  gate.release(1);
+  await Promise.all(later);
+
   await store.claimNext({ owner: 'worker-1' });
-  assert.equal(level(), FULL);
-  await store.renewLease('job', 'worker-1');
-  await store.updateProgress('job', 'worker-1', 0.5, 'halfway');
-  assert.equal(level(), FULL);
-  await assert.rejects(store.renewLease('job', 'worker-2'));
-  assert.equal(level(), FULL);
+  await store.renewLease('first', 'worker-1');
+  await store.updateProgress('first', 'worker-1', 0.5, 'halfway');
+  assert.equal(gate.paths.length, 2, 'claims, lease renewals and progress do not wait for a sync');
+  gate.releaseAll();
+});
+
+test('concurrent enqueues are stored together with one sync; a refused one does not undo the others', async (t) => {
+  const gate = gatedSync();
+  const { store, open } = storeFixture(t, { syncLog: gate.syncLog, maxQueueSize: 4 });
+  t.after(() => gate.releaseAll());
+  const ids = ['a', 'b', 'a', 'c', 'd', 'e'];
+  const results = Promise.allSettled(ids.map((id) => store.enqueue(newJob({ id }))));
+  await settled();
+  assert.equal(gate.paths.length, 1, 'one sync for the whole batch');
+  gate.release(0);
+  const outcomes = await results;
+  assert.deepEqual(
+    outcomes.map((o) => (o.status === 'fulfilled' ? o.value.id : (o.reason as Error).name)),
+    ['a', 'b', 'JobAlreadyExistsError', 'c', 'd', 'QueueFullError'],
+  );
+  gate.releaseAll();
+  await store.close();
+  const reopened = open();
+  assert.deepEqual((await reopened.list()).jobs.map((j) => j.id), ['a', 'b', 'c', 'd']);
+  const accepted = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  assert.deepEqual(await Promise.all(accepted.map((j) => reopened.get(j.id))), accepted, 'each job resolved as it reads back');
+});
+
+test('a failed log sync rejects the changes waiting on it; the next change syncs again', async (t) => {
+  const gate = gatedSync();
+  const { store } = storeFixture(t, { syncLog: gate.syncLog });
+  t.after(() => gate.releaseAll());
+  const failing = store.enqueue(newJob({ id: 'a' }));
+  await settled();
+  gate.release(0, Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+  await assert.rejects(failing, /EIO/);
+  const next = store.enqueue(newJob({ id: 'b' }));
+  await settled();
+  assert.equal(gate.paths.length, 2);
+  gate.release(1);
+  assert.equal((await next).id, 'b');
+  gate.releaseAll();
+});
+
+test('the log is synced with fdatasync by default: the database runs at synchronous NORMAL and the WAL file exists', async (t) => {
+  const { store, path } = storeFixture(t);
+  await store.enqueue(newJob({ id: 'job' }));
+  const level = (store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
+  assert.equal(level, 1, 'NORMAL: commits do not sync; the store syncs the log itself');
+  assert.ok(existsSync(`${path}-wal`));
 });
