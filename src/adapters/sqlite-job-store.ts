@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
@@ -50,24 +50,40 @@ export type FileSync = (path: string) => Promise<void>;
 export interface SqliteJobStoreOptions extends JobStoreOptions {
   /** The database file; its folder is created when missing. */
   path: string;
-  /** Syncs the write-ahead log (`<path>-wal`) before a durable change resolves. Default: {@link syncFileAndFolder}. */
+  /** Syncs the write-ahead log (`<path>-wal`) before a durable change resolves. Default: `fdatasync` of the log. */
   syncLog?: FileSync;
 }
 
-/** The default {@link FileSync}: `fdatasync` of the file, and of its folder the first time a path is seen. */
-export function syncFileAndFolder(): FileSync {
-  const foldersSynced = new Set<string>();
-  return async (path) => {
-    const folder = dirname(path);
-    if (!foldersSynced.has(folder)) {
-      // A new log file's directory entry must be durable too, or a power cut could lose the whole file.
-      const handle = await open(folder, 'r');
-      await handle.sync().finally(() => handle.close());
-      foldersSynced.add(folder);
-    }
-    const handle = await open(path, 'r');
-    await handle.datasync().finally(() => handle.close());
+/**
+ * The default log sync: `fdatasync` of the file through a handle kept open between syncs (each open and close is a
+ * round trip through the thread pool), and of its folder the first time, so that a new log's directory entry is
+ * durable too. The handle is opened after the first commit, when SQLite has created the log, which stays while the
+ * store's connection is open.
+ */
+class LogFileSync {
+  private handle: Promise<FileHandle> | undefined;
+
+  constructor(private readonly path: string) {}
+
+  readonly sync = async (): Promise<void> => {
+    this.handle ??= this.open().catch((error: unknown) => {
+      this.handle = undefined;
+      throw error;
+    });
+    await (await this.handle).datasync();
   };
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle) await (await handle).close();
+  }
+
+  private async open(): Promise<FileHandle> {
+    const folder = await open(dirname(this.path), 'r');
+    await folder.sync().finally(() => folder.close());
+    return open(this.path, 'r');
+  }
 }
 
 /** An enqueue waiting for the next batch; see {@link SqliteJobStore.enqueue}. */
@@ -147,6 +163,7 @@ export class SqliteJobStore implements JobStore {
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly sql: ReturnType<SqliteJobStore['prepare']>;
   private readonly logSync: GroupSync;
+  private readonly logFile: LogFileSync | undefined;
   private pendingEnqueues: PendingEnqueue[] = [];
   private enqueueBatch: 'idle' | 'scheduled' | 'storing' = 'idle';
 
@@ -176,9 +193,10 @@ export class SqliteJobStore implements JobStore {
       this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
 
       this.sql = this.prepare();
-      const syncLog = options.syncLog ?? syncFileAndFolder();
       const logPath = `${options.path}-wal`;
-      this.logSync = new GroupSync(() => syncLog(logPath));
+      const syncLog = options.syncLog;
+      this.logFile = syncLog ? undefined : new LogFileSync(logPath);
+      this.logSync = new GroupSync(syncLog ? () => syncLog(logPath) : (this.logFile as LogFileSync).sync);
     } catch (error) {
       this.db.close();
       throw error;
@@ -607,6 +625,7 @@ export class SqliteJobStore implements JobStore {
   /** Waits for pending syncs (the last connection's close removes the log), then closes the database. */
   async close(): Promise<void> {
     await this.logSync.flush().catch(() => undefined);
+    await this.logFile?.close();
     this.db.close();
   }
 
