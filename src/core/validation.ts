@@ -38,13 +38,28 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Turns zod's issues into {@link ValidationIssue}s. Parse with `{ reportInput: true }` to keep the values received. */
+/**
+ * Turns zod's issues into {@link ValidationIssue}s, one per unknown key (named by its own path, e.g. `prompt2`, rather
+ * than one issue about the object holding them). Parse with `{ reportInput: true }` to keep the values received.
+ */
 export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue): ValidationIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      const holder = isRecord(issue.input) ? issue.input : {};
+      return issue.keys.map((key) => {
+        const out: ValidationIssue = { field: formatPath([...issue.path, key]), problem: 'unknown field: not one this accepts (check the spelling)' };
+        if (holder[key] !== undefined) out.received = holder[key];
+        return out;
+      });
+    }
     const out: ValidationIssue = { field: formatPath(issue.path), problem: issue.message };
     if ('input' in issue && issue.input !== undefined) out.received = issue.input;
-    return out;
+    return [out];
   });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Parses `input` with `schema`, throwing a {@link ValidationError} about `subject` when it does not match. */

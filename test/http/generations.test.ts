@@ -58,11 +58,12 @@ describe('generations', () => {
     assert.doesNotMatch(JSON.stringify(error), /at .*\.ts:\d+/, 'no stack trace');
   });
 
-  test('an unknown model, a missing model field and an image for a text-only model are 400s on their field', async () => {
+  test('an unknown model, a missing model field, an image for a text-only model and a misspelt field are 400s on their field', async () => {
     const cases: Array<[unknown, string]> = [
       [{ model: 'sora', prompt: 'x' }, 'model'],
       [{ prompt: 'x' }, 'model'],
       [{ model: 't2v-A14B', prompt: 'x', image: `data:image/png;base64,${PNG}` }, 'image'],
+      [{ model: 't2v-A14B', prompt: 'x', numFrame: 81 }, 'numFrame'],
     ];
     for (const [json, field] of cases) {
       const response = await service.request('/v1/generations', { method: 'POST', json });
@@ -70,6 +71,9 @@ describe('generations', () => {
       const { error } = (await response.json()) as ErrorBody;
       assert.ok(error.details!.some((d) => d.field === field), `${field} in ${JSON.stringify(error.details)}`);
     }
+    const misspelt = await service.request('/v1/generations', { method: 'POST', json: { model: 't2v-A14B', prompt: 'x', numFrame: 81 } });
+    const { error } = (await misspelt.json()) as ErrorBody;
+    assert.deepEqual(error.details, [{ field: 'numFrame', problem: 'unknown field: not one this accepts (check the spelling)', received: 81 }]);
   });
 
   test('prompt length, image size and image type are limited', async () => {

@@ -435,7 +435,7 @@ void describe('extra classification rules from config', () => {
   void test('unknown fields are named', () => {
     assert.throws(
       () => compileClassificationRules([{ pattern: 'x', failureType: 'network_error', retriable: true }]),
-      /classificationRules\[0\]: Unrecognized key: "retriable"/,
+      /classificationRules\[0\]\.retriable: unknown field.*\(received true\)/,
     );
   });
 });
