@@ -1,6 +1,5 @@
 import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Readable } from 'node:stream';
 import { EventEmitter, type Event } from 'cockatiel';
 import { z } from 'zod';
 import type { ModelDescriptor, ModelFile } from '../../core/catalog.js';
@@ -12,8 +11,8 @@ import { DownloadError, isDownloadError, isModelPathError, type DownloadErrorCod
 import { FileHashWorker } from './file-digest.js';
 import { openRange } from './http-range-client.js';
 import type { ModelsDirectory, ResolvedModelFile } from './models-directory.js';
-import { PartFileWriter } from './part-file-writer.js';
 import { TransferRate } from './transfer-rate.js';
+import { TransferWorker } from './transfer-worker.js';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -487,7 +486,7 @@ export class ModelDownloader implements DownloadMonitor {
     }
   }
 
-  /** One HTTP request, appending what it receives to the partial file. */
+  /** One HTTP request on a transfer worker of its own, which appends what it receives to the partial file. */
   private async transferOnce(
     job: Job,
     target: ResolvedModelFile,
@@ -500,9 +499,10 @@ export class ModelDownloader implements DownloadMonitor {
     const signal = AbortSignal.any([interrupt, attempt.signal]);
     job.attempts++;
     job.lastActivityAt = this.clock.now();
-    const stopTicking = this.tickWhileTransferring(job, attempt);
+    const transfer = new TransferWorker();
+    const stopTicking = this.tickWhileTransferring(job, attempt, transfer);
     try {
-      const response = await openRange(url, {
+      const response = await openRange(url, transfer, {
         offset: job.bytesWritten,
         signal,
         maxRedirects: this.options.maxRedirects,
@@ -512,7 +512,6 @@ export class ModelDownloader implements DownloadMonitor {
       });
       const facts = { url: response.url, httpStatus: response.status };
       if (response.totalSize !== undefined && response.totalSize !== file.sizeBytes) {
-        response.body.destroy();
         throw new DownloadError(
           response.totalSize > this.options.maxFileBytes ? 'too_large' : 'size_mismatch',
           `${response.url} serves ${response.totalSize} bytes; the catalog declares ${file.sizeBytes} for ${file.path}`,
@@ -527,30 +526,20 @@ export class ModelDownloader implements DownloadMonitor {
         hashing.worker = new FileHashWorker(target.partPath);
         job.bytesWritten = 0;
       } else if (response.start !== job.bytesWritten) {
-        response.body.destroy();
         throw new DownloadError('http_error', `${response.url} sent bytes from ${response.start}; asked from ${job.bytesWritten}`, facts);
       }
       job.rate.restart(this.clock.now(), job.bytesWritten);
-      const writer = new PartFileWriter(target.partPath, {
+      const saveTarget = {
+        path: target.partPath,
         flags: job.bytesWritten === 0 ? 'w' : 'a',
         maxBytes: file.sizeBytes - job.bytesWritten,
         fsync: this.options.fsync,
-        onWritten: (bytes) => {
-          job.bytesWritten += bytes;
-          job.lastActivityAt = this.clock.now();
-          hashing.worker.hashTo(job.bytesWritten);
-        },
+      } as const;
+      await transfer.saveBody(saveTarget, signal, (bytes) => {
+        job.bytesWritten += bytes;
+        job.lastActivityAt = this.clock.now();
+        hashing.worker.hashTo(job.bytesWritten);
       });
-      try {
-        await drainInto(response.body, writer);
-      } catch (error) {
-        if (attempt.signal.aborted && !interrupt.aborted) throw attempt.signal.reason;
-        throw isDownloadError(error)
-          ? error
-          : new DownloadError('network', `Reading ${response.url} failed: ${(error as Error).message}`, { ...facts, cause: error });
-      } finally {
-        await writer.fileClosed;
-      }
       if (job.bytesWritten !== file.sizeBytes) {
         throw new DownloadError(
           'network',
@@ -558,16 +547,24 @@ export class ModelDownloader implements DownloadMonitor {
           facts,
         );
       }
+    } catch (error) {
+      if (attempt.signal.aborted && !interrupt.aborted) throw attempt.signal.reason;
+      throw error;
     } finally {
       stopTicking();
+      await transfer.close();
       this.sampleProgress(job);
     }
   }
 
-  /** Samples speed every `progressIntervalMs` of Clock time and abandons the attempt after `idleTimeoutMs` of silence. */
-  private tickWhileTransferring(job: Job, attempt: AbortController): () => void {
+  /**
+   * Every `progressIntervalMs` of Clock time: has the transfer write what it received, samples speed, and abandons
+   * the attempt after `idleTimeoutMs` without a byte written.
+   */
+  private tickWhileTransferring(job: Job, attempt: AbortController, transfer: TransferWorker): () => void {
     let handle: TimerHandle | undefined;
     const tick = (): void => {
+      transfer.tick();
       this.sampleProgress(job);
       const silentMs = this.clock.now() - job.lastActivityAt;
       if (silentMs >= this.options.idleTimeoutMs) {
@@ -701,27 +698,6 @@ class Slots {
     next.signal.removeEventListener('abort', next.onAbort);
     next.grant();
   }
-}
-
-/**
- * Pipes `body` into `writer`. When the body fails (connection dropped, request aborted) the writer still writes what
- * it has buffered, so the partial file keeps every byte received; the body's error is then rethrown.
- */
-function drainInto(body: Readable, writer: PartFileWriter): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let bodyError: unknown;
-    body.on('error', (error) => {
-      bodyError = error;
-      body.unpipe(writer);
-      if (!writer.destroyed) writer.end();
-    });
-    writer.on('error', (error) => {
-      body.destroy();
-      reject(error);
-    });
-    writer.once('finish', () => (bodyError === undefined ? resolve() : reject(bodyError)));
-    body.pipe(writer);
-  });
 }
 
 /** Settles like `promise`, or rejects with the signal's reason once it aborts. */

@@ -1,6 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { DownloadError } from './download-errors.js';
+import type { ResponseHead, TransferWorker } from './transfer-worker.js';
 
 /** How to open one ranged GET. */
 export interface RangeRequestOptions {
@@ -18,7 +17,7 @@ export interface RangeRequestOptions {
   now: number;
 }
 
-/** A response whose body the caller reads. */
+/** A response whose body the transfer worker holds, for the caller to save or discard. */
 export interface RangeResponse {
   /** The URL that answered, after redirects. */
   readonly url: string;
@@ -31,8 +30,6 @@ export interface RangeResponse {
   readonly start: number;
   /** Size of the whole file, when announced (Content-Range total, or Content-Length of a 200). */
   readonly totalSize?: number;
-  /** The body; the caller must consume or destroy it. */
-  readonly body: IncomingMessage;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -77,12 +74,13 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 /**
- * Sends `GET url` asking for the bytes from `offset` on, following at most `maxRedirects` redirects, each target
- * re-checked for scheme and host. Error statuses become {@link DownloadError}s: 404/410 `not_found`, 401/403
- * `forbidden`, 429 `rate_limited` and 5xx `server_error` (both with `retryAfterMs` when sent), others `http_error`;
- * connection failures become `network`. An abort rejects with the signal's reason.
+ * Sends `GET url` through `transfer` asking for the bytes from `offset` on, following at most `maxRedirects`
+ * redirects, each target re-checked for scheme and host. Error statuses become {@link DownloadError}s: 404/410
+ * `not_found`, 401/403 `forbidden`, 429 `rate_limited` and 5xx `server_error` (both with `retryAfterMs` when sent),
+ * others `http_error`; connection failures become `network`. An abort rejects with the signal's reason. Only a 200 or
+ * 206 leaves a body in `transfer`.
  */
-export async function openRange(url: string, options: RangeRequestOptions): Promise<RangeResponse> {
+export async function openRange(url: string, transfer: TransferWorker, options: RangeRequestOptions): Promise<RangeResponse> {
   let current = checkUrl(url, options.allowedHosts);
   const origin = current.origin;
   for (let redirects = 0; ; redirects++) {
@@ -92,11 +90,11 @@ export async function openRange(url: string, options: RangeRequestOptions): Prom
       headers[name.toLowerCase()] = value;
     }
     if (options.offset > 0) headers.range = `bytes=${options.offset}-`;
-    const response = await send(current, headers, options.signal);
-    const status = response.statusCode ?? 0;
+    const response = await transfer.get(current.href, headers, options.signal);
+    const status = response.status;
     const location = response.headers.location;
     if (REDIRECT_STATUSES.has(status) && location !== undefined) {
-      response.resume();
+      transfer.discard();
       if (redirects >= options.maxRedirects) {
         throw new DownloadError('too_many_redirects', `More than ${options.maxRedirects} redirects starting at ${url}`, {
           url: current.href,
@@ -106,51 +104,35 @@ export async function openRange(url: string, options: RangeRequestOptions): Prom
       current = checkUrl(location, options.allowedHosts, current.href);
       continue;
     }
-    return interpret(current.href, response, options);
+    return interpret(current.href, response, transfer, options);
   }
 }
 
-function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', headers, signal });
-    request.once('response', resolve);
-    request.on('error', (error) => {
-      if (signal.aborted) reject(signal.reason as Error);
-      else reject(new DownloadError('network', `Request to ${url.href} failed: ${error.message}`, { url: url.href, cause: error }));
-    });
-    request.end();
-  });
-}
-
-function interpret(url: string, response: IncomingMessage, options: RangeRequestOptions): RangeResponse {
-  const status = response.statusCode ?? 0;
+function interpret(url: string, response: ResponseHead, transfer: TransferWorker, options: RangeRequestOptions): RangeResponse {
+  const status = response.status;
   const contentRange = response.headers['content-range'];
   if (status === 206) {
     const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange ?? '');
     if (!match) {
-      response.destroy();
+      transfer.discard();
       throw new DownloadError('http_error', `206 from ${url} without a valid Content-Range (got ${String(contentRange)})`, {
         url,
         httpStatus: status,
       });
     }
     const total = match[3] === '*' ? undefined : Number(match[3]);
-    return { url, status, start: Number(match[1]), body: response, ...(total === undefined ? {} : { totalSize: total }) };
+    return { url, status, start: Number(match[1]), ...(total === undefined ? {} : { totalSize: total }) };
   }
   if (status === 200) {
     const length = response.headers['content-length'];
-    return { url, status, start: 0, body: response, ...(length === undefined ? {} : { totalSize: Number(length) }) };
+    return { url, status, start: 0, ...(length === undefined ? {} : { totalSize: Number(length) }) };
   }
   if (status === 416) {
-    response.resume();
+    transfer.discard();
     const total = /^bytes \*\/(\d+)$/.exec(contentRange ?? '')?.[1];
-    return { url, status, start: options.offset, body: response, ...(total === undefined ? {} : { totalSize: Number(total) }) };
+    return { url, status, start: options.offset, ...(total === undefined ? {} : { totalSize: Number(total) }) };
   }
-  response.destroy();
+  transfer.discard();
   const retryAfterMs = parseRetryAfter(response.headers['retry-after'], options.now);
   const facts = { url, httpStatus: status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   if (status === 404 || status === 410) throw new DownloadError('not_found', `${url} answered ${status} Not Found`, facts);
