@@ -29,6 +29,11 @@ export const EstimationConfigSchema = z.object({
   referenceFrames: z.number().int().positive().default(16),
   /** Sampling steps of a reference generation (default 25). */
   referenceSteps: z.number().int().positive().default(25),
+  /**
+   * Generation time on this hardware as a share of the catalog's (the catalog's figures are for a reference GPU),
+   * assumed until real durations are measured (default 1; 0.5 for a GPU twice as fast).
+   */
+  generationSpeedFactor: z.number().positive().default(1),
   /** Download throughput assumed until one is measured, bytes per second (default 50 MiB/s). */
   downloadBytesPerSecond: z.number().positive().default(50 * MIB),
   /** Seconds per queue position until job durations are measured (default 300). */
@@ -55,14 +60,18 @@ export function estimateVramGb(model: ModelDescriptor, settings: GenerationSetti
   return model.baseVramGb * resolutionFactor(config.vramResolutionFactors, settings.resolution) * frameFactor;
 }
 
-/** Seconds one generation of `model` takes with `settings`, scaled by what the learner has measured. */
+/**
+ * Seconds one generation of `model` takes with `settings`: the catalog's figure scaled by what the learner has
+ * measured for the model, or by `generationSpeedFactor` until it has.
+ */
 export function estimateGenerationSeconds(
   model: ModelDescriptor,
   settings: GenerationSettings,
   config: EstimationConfig,
   learner?: EstimateLearner,
 ): number {
-  return catalogGenerationSeconds(model, settings, config) * (learner?.speedRatio(model.id, settings.resolution)?.mean ?? 1);
+  const ratio = learner?.speedRatio(model.id, settings.resolution)?.mean ?? config.generationSpeedFactor;
+  return catalogGenerationSeconds(model, settings, config) * ratio;
 }
 
 /** Seconds the catalog alone predicts for one generation (what the learner compares real durations against). */

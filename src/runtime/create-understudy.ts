@@ -5,7 +5,7 @@ import { EventEmitter } from 'cockatiel';
 import { z } from 'zod';
 import { createCatalog, parseCatalogText, type Catalog } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
-import { estimateVramGb } from '../core/estimates.js';
+import { EstimationConfigSchema, estimateVramGb } from '../core/estimates.js';
 import { EstimateLearner, type EstimateLearnerState } from '../core/learner.js';
 import { PlannerConfigSchema } from '../core/planning.js';
 import { findReduction } from '../core/reduction.js';
@@ -13,7 +13,7 @@ import { withDefaults } from '../core/requirements.js';
 import { ValidationError, isValidationError, parseOrThrow } from '../core/validation.js';
 import { PreviewBackend } from '../adapters/preview-backend.js';
 import { SimulatedBackend } from '../adapters/simulated-backend.js';
-import { SqliteJobStore } from '../adapters/sqlite-job-store.js';
+import { SqliteJobStore, type FileSync } from '../adapters/sqlite-job-store.js';
 import { SystemProbe } from '../adapters/system-probe.js';
 import { ModelFiles } from '../adapters/model-files/model-files.js';
 import { ComfyUiBackend } from '../adapters/comfyui/comfyui-backend.js';
@@ -131,6 +131,11 @@ export interface UnderstudyDependencies {
   random?: () => number;
   /** Names this process in job leases (default hostname-pid). */
   workerId?: string;
+  /**
+   * How the job store makes its log durable (default `fdatasync` on the thread pool). Tests on a manual clock pass
+   * one that returns at once, so that a step of the engine completes between two ticks of their clock.
+   */
+  syncJobLog?: FileSync;
 }
 
 /** Builds the engine on embedded defaults: a SQLite file in the data dir, the simulated GPU and the preview renderer. */
@@ -140,7 +145,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   const dataDir = resolve(config.dataDir);
   const catalog = await loadCatalog(config.catalogFile);
   const simulated = !deps.backends && config.comfyui.length === 0;
-  const plannerConfig = parseOrThrow(PlannerConfigSchema, withSimulatedDownloadSpeed(config, simulated), 'config planner');
+  const plannerConfig = parseOrThrow(PlannerConfigSchema, withSimulatedSpeeds(config, simulated), 'config planner');
   const events = new EventEmitter<UnderstudyEvent>();
   const emit = (event: UnderstudyEvent): void => events.emit(event);
 
@@ -210,6 +215,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     maxAttempts: config.jobs.maxAttempts,
     agingSeconds: config.jobs.agingSeconds,
     retentionMs: config.jobs.retentionDays * 24 * 3600 * 1000,
+    ...(deps.syncJobLog ? { syncLog: deps.syncJobLog } : {}),
   });
   const availability = new BackendAvailability(backends, files);
   const vramTotals = await Promise.all(backends.map((b) => b.vram()));
@@ -373,12 +379,21 @@ async function saveLearner(file: string, learner: EstimateLearner): Promise<void
 }
 
 /**
- * On the simulated GPU, downloads run `timeScale` times faster than their simulated speed: unless the planner is
- * told a download speed, it assumes that one, so the demo's estimates are honest from the first request.
+ * On the simulated GPU, generations and downloads run `timeScale` times faster than their simulated figures: unless
+ * the planner is told otherwise, it assumes the same (for the time a job ahead takes, too), so the demo's estimates
+ * are honest from the first request.
  */
-function withSimulatedDownloadSpeed(config: UnderstudyConfig, simulated: boolean): Record<string, unknown> {
+function withSimulatedSpeeds(config: UnderstudyConfig, simulated: boolean): Record<string, unknown> {
   const estimation = (config.planner.estimation ?? {}) as Record<string, unknown>;
-  if (!simulated || estimation.downloadBytesPerSecond !== undefined) return config.planner;
-  const bytesPerSecond = (config.simulated.downloadMiBPerSecond * 1024 ** 2) / config.simulated.timeScale;
-  return { ...config.planner, estimation: { ...estimation, downloadBytesPerSecond: bytesPerSecond } };
+  if (!simulated) return config.planner;
+  const scale = config.simulated.timeScale;
+  return {
+    ...config.planner,
+    estimation: {
+      downloadBytesPerSecond: (config.simulated.downloadMiBPerSecond * 1024 ** 2) / scale,
+      generationSpeedFactor: scale,
+      secondsPerQueuePosition: EstimationConfigSchema.parse({}).secondsPerQueuePosition * scale,
+      ...estimation,
+    },
+  };
 }

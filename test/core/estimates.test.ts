@@ -56,6 +56,16 @@ test('the learner scales generation estimates by measured actual ÷ estimated, p
   assert.deepEqual(restored.speedRatio('t2v-A14B', '1280x720'), { mean: 0.75, samples: 2 });
 });
 
+test('generationSpeedFactor scales catalog times until the learner has measured the model', () => {
+  const fast = EstimationConfigSchema.parse({ generationSpeedFactor: 0.5 });
+  const settings = { resolution: '1280x720', quality: 'medium' } as const;
+  close(estimateGenerationSeconds(t2v, settings, fast), 60);
+  const learner = new EstimateLearner(0.5);
+  learner.recordGeneration('t2v-A14B', '1280x720', 30, 120);
+  close(estimateGenerationSeconds(t2v, settings, fast, learner), 30, 1e-9);
+  assert.throws(() => EstimationConfigSchema.parse({ generationSpeedFactor: 0 }), /generationSpeedFactor/);
+});
+
 test('wait for a missing model: full download at 50 MiB/s until measured, medium confidence', () => {
   const w = estimateWaitTime({ model: t2v, status: { modelId: 't2v-A14B', status: 'missing' }, queueAhead: 0, config });
   close(w.estimatedSeconds, (12 * GIB) / (50 * 1024 ** 2));

@@ -29,6 +29,12 @@ export interface EngineHarness {
   close(): Promise<void>;
 }
 
+/**
+ * The job log sync for engines on a manual clock: returns at once, as a synchronous commit did, so that each step of
+ * the engine completes within a tick of the test's clock. (The store's own tests cover the real `fdatasync`.)
+ */
+export const instantLogSync = async (): Promise<void> => undefined;
+
 /** An engine on a real SQLite file in a temp dir, a simulated GPU and a manual clock. */
 export async function startEngine(
   config: UnderstudyConfigInput = {},
@@ -40,7 +46,7 @@ export async function startEngine(
   const backend = new SimulatedBackend({ installed: ['ti2v-5B'], timeScale: 0.01, ...backendOptions }, { clock, random: () => 0.5 });
   const engine = await createUnderstudy(
     { dataDir: dir, healthIntervalSeconds: 0, ...config },
-    { clock, probe: calmProbe, backends: [backend], random: () => 0.5, workerId: 'test-worker' },
+    { clock, probe: calmProbe, backends: [backend], random: () => 0.5, workerId: 'test-worker', syncJobLog: instantLogSync },
   );
   const events: UnderstudyEvent[] = [];
   engine.onEvent((e) => events.push(e));

@@ -7,7 +7,7 @@ import { ScriptedServer, catalogFile, generateFile, makeTempDir, sendFile } from
 import { ManualClock } from '../../src/runtime/clocks.js';
 import { createUnderstudy } from '../../src/runtime/create-understudy.js';
 import type { UnderstudyEvent } from '../../src/runtime/engine-events.js';
-import { calmProbe, startEngine } from './fixtures.js';
+import { calmProbe, instantLogSync, startEngine } from './fixtures.js';
 
 test('download_and_retry fetches the real files, verifies them, and the waiting job then runs', async () => {
   const server = await ScriptedServer.start();
@@ -29,7 +29,7 @@ test('download_and_retry fetches the real files, verifies them, and the waiting 
       modelFiles: { dir: join(dir, 'models'), layout: 'comfyui', allowedHosts: ['127.0.0.1'] },
       simulated: { timeScale: 0.01, installedModels: ['ti2v-5B'] },
     },
-    { clock, probe: calmProbe },
+    { clock, probe: calmProbe, syncJobLog: instantLogSync },
   );
   const events: UnderstudyEvent[] = [];
   engine.onEvent((e) => events.push(e));
