@@ -20,6 +20,7 @@ import { ModelsDirectory } from '../../src/adapters/model-files/models-directory
 import { ScriptedServer, catalogFile, generateFile, makeTempDir, removeDir, sendFile, until } from './helpers.js';
 
 const KIB = 1024;
+const MIB = 1024 * KIB;
 
 let server: ScriptedServer;
 let root: string;
@@ -121,6 +122,48 @@ describe('ModelDownloader', () => {
       [undefined, `bytes=${dropAt}-`],
     );
     assert.deepEqual(await readFile(join(root, 'models', 'big.bin')), file.body);
+  });
+
+  it('resumes a file written in several batches from the exact byte where the connection dropped', async () => {
+    const file = generateFile(9 * MIB + 7);
+    const dropAt = 6 * MIB + 123;
+    server.on('/batches.bin', (req, res, count) => sendFile(req, res, file.body, count === 1 ? { dropAfterBytes: dropAt } : {}));
+    const downloader = makeDownloader();
+    const download = downloader.download(catalogFile('batches.bin', file, [server.url('/batches.bin')]));
+
+    await until(() => downloader.stateOf('batches.bin')?.phase === 'retrying', 'the retry after the drop');
+    assert.equal(downloader.stateOf('batches.bin')?.bytesDone, dropAt, 'every byte received is on disk');
+    await clock.advance(1000);
+
+    assert.equal((await download).sha256, file.sha256);
+    assert.deepEqual(
+      server.requestsFor('/batches.bin').map((r) => r.range),
+      [undefined, `bytes=${dropAt}-`],
+    );
+  });
+
+  it('puts the bytes of a fast transfer on disk within one progress interval, and a slow one at once', async () => {
+    const file = generateFile(6 * MIB);
+    const fastPart = 5 * MIB;
+    let response: ServerResponse | undefined;
+    server.on('/fast.bin', (_req, res) => {
+      res.writeHead(200, { 'content-length': file.body.length });
+      res.write(file.body.subarray(0, fastPart));
+      response = res;
+    });
+    const downloader = makeDownloader({ progressIntervalMs: 1000 });
+    const download = downloader.download(catalogFile('fast.bin', file, [server.url('/fast.bin')]));
+    await until(() => downloader.stateOf('fast.bin')?.bytesDone === fastPart, 'the first megabytes on disk');
+
+    await clock.advance(1000);
+    response?.write(file.body.subarray(fastPart, fastPart + 64 * KIB));
+    await clock.advance(1000);
+    await until(() => downloader.stateOf('fast.bin')?.bytesDone === fastPart + 64 * KIB, 'the bytes after the fast start on disk');
+    response?.write(file.body.subarray(fastPart + 64 * KIB, fastPart + 80 * KIB));
+    await until(() => downloader.stateOf('fast.bin')?.bytesDone === fastPart + 80 * KIB, 'a slow chunk on disk without a tick');
+
+    response?.end(file.body.subarray(fastPart + 80 * KIB));
+    assert.equal((await download).sha256, file.sha256);
   });
 
   it('continues a partial file left on disk, hashing it first', async () => {
@@ -432,10 +475,12 @@ describe('ModelDownloader', () => {
   it('pauses, keeping the partial file, and resumes from where it stopped', async () => {
     const file = generateFile(512 * KIB);
     const firstPart = 128 * KIB;
+    let firstConnectionClosed = false;
     server.on('/p.bin', (req, res, count) => {
       if (count > 1) return sendFile(req, res, file.body);
       res.writeHead(200, { 'content-length': file.body.length });
       res.write(file.body.subarray(0, firstPart));
+      res.on('close', () => (firstConnectionClosed = true));
     });
     const downloader = makeDownloader();
     const states = recordStates(downloader);
@@ -443,7 +488,8 @@ describe('ModelDownloader', () => {
     await until(() => downloader.stateOf('p.bin')?.bytesDone === firstPart, 'the first part');
 
     assert.equal(downloader.pause('p.bin'), true);
-    await until(() => existsSync(join(root, 'models', 'p.bin.part')) && server.requests.length === 1, 'the pause');
+    await until(() => firstConnectionClosed, 'the paused request to be closed');
+    assert.equal(server.requests.length, 1);
     await clock.advance(60_000);
     assert.equal(downloader.stateOf('p.bin')?.phase, 'paused');
     assert.equal(server.requests.length, 1, 'nothing is fetched while paused');
@@ -464,9 +510,11 @@ describe('ModelDownloader', () => {
 
   it('cancels a download, deleting its partial file', async () => {
     const file = generateFile(256 * KIB);
+    let connectionClosed = false;
     server.on('/c.bin', (_req, res) => {
       res.writeHead(200, { 'content-length': file.body.length });
       res.write(file.body.subarray(0, 64 * KIB));
+      res.on('close', () => (connectionClosed = true));
     });
     const controller = new AbortController();
     const downloader = makeDownloader();
@@ -475,6 +523,7 @@ describe('ModelDownloader', () => {
     controller.abort();
     const error = await download;
     assert.equal(error.code, 'cancelled');
+    await until(() => connectionClosed, 'the cancelled request to be closed');
     assert.equal(existsSync(join(root, 'models', 'c.bin.part')), false);
     assert.equal(downloader.stateOf('c.bin')?.phase, 'cancelled');
     assert.equal(downloader.cancel('c.bin'), false, 'nothing left to cancel');
