@@ -4,7 +4,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
-import { formatDuration } from '../core/estimates.js';
+import { formatBytes, formatDuration } from '../core/estimates.js';
 import { effectiveRank, laneAhead } from '../core/queue-ordering.js';
 import { PRIORITIES, priorityRank, type Priority } from '../core/vocabulary.js';
 import {
@@ -465,11 +465,14 @@ export class SqliteJobStore implements JobStore {
     return this.write(() => {
       const row = this.leasedRow(id, owner, 'complete');
       this.sql.markSucceeded.run({ seq: row.seq, output: JSON.stringify(output), now });
-      const preview = output.isPreview ? ' (a labelled preview, not a generated video)' : '';
-      this.addTimeline(row.seq, now, 'succeeded', `succeeded on ${row.model_used} in attempt ${row.attempts}: ${output.path}${preview}`, {
+      // The timeline is shown to API clients: it names the output, never its path on this machine's disk.
+      const what = output.isPreview ? 'a labelled preview, not a generated video' : 'a video';
+      this.addTimeline(row.seq, now, 'succeeded', `succeeded on ${row.model_used} in attempt ${row.attempts}: ${what} (${output.mediaType}, ${formatBytes(output.sizeBytes)})`, {
         model: row.model_used,
         attempt: row.attempts,
-        output,
+        mediaType: output.mediaType,
+        sizeBytes: output.sizeBytes,
+        isPreview: output.isPreview,
       });
       return this.jobAt(row.seq);
     });

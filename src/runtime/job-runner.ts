@@ -1,4 +1,4 @@
-import { catalogGenerationSeconds } from '../core/estimates.js';
+import { catalogGenerationSeconds, formatBytes } from '../core/estimates.js';
 import type { Catalog } from '../core/catalog.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { FallbackStrategy } from '../core/planning.js';
@@ -76,7 +76,7 @@ export class JobRunner {
       const model = ctx.catalog.byId.get(job.modelUsed);
       if (model && !output.isPreview) ctx.manager.learner.recordGeneration(model.id, settings.resolution, seconds, catalogGenerationSeconds(model, settings, ctx.manager.config.estimation));
       ctx.recovery.recordSuccess(backend.id, job.modelUsed);
-      ctx.emit({ type: 'job.succeeded', at: ctx.clock.now(), jobId: job.id, status: done.status, model: job.modelUsed, message: `${output.isPreview ? 'preview' : 'video'} written: ${output.path}` });
+      ctx.emit({ type: 'job.succeeded', at: ctx.clock.now(), jobId: job.id, status: done.status, model: job.modelUsed, message: `${output.isPreview ? 'preview' : 'video'} written (${output.mediaType}, ${formatBytes(output.sizeBytes)})` });
     } catch (error) {
       if (isLeaseLostError(error)) return; // cancelled or taken over meanwhile: the job is no longer ours to report on
       if (controller.signal.aborted) await this.afterAbort(job, owner, stop);

@@ -124,6 +124,7 @@ describe('generations', () => {
     assert.equal(job.status, 'succeeded');
     for (const key of ['plan', 'attempts', 'timeline', 'progress', 'output']) assert.ok(key in job, key);
     assert.ok((job.timeline as unknown[]).length >= 3);
+    assert.ok(!JSON.stringify(job).includes(service.dataDir), 'the generation names no path on the server disk');
 
     const missing = await service.request('/v1/generations/no-such-job');
     assert.equal(missing.status, 404);
@@ -194,6 +195,7 @@ describe('generations', () => {
     await filtered.waitFor((e) => e.type === 'job.succeeded' && e.jobId === first.id);
     await waitForFinal(service, other.id);
     assert.ok(filtered.events.some((e) => e.type === 'job.progress'));
+    assert.ok(!JSON.stringify(filtered.events).includes(service.dataDir), 'events name no path on the server disk');
     assert.ok(filtered.events.every((e) => !('jobId' in e) || e.jobId === first.id), 'only events of the job asked for');
     filtered.close();
 
