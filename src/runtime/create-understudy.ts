@@ -19,6 +19,7 @@ import { ModelFiles } from '../adapters/model-files/model-files.js';
 import { ComfyUiBackend } from '../adapters/comfyui/comfyui-backend.js';
 import type { ComfyUiConfigInput } from '../adapters/comfyui/comfyui-config.js';
 import type { Backend } from './backend.js';
+import { reportBackendDownload } from './backend-download-progress.js';
 import { BackendAvailability } from './backend-availability.js';
 import { SystemClock } from './clocks.js';
 import type { UnderstudyEvent } from './engine-events.js';
@@ -282,6 +283,12 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     if (!p.modelId) return;
     emit({ type: 'download.progress', at: p.at, modelId: p.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond ?? 0, etaSeconds: p.etaSeconds ?? null });
   });
+  /** A download the backend runs itself, reported as progress events while it runs. */
+  const backendDownload = (modelId: string): Promise<void> => {
+    const backend = backends.find((b) => b.ensureModelDownloaded)!;
+    const stopReporting = reportBackendDownload(backend, modelId, { clock, emit, intervalMs: 500 });
+    return backend.ensureModelDownloaded!(modelId, shutdown.signal).finally(stopReporting);
+  };
   /** Downloads a model: its real files when the catalog lists them, else through the backend that can. */
   const download = (modelId: string): Promise<void> => {
     const existing = downloads.get(modelId);
@@ -296,7 +303,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
           manager.learner.recordDownload(fetched, (clock.now() - started) / 1000);
           await refreshFiles();
         })
-      : backends.find((b) => b.ensureModelDownloaded)!.ensureModelDownloaded!(modelId, shutdown.signal);
+      : backendDownload(modelId);
     const done = work
       .then(async () => {
         emit({ type: 'model.status', at: clock.now(), modelId, status: 'available', backendId: source });

@@ -68,6 +68,13 @@ test('a missing model with no good alternative is downloaded, the job waits for 
     assert.equal(done.modelUsed, 't2v-A14B');
     assert.ok(h.events.some((e) => e.type === 'model.status' && e.modelId === 't2v-A14B' && e.status === 'available'));
     assert.ok(h.events.some((e) => e.type === 'job.released' && e.jobId === job.id));
+    // The simulated GPU downloads by itself; its progress is read and reported while the download runs.
+    const progress = h.events.flatMap((e) => (e.type === 'download.progress' && e.modelId === 't2v-A14B' ? [e] : []));
+    assert.ok(progress.length >= 3, `${progress.length} progress events`);
+    assert.ok(progress.every((p, i) => i === 0 || p.bytesDone >= progress[i - 1]!.bytesDone), 'bytes only grow');
+    assert.ok(progress.every((p) => p.bytesDone < p.bytesTotal && p.bytesPerSecond > 0 && p.etaSeconds !== null && p.etaSeconds > 0));
+    await h.clock.advance(10_000);
+    assert.equal(h.events.filter((e) => e.type === 'download.progress').length, progress.length, 'no readings once it is done');
   } finally {
     await h.close();
   }
