@@ -76,6 +76,7 @@ export class JobRunner {
       const model = ctx.catalog.byId.get(job.modelUsed);
       if (model && !output.isPreview) ctx.manager.learner.recordGeneration(model.id, settings.resolution, seconds, catalogGenerationSeconds(model, settings, ctx.manager.config.estimation));
       ctx.recovery.recordSuccess(backend.id, job.modelUsed);
+      if (!output.isPreview) ctx.recovery.exitMockMode(`${job.modelUsed} generated a real video on ${backend.id}`);
       ctx.emit({ type: 'job.succeeded', at: ctx.clock.now(), jobId: job.id, status: done.status, model: job.modelUsed, message: `${output.isPreview ? 'preview' : 'video'} written (${output.mediaType}, ${formatBytes(output.sizeBytes)})` });
     } catch (error) {
       if (isLeaseLostError(error)) return; // cancelled or taken over meanwhile: the job is no longer ours to report on

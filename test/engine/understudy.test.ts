@@ -293,3 +293,19 @@ test('after a restart, downloads that waiting jobs need are resumed', async () =
     await first.close();
   }
 });
+
+test('preview mode, entered by a recovery chain, ends when a real generation succeeds', async () => {
+  const h = await startEngine({ recovery: { chains: { network_error: ['fallback_to_mock'] } } });
+  try {
+    const changes: Array<{ active: boolean; reason: string }> = [];
+    h.engine.recovery.onMockModeChange((c) => changes.push(c));
+    await h.engine.recovery.handleFailure('network_error', new Error('ECONNRESET'));
+    assert.equal(h.engine.recovery.mockModeActive, true);
+    const { job } = await h.engine.submit({ model: 'ti2v-5B', prompt: 'the sea' });
+    await h.runUntilEvent('job.succeeded', job.id);
+    assert.equal(h.engine.recovery.mockModeActive, false);
+    assert.match(changes.at(-1)?.reason ?? '', /ti2v-5B generated a real video on simulated-gpu/);
+  } finally {
+    await h.close();
+  }
+});
