@@ -2,20 +2,14 @@
  * Group commit: callers that need what they wrote to be on stable storage share syncs. A caller arriving while no
  * sync runs starts one; callers arriving while one runs (it may have started before their write) wait for the next,
  * which starts as soon as the running one ends and covers them all. So under load there is at most one sync running
- * and one waiting, however many writers there are, and no writer waits for a sync that started before its write.
+ * and one waiting, however many writers there are, and no writer is released by a sync that started before its write.
  */
 export class GroupSync {
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
-  private syncs = 0;
 
   /** @param sync flushes everything written so far to stable storage (e.g. `fdatasync` of a log file). */
   constructor(private readonly sync: () => Promise<void>) {}
-
-  /** How many syncs have started: with {@link flush} calls, the size of the groups. */
-  get syncCount(): number {
-    return this.syncs;
-  }
 
   /** Resolves once everything written before the call is on stable storage; rejects if that sync fails. */
   flush(): Promise<void> {
@@ -31,7 +25,6 @@ export class GroupSync {
   }
 
   private start(): Promise<void> {
-    this.syncs++;
     const sync = Promise.resolve()
       .then(this.sync)
       .finally(() => {
