@@ -34,8 +34,6 @@ const WORKER_SOURCE = `
 'use strict';
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const http = require('node:http');
-const https = require('node:https');
 const BATCH_BYTES = ${BATCH_BYTES};
 const SYNC_STEP_BYTES = ${SYNC_STEP_BYTES};
 let request;
@@ -52,7 +50,8 @@ parentPort.on('message', (message) => {
 
 function get(url, headers) {
   discard();
-  const current = (url.startsWith('https:') ? https : http).request(url, { method: 'GET', headers });
+  const client = require(url.startsWith('https:') ? 'node:https' : 'node:http');
+  const current = client.request(url, { method: 'GET', headers });
   request = current;
   current.on('response', (res) => {
     response = res;
@@ -151,16 +150,14 @@ function finish(failure) {
   file.failure = file.failure || failure;
   response.removeListener('data', receive);
   discard();
-  if (!file.failure || file.failure.kind !== 'file') writeOrKeep();
-  close();
-}
-
-function writeOrKeep() {
-  try {
-    writeBatch();
-  } catch (error) {
-    file.failure = fileFailure(error);
+  if (!file.failure || file.failure.kind !== 'file') {
+    try {
+      writeBatch();
+    } catch (error) {
+      file.failure = fileFailure(error);
+    }
   }
+  close();
 }
 
 function close() {
