@@ -3,8 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { DownloadError } from './download-errors.js';
 
 /**
- * Received bytes are copied into a batch of this size, written with one call once full, so a fast transfer makes few
- * write calls. Not larger: writes of 2 MiB and more get 2 MiB page-cache folios, which on a virtual machine that hands
+ * Received chunks are collected into a batch of this size, written with one `writev` once full (no copy), so a fast
+ * transfer makes few write calls. Not larger: writes of 2 MiB and more get 2 MiB page-cache folios, which on a virtual machine that hands
  * freed memory back to its host often come from memory the host must fault in again (measured with dd, 1 GiB: 2 and
  * 4 MiB writes 0.2 to 1.8 CPU s, 512 KiB and 1 MiB writes a steady 0.2).
  */
@@ -79,7 +79,7 @@ function save(target) {
     return;
   }
   file = {
-    fd, maxBytes: target.maxBytes, fsync: target.fsync, batch: Buffer.allocUnsafe(BATCH_BYTES), filled: 0,
+    fd, maxBytes: target.maxBytes, fsync: target.fsync, chunks: [], pending: 0,
     received: 0, receivedAtTick: 0, written: 0, syncedUpTo: 0, syncing: false, eager: true, turnPending: false,
     finished: false, failure: undefined,
   };
@@ -91,15 +91,14 @@ function save(target) {
 function receive(chunk) {
   if (file.received + chunk.length > file.maxBytes) return finish({ kind: 'size' });
   file.received += chunk.length;
-  try {
-    for (let from = 0; from < chunk.length; ) {
-      const copied = chunk.copy(file.batch, file.filled, from);
-      file.filled += copied;
-      from += copied;
-      if (file.filled === BATCH_BYTES) writeBatch();
+  file.chunks.push(chunk);
+  file.pending += chunk.length;
+  if (file.pending >= BATCH_BYTES) {
+    try {
+      writeBatch();
+    } catch (error) {
+      return finish(fileFailure(error));
     }
-  } catch (error) {
-    return finish(fileFailure(error));
   }
   if (file.eager && !file.turnPending) {
     file.turnPending = true;
@@ -128,10 +127,15 @@ function writeOrFinish() {
 }
 
 function writeBatch() {
-  if (file.filled === 0) return;
-  for (let done = 0; done < file.filled; ) done += fs.writeSync(file.fd, file.batch, done, file.filled - done);
-  file.written += file.filled;
-  file.filled = 0;
+  if (file.pending === 0) return;
+  for (let chunks = file.chunks, left = file.pending; left > 0; ) {
+    const done = fs.writevSync(file.fd, chunks);
+    left -= done;
+    if (left > 0) chunks = unwritten(chunks, done);
+  }
+  file.written += file.pending;
+  file.chunks = [];
+  file.pending = 0;
   parentPort.postMessage({ type: 'written', bytes: file.written });
   if (!file.fsync || file.syncing || file.written - file.syncedUpTo < SYNC_STEP_BYTES) return;
   file.syncing = true;
@@ -142,6 +146,15 @@ function writeBatch() {
     if (file.finished) close();
     else if (error) finish();
   });
+}
+
+// What is left of chunks after their first done bytes were written.
+function unwritten(chunks, done) {
+  let index = 0;
+  while (done >= chunks[index].length) done -= chunks[index++].length;
+  const rest = chunks.slice(index);
+  rest[0] = rest[0].subarray(done);
+  return rest;
 }
 
 function finish(failure) {
