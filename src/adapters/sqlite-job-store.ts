@@ -191,7 +191,6 @@ export class SqliteJobStore implements JobStore {
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
       this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
-
       this.sql = this.prepare();
       const logPath = `${options.path}-wal`;
       const syncLog = options.syncLog;
