@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteJobStore } from '../src/adapters/sqlite-job-store.js';
-import type { FallbackStrategy } from '../src/core/planning.js';
+import { createCatalog } from '../src/core/catalog.js';
+import { PlannerConfigSchema, planFallback } from '../src/core/planning.js';
 import { withDefaults } from '../src/core/requirements.js';
 import { PRIORITIES } from '../src/core/vocabulary.js';
 import { SystemClock } from '../src/runtime/clocks.js';
@@ -52,24 +53,15 @@ class Timings {
   }
 }
 
+const catalog = createCatalog();
+const plannerConfig = PlannerConfigSchema.parse({});
+const allAvailable = new Map(MODELS.map((modelId) => [modelId, { modelId, status: 'available' as const }]));
+
+/** A job as a submit stores it: planned by the real planner (every model available), so its row is the real size. */
 function makeJob(i: number): NewJob {
   const model = MODELS[i % MODELS.length] ?? 't2v-A14B';
   const requirements = withDefaults({ modelType: model, priority: PRIORITIES[(i * 7) % PRIORITIES.length], maxWaitSeconds: 86_400 });
-  const plan: FallbackStrategy = {
-    strategyType: 'as_requested',
-    situation: 'available',
-    model,
-    recommendedAction: `run ${model} as requested`,
-    estimatedSeconds: 120,
-    userMessage: `${model} is ready; result in about 2 min.`,
-    canQueueRequest: true,
-    queueRequestedModel: false,
-    confidence: 0.95,
-    fallbackOptions: [{ type: 'as_requested', model, chosen: true, estimatedSeconds: 120 }],
-    requirementsAdjustments: [],
-    requirements,
-    isPreview: false,
-  };
+  const plan = planFallback({ catalog, config: plannerConfig, requirements, availability: allAvailable });
   return { request: { prompt: `bench prompt ${i}: a lighthouse in a storm, cinematic`, requirements }, plan };
 }
 
@@ -85,7 +77,10 @@ async function main(): Promise<void> {
   const wall = performance.now();
   try {
     const enqueueStarted = performance.now();
-    for (let i = 0; i < JOBS && performance.now() - enqueueStarted < PHASE_BUDGET_MS; i++) await enqueue.time(() => store.enqueue(makeJob(i)));
+    for (let i = 0; i < JOBS && performance.now() - enqueueStarted < PHASE_BUDGET_MS; i++) {
+      const job = makeJob(i);
+      await enqueue.time(() => store.enqueue(job));
+    }
     const queued = enqueue.samples.length;
     const drainStarted = performance.now();
     while (performance.now() - drainStarted < PHASE_BUDGET_MS) {
@@ -104,7 +99,10 @@ async function main(): Promise<void> {
     const concurrentStarted = performance.now();
     let next = 0;
     const writer = async (): Promise<void> => {
-      while (next < JOBS && performance.now() - concurrentStarted < PHASE_BUDGET_MS) await concurrent.time(() => store.enqueue(makeJob(next++)));
+      while (next < JOBS && performance.now() - concurrentStarted < PHASE_BUDGET_MS) {
+        const job = makeJob(next++);
+        await concurrent.time(() => store.enqueue(job));
+      }
     };
     await Promise.all(Array.from({ length: WRITERS }, writer));
     const concurrentMs = performance.now() - concurrentStarted;
