@@ -626,6 +626,10 @@ export class SqliteJobStore implements JobStore {
     return { takenAt, byModel, total };
   }
 
+  async oldestWaitingAcceptedAt(): Promise<number | null> {
+    return (this.sql.oldestWaiting.get() as { at: number | null }).at;
+  }
+
   /** Waits for pending syncs (the last connection's close removes the log), then closes the database. */
   async close(): Promise<void> {
     await this.logSync.flush().catch(() => undefined);
@@ -799,6 +803,7 @@ export class SqliteJobStore implements JobStore {
       lapsed: db.prepare("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at <= @now ORDER BY seq"),
       purge: db.prepare("DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled', 'expired') AND updated_at < @before"),
       counts: db.prepare('SELECT status, n FROM job_state_counts'),
+      oldestWaiting: db.prepare("SELECT MIN(created_at) AS at FROM jobs WHERE status IN ('queued', 'waiting_for_model')"),
       snapshot: db.prepare('SELECT status, model, priority_rank, n FROM job_queue_counts WHERE n > 0'),
       // Lane counts for queuePosition: the total from the counts table, the others ranges of the jobs_queue index.
       laneTotal: db.prepare("SELECT COALESCE(SUM(n), 0) AS n FROM job_queue_counts WHERE status = 'queued' AND priority_rank = @lane"),

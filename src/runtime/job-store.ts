@@ -166,6 +166,8 @@ export interface JobStore {
   counts(): Promise<Record<JobState, number>>;
   /** Waiting jobs by model and priority. */
   queueSnapshot(): Promise<QueueSnapshot>;
+  /** Epoch milliseconds the longest-waiting job (queued or waiting for a model) was accepted; null when none waits. */
+  oldestWaitingAcceptedAt(): Promise<number | null>;
   /** Releases the store's resources; further calls fail. */
   close(): Promise<void>;
 }

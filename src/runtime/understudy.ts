@@ -205,14 +205,14 @@ export class Understudy {
         queueByPriority[p] += counts.queued[p] + counts.waitingForModel[p];
       }
     }
-    const oldest = (await this.store.listQueue({ limit: 1 }))[0];
+    const oldest = await this.store.oldestWaitingAcceptedAt();
     return {
       totalQueuedRequests: snapshot.total,
       queueByModel,
       queueByPriority,
       maxQueueSize: this.store.maxQueueSize,
       queueUtilization: (snapshot.total / this.store.maxQueueSize) * 100,
-      oldestRequestAgeSeconds: oldest ? (this.clock.now() - oldest.createdAt) / 1000 : null,
+      oldestRequestAgeSeconds: oldest === null ? null : (this.clock.now() - oldest) / 1000,
     };
   }
 

@@ -205,6 +205,24 @@ test('opening a database of schema version 1 fills the queue counts from the job
   assert.equal(migrated.byModel['i2v-A14B']?.waitingForModel.low, 1);
 });
 
+test('the oldest waiting job is the one accepted first, whatever its place in claim order', async (t) => {
+  const { store, clock } = storeFixture(t);
+  assert.equal(await store.oldestWaitingAcceptedAt(), null);
+  const start = clock.now();
+  await store.enqueue({ ...newJob({ id: 'waits', model: 'i2v-A14B' }), initialState: 'waiting_for_model' });
+  await clock.advance(1000);
+  await store.enqueue(newJob({ id: 'low', priority: 'low' }));
+  await clock.advance(4000);
+  await store.enqueue(newJob({ id: 'critical', priority: 'critical' }));
+  assert.equal(await store.oldestWaitingAcceptedAt(), start, 'a job waiting for a model counts');
+  await store.cancel('waits', 'no longer needed');
+  assert.equal((await store.listQueue())[0]?.id, 'critical');
+  assert.equal(await store.oldestWaitingAcceptedAt(), start + 1000, 'the low job, not the head of the queue');
+  await store.claimNext({ owner: 'w' });
+  await store.claimNext({ owner: 'w' });
+  assert.equal(await store.oldestWaitingAcceptedAt(), null);
+});
+
 test('options are checked: maxQueueSize and maxAttempts must be whole and positive', async (t) => {
   const { open, store } = storeFixture(t);
   assert.throws(() => open({ maxQueueSize: 0 }), RangeError);
