@@ -385,9 +385,15 @@ export class SqliteJobStore implements JobStore {
       let ahead = 0;
       for (let lane = 0; lane < PRIORITIES.length; lane++) {
         const { allUpTo, tiedUpTo } = laneAhead(lane, rank, now, this.agingSeconds);
-        const all = this.countLaneUpTo(lane, allUpTo);
-        const tied = tiedUpTo === -Infinity ? 0 : Math.min(this.countLaneUpTo(lane, tiedUpTo), this.countLaneBefore(lane, row));
-        ahead += Math.max(all, tied);
+        if (tiedUpTo === -Infinity) continue; // then allUpTo is -Infinity too: none of this lane is ahead
+        const total = (this.sql.laneTotal.get({ lane }) as { n: number }).n;
+        if (allUpTo === Infinity) {
+          ahead += total;
+          continue;
+        }
+        const before = total - (this.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number }).n;
+        const tied = tiedUpTo === Infinity ? before : Math.min(this.countLaneUpTo(lane, tiedUpTo), before);
+        ahead += Math.max(this.countLaneUpTo(lane, allUpTo), tied);
       }
       return ahead + 1;
     });
@@ -679,17 +685,9 @@ export class SqliteJobStore implements JobStore {
     return queuedModels.filter((m) => ready(m));
   }
 
-  /** Queued jobs of a priority lane accepted at or before `upTo` (epoch ms; ±Infinity for all or none). */
+  /** Queued jobs of a priority lane accepted at or before `upTo` (epoch ms, finite, or -Infinity for none). */
   private countLaneUpTo(lane: number, upTo: number): number {
-    if (upTo === -Infinity) return 0;
-    const row = upTo === Infinity ? this.sql.laneTotal.get({ lane }) : this.sql.laneUpTo.get({ lane, upTo });
-    return (row as { n: number }).n;
-  }
-
-  /** Queued jobs of a priority lane before `row` in (created_at, seq) order: the lane less those from `row` on. */
-  private countLaneBefore(lane: number, row: JobRow): number {
-    const from = this.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number };
-    return this.countLaneUpTo(lane, Infinity) - from.n;
+    return upTo === -Infinity ? 0 : (this.sql.laneUpTo.get({ lane, upTo }) as { n: number }).n;
   }
 
   private requireRow(id: string): JobRow {

@@ -39,7 +39,8 @@ export function sortQueue<T extends Orderable>(items: readonly T[], now: number,
  * Which jobs of one priority lane are ahead of a job whose rank after aging is `rank`. Within a lane an older job has
  * aged at least as much, so the jobs ahead are always the lane's oldest ones: every job accepted at or before
  * `allUpTo`, and of those accepted at or before `tiedUpTo`, the ones accepted before the job itself (they tie on rank
- * and go first by age). The bounds are epoch milliseconds, `Infinity` for the whole lane, `-Infinity` for none.
+ * and go first by age). The bounds are epoch milliseconds, `Infinity` for the whole lane, `-Infinity` for none;
+ * `allUpTo` is never above `tiedUpTo`.
  */
 export interface LaneAhead {
   allUpTo: number;
@@ -49,7 +50,7 @@ export interface LaneAhead {
 /** {@link LaneAhead} for lane `laneRank` (0 = critical) at `now`; the same arithmetic as {@link effectiveRank}. */
 export function laneAhead(laneRank: number, rank: number, now: number, agingSeconds: number): LaneAhead {
   if (agingSeconds <= 0) {
-    return { allUpTo: laneRank < rank ? Infinity : -Infinity, tiedUpTo: laneRank === rank ? Infinity : -Infinity };
+    return { allUpTo: laneRank < rank ? Infinity : -Infinity, tiedUpTo: laneRank <= rank ? Infinity : -Infinity };
   }
   // A lane job's rank is at most r once it has waited (laneRank - r) levels of agingSeconds.
   const acceptedBy = (levels: number): number => (levels <= 0 ? Infinity : now - levels * agingSeconds * 1000);
