@@ -126,3 +126,14 @@ export class ModelPathError extends Error {
 export function isModelPathError(error: unknown): error is ModelPathError {
   return error instanceof ModelPathError;
 }
+
+/**
+ * A local file-system error as a {@link DownloadError}: `disk_full` for ENOSPC or EDQUOT, `io_error` otherwise. `doing`
+ * says what failed, capitalised, e.g. `Writing diffusion_models/t2v.safetensors.part`.
+ */
+export function fileSystemError(error: unknown, doing: string): DownloadError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const message = (error as Error | undefined)?.message ?? String(error);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new DownloadError('disk_full', `${doing} failed: the disk is full (${message})`, { cause: error });
+  return new DownloadError('io_error', `${doing} failed: ${message}`, { cause: error });
+}

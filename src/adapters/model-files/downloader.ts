@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import { parseOrThrow } from '../../core/validation.js';
 import { sleep } from '../../runtime/clocks.js';
 import { DigestCache } from './digest-cache.js';
-import { DownloadError, isDownloadError, isModelPathError, type DownloadErrorCode } from './download-errors.js';
+import { DownloadError, fileSystemError, isDownloadError, isModelPathError, type DownloadErrorCode } from './download-errors.js';
 import { FileHashWorker } from './file-digest.js';
 import { openRange } from './http-range-client.js';
 import type { ModelsDirectory, ResolvedModelFile } from './models-directory.js';
@@ -715,10 +715,7 @@ function isTerminal(phase: DownloadPhase): boolean {
 }
 
 function toDownloadError(error: unknown): DownloadError {
-  if (isDownloadError(error)) return error;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new DownloadError('disk_full', `The disk is full: ${(error as Error).message}`, { cause: error });
-  return new DownloadError('io_error', `Local file error: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error });
+  return isDownloadError(error) ? error : fileSystemError(error, 'A local file operation');
 }
 
 async function sizeIfExists(path: string): Promise<number | undefined> {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import { DownloadError } from './download-errors.js';
+import { DownloadError, fileSystemError } from './download-errors.js';
 
 /**
  * Received chunks are collected into a batch of this size, written with one `writev` once full (no copy), so a fast
@@ -354,10 +354,6 @@ export class TransferWorker {
     if (failure.kind === 'body') {
       return new DownloadError('network', `Reading ${this.url} failed: ${failure.message}`, { url: this.url });
     }
-    const cause = Object.assign(new Error(failure.message), { code: failure.code });
-    if (failure.code === 'ENOSPC' || failure.code === 'EDQUOT') {
-      return new DownloadError('disk_full', `The disk filled while writing ${target.path}`, { cause });
-    }
-    return new DownloadError('io_error', `Writing ${target.path} failed: ${failure.message}`, { cause });
+    return fileSystemError(Object.assign(new Error(failure.message), { code: failure.code }), `Writing ${target.path}`);
   }
 }
