@@ -1,4 +1,3 @@
-import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { EventEmitter, type Event, type IDisposable } from 'cockatiel';
 import type { AvailabilitySnapshot, AvailabilitySource, ModelStatus } from '../../core/availability.js';
@@ -7,6 +6,7 @@ import type { Clock } from '../../core/clock.js';
 import type { ModelAvailability } from '../../core/vocabulary.js';
 import { DigestCache } from './digest-cache.js';
 import { isModelPathError } from './download-errors.js';
+import { ifExists } from './if-exists.js';
 import type { DownloadMonitor, DownloadState } from './downloader.js';
 import { sha256File, type FileHasher } from './file-digest.js';
 import type { ModelsDirectory } from './models-directory.js';
@@ -120,9 +120,9 @@ export class AvailabilityScanner implements AvailabilitySource, IDisposable {
     const base = { path: file.path, bytesTotal: file.sizeBytes, verified: false };
     try {
       const { absolutePath, partPath } = await this.directory.resolve(file.path);
-      const info = await statIfExists(absolutePath);
+      const info = await ifExists(stat(absolutePath));
       if (info === undefined) {
-        const partBytes = Math.min((await statIfExists(partPath))?.size ?? 0, file.sizeBytes);
+        const partBytes = Math.min((await ifExists(stat(partPath)))?.size ?? 0, file.sizeBytes);
         return { ...base, status: partBytes > 0 ? 'partial' : 'missing', bytesPresent: partBytes };
       }
       if (!info.isFile()) return { ...base, status: 'corrupted', bytesPresent: 0, detail: `${file.path} is not a regular file` };
@@ -219,13 +219,4 @@ function sameStatus(a: ModelStatus, b: ModelStatus): boolean {
     a.detail === b.detail &&
     a.downloadBytesPerSecond === b.downloadBytesPerSecond
   );
-}
-
-async function statIfExists(path: string): Promise<Stats | undefined> {
-  try {
-    return await stat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }

@@ -9,6 +9,7 @@ import { sleep } from '../../runtime/clocks.js';
 import { DigestCache } from './digest-cache.js';
 import { DownloadError, fileSystemError, isDownloadError, isModelPathError, type DownloadErrorCode } from './download-errors.js';
 import { FileHashWorker } from './file-digest.js';
+import { ifExists } from './if-exists.js';
 import { openRange } from './http-range-client.js';
 import type { ModelsDirectory, ResolvedModelFile } from './models-directory.js';
 import { TransferRate } from './transfer-rate.js';
@@ -388,7 +389,7 @@ export class ModelDownloader implements DownloadMonitor {
 
   /** The result for a final file already present with the right digest, if there is one. */
   private async verifiedExisting(job: Job, target: ResolvedModelFile, interrupt: AbortSignal): Promise<DownloadResult | undefined> {
-    const size = await sizeIfExists(target.absolutePath);
+    const size = (await ifExists(stat(target.absolutePath)))?.size;
     if (size !== job.file.sizeBytes) return undefined;
     this.setPhase(job, 'verifying');
     const { sha256 } = await this.digestCache.digestOf(target.absolutePath, undefined, interrupt);
@@ -461,7 +462,7 @@ export class ModelDownloader implements DownloadMonitor {
 
   /** Continues from the partial file on disk (too long a one is deleted): a worker starts hashing what is there. */
   private async adoptPartial(job: Job, target: ResolvedModelFile): Promise<FileHashWorker> {
-    let partBytes = (await sizeIfExists(target.partPath)) ?? 0;
+    let partBytes = (await ifExists(stat(target.partPath)))?.size ?? 0;
     if (partBytes > job.file.sizeBytes) {
       await rm(target.partPath, { force: true });
       partBytes = 0;
@@ -716,15 +717,6 @@ function isTerminal(phase: DownloadPhase): boolean {
 
 function toDownloadError(error: unknown): DownloadError {
   return isDownloadError(error) ? error : fileSystemError(error, 'A local file operation');
-}
-
-async function sizeIfExists(path: string): Promise<number | undefined> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 /** Makes a rename durable; some file systems refuse to sync a directory, which is harmless. */

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { parseOrThrow } from '../../core/validation.js';
 import { ModelPathError } from './download-errors.js';
+import { ifExists } from './if-exists.js';
 
 /** Suffix of a file being downloaded next to its final name. */
 export const PARTIAL_SUFFIX = '.part';
@@ -117,11 +118,11 @@ export class ModelsDirectory {
   async resolve(catalogPath: string): Promise<ResolvedModelFile> {
     const absolutePath = this.locate(catalogPath);
     const partPath = absolutePath + PARTIAL_SUFFIX;
-    const realRoot = (await realpathIfExists(this.root)) ?? this.root;
+    const realRoot = (await ifExists(realpath(this.root))) ?? this.root;
     for (const candidate of [absolutePath, partPath]) {
       const existing = await deepestExisting(candidate, this.root);
       if (existing === undefined) continue;
-      const real = await realpathIfExists(existing);
+      const real = await ifExists(realpath(existing));
       if (real === undefined) throw new ModelPathError(catalogPath, `${existing} is a symbolic link to nothing`);
       if (!isInside(realRoot, real) && real !== realRoot) {
         throw new ModelPathError(catalogPath, `${existing} leads to ${real}, outside the models directory ${realRoot}`);
@@ -149,13 +150,4 @@ async function deepestExisting(path: string, root: string): Promise<string | und
     }
   }
   return undefined;
-}
-
-async function realpathIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await realpath(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
