@@ -58,6 +58,8 @@ export const DownloaderOptionsSchema = z.strictObject({
   freeSpaceReserveBytes: z.number().int().min(0).default(0),
   /** Extra request headers (e.g. authorization); credentials are not sent to another origin after a redirect. */
   headers: z.record(z.string(), z.string()).default({}),
+  /** PEM certificates trusted for https beside Node's bundled roots, e.g. a private mirror's own CA. */
+  caCertificates: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM text with at least one "-----BEGIN CERTIFICATE-----" block' }).optional(),
   /** Flush each file to stable storage before the atomic rename. Default true. */
   fsync: z.boolean().default(true),
 });
@@ -500,7 +502,7 @@ export class ModelDownloader implements DownloadMonitor {
     const signal = AbortSignal.any([interrupt, attempt.signal]);
     job.attempts++;
     job.lastActivityAt = this.clock.now();
-    const transfer = new TransferWorker();
+    const transfer = new TransferWorker(this.options.caCertificates);
     const stopTicking = this.tickWhileTransferring(job, attempt, transfer);
     try {
       const response = await openRange(url, transfer, {
