@@ -3,6 +3,8 @@
  * `curl -s -o file URL`, on the same 1 GiB generated file served over loopback by a node:http server in a separate
  * process, in alternating runs after one warm-up run of each (not counted: on this kind of virtual machine memory the
  * guest touches for the first time is slow to hand out, and the first gigabyte written pays for it, whoever writes it).
+ * Each downloader row has its like among the curl rows: without fsync, plain curl (the file in the page cache); with
+ * fsync, curl followed by `sync -d` on the file (the file on disk, as the downloader has it before its rename).
  * Run with `npx tsx bench/download.ts` (about a minute).
  */
 import { spawn } from 'node:child_process';
@@ -12,14 +14,24 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { SystemClock } from '../src/runtime/clocks.js';
 import { ModelDownloader } from '../src/adapters/model-files/downloader.js';
 import { ModelsDirectory } from '../src/adapters/model-files/models-directory.js';
 
 const FILE_BYTES = 1024 ** 3;
 /** Counted rounds: a multiple of the number of tools, so that the rotation is even. */
-const ROUNDS = 6;
+const ROUNDS = 8;
 const MB = 1e6;
+const CURL = 'curl -s -o';
+const CURL_SYNCED = 'curl -s -o, then sync -d';
+/**
+ * Pause after each run's file is deleted. This kind of VM reports freed memory to its host about 2 s after it is freed
+ * (Linux free page reporting), and memory reported is slow to touch again. Without a pause, whether the next run finds
+ * the gigabyte the last one freed reported or not is down to timing: the same download took 1.3 to 2.0 CPU s per GiB.
+ * With one, every run starts from the same state.
+ */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 3000);
 /** Downloads land here when set (e.g. a tmpfs, to measure the downloader rather than the disk). */
 const OUTPUT_BASE = process.env.BENCH_OUTPUT_DIR;
 
@@ -71,9 +83,9 @@ async function generate(path: string): Promise<string> {
  * Runs curl under `sh`, which then prints its own /proc stat: fields 16 and 17 (cutime, cstime) are the CPU ticks of
  * the children it waited for, i.e. curl's.
  */
-async function timeCurl(url: string, output: string): Promise<Timing> {
+async function timeCurl(url: string, output: string, fdatasync: boolean): Promise<Timing> {
   const started = performance.now();
-  const script = 'curl -s -o "$1" "$2" && cat /proc/$$/stat';
+  const script = `curl -s -o "$1" "$2"${fdatasync ? ' && sync -d "$1"' : ''} && cat /proc/$$/stat`;
   const shell = spawn('sh', ['-c', script, 'sh', output, url], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stat = '';
   shell.stdout.on('data', (chunk: Buffer) => (stat += chunk.toString()));
@@ -114,7 +126,8 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port.trim()}/model.bin`;
     const runs: Run[] = [];
     const tools: [string, (root: string) => Promise<Timing>][] = [
-      ['curl -s -o', (root) => timeCurl(url, join(root, 'curl.bin'))],
+      [CURL, (root) => timeCurl(url, join(root, 'curl.bin'), false)],
+      [CURL_SYNCED, (root) => timeCurl(url, join(root, 'curl.bin'), true)],
       ['understudy (sha256, fsync)', (root) => timeOurs(url, root, sha256, true)],
       ['understudy (sha256, no fsync)', (root) => timeOurs(url, root, sha256, false)],
     ];
@@ -128,22 +141,24 @@ async function main(): Promise<void> {
         const timing = await time(root);
         if (round > 0) runs.push({ tool, ...timing });
         await rm(root, { recursive: true, force: true });
+        await setTimeout(SETTLE_MS);
         const cpu = timing.cpuSeconds === undefined ? '' : `, ${timing.cpuSeconds.toFixed(2)} CPU s`;
         const label = round === 0 ? 'warm-up' : `round ${round}`;
-        console.log(`${label.padEnd(8)} ${tool.padEnd(30)} ${(FILE_BYTES / MB / timing.seconds).toFixed(0)} MB/s${cpu}`);
+        console.log(`${label.padEnd(8)} ${tool.padEnd(36)} ${(FILE_BYTES / MB / timing.seconds).toFixed(0)} MB/s${cpu}`);
       }
     }
-    const curlRate = FILE_BYTES / MB / median(runs.filter((r) => r.tool === tools[0]?.[0]).map((r) => r.seconds));
+    const rateOf = (tool: string): number => FILE_BYTES / MB / median(runs.filter((r) => r.tool === tool).map((r) => r.seconds));
     const cpus = (tool: string): number[] =>
       runs.flatMap((r) => (r.tool === tool && r.cpuSeconds !== undefined ? [r.cpuSeconds] : []));
+    const percent = (tool: string, base: string): string => `${((rateOf(tool) / rateOf(base)) * 100).toFixed(0)} %`;
     console.log(`\nload average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
-    console.log(`| tool | median MB/s | runs (MB/s) | vs curl | median CPU s per GiB |\n| --- | ---: | --- | ---: | ---: |`);
+    console.log(
+      `| tool | median MB/s | runs (MB/s) | vs ${CURL} | vs ${CURL_SYNCED} | median CPU s per GiB |\n| --- | ---: | --- | ---: | ---: | ---: |`,
+    );
     for (const [tool] of tools) {
-      const mine = runs.filter((r) => r.tool === tool);
-      const rate = FILE_BYTES / MB / median(mine.map((r) => r.seconds));
-      const each = mine.map((r) => (FILE_BYTES / MB / r.seconds).toFixed(0)).join(', ');
+      const each = runs.filter((r) => r.tool === tool).map((r) => (FILE_BYTES / MB / r.seconds).toFixed(0)).join(', ');
       const cpu = cpus(tool).length ? median(cpus(tool)).toFixed(2) : 'n/a';
-      console.log(`| ${tool} | ${rate.toFixed(0)} | ${each} | ${((rate / curlRate) * 100).toFixed(0)} % | ${cpu} |`);
+      console.log(`| ${tool} | ${rateOf(tool).toFixed(0)} | ${each} | ${percent(tool, CURL)} | ${percent(tool, CURL_SYNCED)} | ${cpu} |`);
     }
   } finally {
     server.kill();

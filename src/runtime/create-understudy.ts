@@ -112,6 +112,8 @@ export const UnderstudyConfigSchema = z.strictObject({
       maxFileBytes: z.number().int().positive().optional(),
       /** Downloads at once (default 2). */
       maxConcurrent: z.number().int().min(1).max(32).optional(),
+      /** A PEM file of CA certificates trusted for https beside the bundled roots, e.g. a private mirror's. */
+      caFile: z.string().min(1).optional(),
     })
     .optional(),
   /** Health monitoring period, seconds; 0 turns it off (default 60). */
@@ -160,6 +162,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
           ...(config.modelFiles.allowedHosts ? { allowedHosts: config.modelFiles.allowedHosts } : {}),
           ...(config.modelFiles.maxFileBytes ? { maxFileBytes: config.modelFiles.maxFileBytes } : {}),
           ...(config.modelFiles.maxConcurrent ? { maxConcurrent: config.modelFiles.maxConcurrent } : {}),
+          ...(config.modelFiles.caFile ? { caCertificates: await readCaFile(config.modelFiles.caFile) } : {}),
         },
         ...(deps.random ? { random: deps.random } : {}),
       })
@@ -367,6 +370,20 @@ async function loadCatalog(file: string | undefined): Promise<Catalog> {
   if (!file) return base;
   const text = await readFile(file, 'utf8');
   return parseCatalogText(text, /\.ya?ml$/i.test(file) ? 'yaml' : 'json', base, file);
+}
+
+/** The PEM text of `modelFiles.caFile`; a missing file or one without a certificate fails naming the field. */
+async function readCaFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ValidationError('config', [{ field: 'modelFiles.caFile', problem: `cannot read ${file}: ${(error as Error).message}` }]);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ValidationError('config', [{ field: 'modelFiles.caFile', problem: `${file} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)` }]);
+  }
+  return text;
 }
 
 /** What the estimator learned in earlier runs (durations, download speed); a fresh learner when there is none. */

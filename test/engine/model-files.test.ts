@@ -70,3 +70,22 @@ test('verify is refused, naming the field, when the backend manages the files', 
     await h.close();
   }
 });
+
+test('modelFiles.caFile must name a readable PEM file, and the error names the field', async () => {
+  const dir = await makeTempDir();
+  try {
+    const notPem = join(dir, 'ca.txt');
+    await writeFile(notPem, 'not a certificate');
+    for (const caFile of [notPem, join(dir, 'missing.pem')]) {
+      await assert.rejects(
+        createUnderstudy(
+          { dataDir: join(dir, 'data'), healthIntervalSeconds: 0, modelFiles: { dir: join(dir, 'models'), caFile } },
+          { clock: new ManualClock(), probe: calmProbe, syncJobLog: instantLogSync },
+        ),
+        (e: unknown) => isValidationError(e) && e.issues[0]!.field === 'modelFiles.caFile' && e.issues[0]!.problem.includes(caFile),
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
