@@ -26,12 +26,12 @@ const MB = 1e6;
 const CURL = 'curl -s -o';
 const CURL_SYNCED = 'curl -s -o, then sync -d';
 /**
- * Pause after each run's file is deleted. This kind of VM reports freed memory to its host about 2 s after it is freed
- * (Linux free page reporting), and memory reported is slow to touch again. Without a pause, whether the next run finds
- * the gigabyte the last one freed reported or not is down to timing: the same download took 1.3 to 2.0 CPU s per GiB.
- * With one, every run starts from the same state.
+ * Pause after each run's file is deleted, ms (BENCH_SETTLE_MS, default 0). This kind of VM reports freed memory to its
+ * host about 2 s after it is freed (Linux free page reporting), and memory reported is slow to touch again. Without a
+ * pause, each run mostly reuses the gigabyte the run before freed (curl's best case); with 3000, every run starts from
+ * reported memory, as a download on a machine that has been idle would.
  */
-const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 3000);
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 0);
 /** Downloads land here when set (e.g. a tmpfs, to measure the downloader rather than the disk). */
 const OUTPUT_BASE = process.env.BENCH_OUTPUT_DIR;
 
