@@ -112,6 +112,7 @@ describe('ModelDownloader', () => {
     const retrying = downloader.stateOf('big.bin') as DownloadState;
     assert.equal(retrying.bytesDone, dropAt);
     assert.equal(retrying.error?.code, 'network');
+    assert.equal(retrying.error?.httpStatus, 200, 'the error names the status of the response whose body broke off');
     assert.equal((retrying.retryAt as number) - clock.now(), 1000);
     await clock.advance(1000);
 

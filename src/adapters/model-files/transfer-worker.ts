@@ -317,6 +317,8 @@ export class TransferWorker {
   private readonly worker: Worker;
   private operation: Operation | undefined;
   private url = '';
+  /** Status of the last response, named in errors about its body. */
+  private status: number | undefined;
 
   /** `ca`: PEM certificates trusted for https beside Node's bundled roots (e.g. a private mirror's). */
   constructor(private readonly ca?: string) {
@@ -334,11 +336,15 @@ export class TransferWorker {
    */
   get(url: string, headers: Readonly<Record<string, string>>, signal: AbortSignal): Promise<ResponseHead> {
     this.url = url;
+    this.status = undefined;
     return this.run(signal, (resolve, reject) => {
       this.worker.postMessage({ type: 'get', url, headers, ca: this.ca });
       return {
         onMessage: (message) => {
-          if (message.type === 'head') resolve({ status: message.status, headers: message.headers });
+          if (message.type === 'head') {
+            this.status = message.status;
+            resolve({ status: message.status, headers: message.headers });
+          }
           else if (message.type === 'requestError') reject(new DownloadError('network', `Request to ${url} failed: ${message.message}`, { url }));
         },
         onAbort: () => reject(signal.reason as Error),
@@ -428,14 +434,11 @@ export class TransferWorker {
   }
 
   private toError(failure: Failure, target: SaveTarget): DownloadError {
+    const facts = { url: this.url, ...(this.status === undefined ? {} : { httpStatus: this.status }) };
     if (failure.kind === 'size') {
-      return new DownloadError('size_mismatch', `The server sent more than the ${target.maxBytes} bytes expected for ${target.path}`, {
-        url: this.url,
-      });
+      return new DownloadError('size_mismatch', `The server sent more than the ${target.maxBytes} bytes expected for ${target.path}`, facts);
     }
-    if (failure.kind === 'body') {
-      return new DownloadError('network', `Reading ${this.url} failed: ${failure.message}`, { url: this.url });
-    }
+    if (failure.kind === 'body') return new DownloadError('network', `Reading ${this.url} failed: ${failure.message}`, facts);
     return fileSystemError(Object.assign(new Error(failure.message), { code: failure.code }), `Writing ${target.path}`);
   }
 }
