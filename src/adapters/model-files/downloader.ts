@@ -566,7 +566,7 @@ export class ModelDownloader implements DownloadMonitor {
   }
 
   /**
-   * Every `progressIntervalMs` of Clock time: has the transfer write what it received, samples speed, and abandons
+   * Every `progressIntervalMs` of Clock time: has the transfer report what it wrote, samples speed, and abandons
    * the attempt after `idleTimeoutMs` without a byte written.
    */
   private tickWhileTransferring(job: Job, attempt: AbortController, transfer: TransferWorker): () => void {

@@ -310,7 +310,7 @@ interface Operation {
 /**
  * One HTTP transfer on a worker thread of its own: GET requests (one at a time, e.g. along redirects) and the body of
  * the one accepted, appended to a partial file there. The decisions (which URL, what a status means, when to give
- * up) stay with the caller; {@link tick} on each progress interval keeps written bytes close behind received ones.
+ * up) stay with the caller; {@link tick} on each progress interval keeps the reported bytes close behind those on disk.
  * {@link close} ends the worker and any request it still has.
  */
 export class TransferWorker {
@@ -358,11 +358,11 @@ export class TransferWorker {
   }
 
   /**
-   * Appends the body of the last response to `target.path`, calling `onWritten` with the bytes of each write once it
-   * is done. Resolves when the body ended and is written (and flushed, with `fsync`); rejects with `network` when the
+   * Appends the body of the last response to `target.path`, calling `onWritten` with the bytes written since its last
+   * call. Resolves when the body ended and is written (and flushed, with `fsync`); rejects with `network` when the
    * connection fails, `size_mismatch` beyond `maxBytes`, `disk_full` or `io_error` for the file. When `signal`
-   * aborts, the bytes received so far are written first, then it rejects with the signal's reason: either way the
-   * file holds exactly the bytes reported.
+   * aborts, it rejects with the signal's reason once the file is closed: either way the file holds exactly the bytes
+   * reported (each received byte is written before the next read).
    */
   saveBody(target: SaveTarget, signal: AbortSignal, onWritten: (bytes: number) => void): Promise<void> {
     let reported = 0;
@@ -383,7 +383,7 @@ export class TransferWorker {
     });
   }
 
-  /** Writes what the transfer has received so far; call on each progress interval. */
+  /** Has the worker report the bytes written so far; call on each progress interval. */
   tick(): void {
     this.worker.postMessage({ type: 'tick' });
   }
