@@ -307,6 +307,9 @@ comfyui: []                # ComfyUI servers to run on instead of the simulated 
 # modelFiles:              # a models directory whose files Understudy downloads and verifies itself
 #   dir: ./models
 #   layout: flat           # or comfyui (models/diffusion_models, models/vae, ...)
+#   allowedHosts: [huggingface.co, '*.hf.co']   # hosts URLs and redirects may use (default any)
+#   headers: { authorization: Bearer hf_... }   # sent with each download; not on to another origin after a redirect
+#   caFile: ./mirror-ca.pem                     # extra CA certificates for https (a private mirror)
 
 # --- the simulated GPU (the embedded default backend) ---
 simulated:

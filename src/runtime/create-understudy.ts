@@ -16,6 +16,7 @@ import { SimulatedBackend } from '../adapters/simulated-backend.js';
 import { SqliteJobStore, type FileSync } from '../adapters/sqlite-job-store.js';
 import { SystemProbe } from '../adapters/system-probe.js';
 import { ModelFiles } from '../adapters/model-files/model-files.js';
+import { RequestHeadersSchema } from '../adapters/model-files/downloader.js';
 import { ComfyUiBackend } from '../adapters/comfyui/comfyui-backend.js';
 import type { ComfyUiConfigInput } from '../adapters/comfyui/comfyui-config.js';
 import type { Backend } from './backend.js';
@@ -114,6 +115,11 @@ export const UnderstudyConfigSchema = z.strictObject({
       maxConcurrent: z.number().int().min(1).max(32).optional(),
       /** A PEM file of CA certificates trusted for https beside the bundled roots, e.g. a private mirror's. */
       caFile: z.string().min(1).optional(),
+      /**
+       * Extra request headers for downloads, e.g. `{ authorization: "Bearer hf_..." }` for gated models; credentials
+       * are not sent on when a redirect leaves the first URL's origin.
+       */
+      headers: RequestHeadersSchema.optional(),
     })
     .optional(),
   /** Health monitoring period, seconds; 0 turns it off (default 60). */
@@ -163,6 +169,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
           ...(config.modelFiles.maxFileBytes ? { maxFileBytes: config.modelFiles.maxFileBytes } : {}),
           ...(config.modelFiles.maxConcurrent ? { maxConcurrent: config.modelFiles.maxConcurrent } : {}),
           ...(config.modelFiles.caFile ? { caCertificates: await readCaFile(config.modelFiles.caFile) } : {}),
+          ...(config.modelFiles.headers ? { headers: config.modelFiles.headers } : {}),
         },
         ...(deps.random ? { random: deps.random } : {}),
       })

@@ -26,7 +26,7 @@ test('download_and_retry fetches the real files, verifies them, and the waiting 
       dataDir: join(dir, 'data'),
       healthIntervalSeconds: 0,
       catalogFile: catalogPath,
-      modelFiles: { dir: join(dir, 'models'), layout: 'comfyui', allowedHosts: ['127.0.0.1'] },
+      modelFiles: { dir: join(dir, 'models'), layout: 'comfyui', allowedHosts: ['127.0.0.1'], headers: { authorization: 'Bearer hf_test' } },
       simulated: { timeScale: 0.01, installedModels: ['ti2v-5B'] },
     },
     { clock, probe: calmProbe, syncJobLog: instantLogSync },
@@ -48,6 +48,7 @@ test('download_and_retry fetches the real files, verifies them, and the waiting 
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     assert.equal(server.requestsFor('/t2v.safetensors').length, 1);
+    assert.equal(server.requestsFor('/t2v.safetensors')[0]!.headers.authorization, 'Bearer hf_test', 'modelFiles.headers are sent');
     assert.ok(h.events.some((e) => e.type === 'download.progress' && e.modelId === 't2v-A14B'));
     assert.ok(h.events.some((e) => e.type === 'job.released' && e.jobId === job.id));
     const verified = await h.engine.verifyModel('t2v-A14B');
@@ -68,6 +69,21 @@ test('verify is refused, naming the field, when the backend manages the files', 
     await assert.rejects(h.engine.downloadModel('nope'), (e: unknown) => isValidationError(e));
   } finally {
     await h.close();
+  }
+});
+
+test('modelFiles.headers that could split a request are refused, naming the header', async () => {
+  const dir = await makeTempDir();
+  try {
+    await assert.rejects(
+      createUnderstudy(
+        { dataDir: join(dir, 'data'), healthIntervalSeconds: 0, modelFiles: { dir: join(dir, 'models'), headers: { authorization: 'x\r\nhost: evil' } } },
+        { clock: new ManualClock(), probe: calmProbe, syncJobLog: instantLogSync },
+      ),
+      (e: unknown) => isValidationError(e) && e.issues[0]!.field === 'modelFiles.headers.authorization',
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

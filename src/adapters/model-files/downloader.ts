@@ -24,6 +24,12 @@ const HostPatternSchema = z
   .transform((h) => h.toLowerCase())
   .pipe(z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9.:-]*[a-z0-9])?$/, 'expected a hostname such as "huggingface.co" or "*.hf.co"'));
 
+/** Extra request headers: names are HTTP tokens, values one line (nothing that could split the request). */
+export const RequestHeadersSchema = z.record(
+  z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name: letters, digits and !#$%&\'*+-.^_`|~ only'),
+  z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'expected a header value on one line: no CR, LF or other control characters'),
+);
+
 /** Options of {@link ModelDownloader}; every field has a default. */
 export const DownloaderOptionsSchema = z.strictObject({
   /** Files downloaded at the same time. Default 2. */
@@ -57,12 +63,7 @@ export const DownloaderOptionsSchema = z.strictObject({
   /** Free space kept beyond the file itself, bytes. Default 0. */
   freeSpaceReserveBytes: z.number().int().min(0).default(0),
   /** Extra request headers (e.g. authorization); credentials are not sent to another origin after a redirect. */
-  headers: z
-    .record(
-      z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name: letters, digits and !#$%&\'*+-.^_`|~ only'),
-      z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'expected a header value on one line: no CR, LF or other control characters'),
-    )
-    .default({}),
+  headers: RequestHeadersSchema.default({}),
   /** PEM certificates trusted for https beside Node's bundled roots, e.g. a private mirror's own CA. */
   caCertificates: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM text with at least one "-----BEGIN CERTIFICATE-----" block' }).optional(),
   /** Flush each file to stable storage before the atomic rename. Default true. */
