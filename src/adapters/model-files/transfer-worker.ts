@@ -230,11 +230,13 @@ function tick() {
   file.receivedAtTick = file.received;
 }
 
+// Counts each write as it succeeds, so that after a failure the count still equals the bytes in the file.
 function writeAll(view) {
   for (let offset = 0; offset < view.length; ) {
-    offset += fs.writeSync(file.fd, view, offset, Math.min(WRITE_BYTES, view.length - offset));
+    const done = fs.writeSync(file.fd, view, offset, Math.min(WRITE_BYTES, view.length - offset));
+    offset += done;
+    file.written += done;
   }
-  file.written += view.length;
   if (!file.fsync || file.syncing || file.written - file.syncedUpTo < SYNC_STEP_BYTES) return;
   file.syncing = true;
   file.syncedUpTo = file.written;
