@@ -40,6 +40,7 @@ import {
   type WaitForModelOptions,
 } from '../runtime/job-store.js';
 import { QueueFullError } from '../runtime/request-queue.js';
+import { SystemClock, sleep } from '../runtime/clocks.js';
 import { GroupSync } from './group-sync.js';
 import { migrate } from './sqlite-migrations.js';
 
@@ -52,6 +53,29 @@ export interface SqliteJobStoreOptions extends JobStoreOptions {
   path: string;
   /** Syncs the write-ahead log (`<path>-wal`) before a durable change resolves. Default: `fdatasync` of the log. */
   syncLog?: FileSync;
+  /**
+   * How long a read or change waits for another process that holds the database locked before it fails with
+   * `SQLITE_BUSY`, ms on `lockClock`. Default 5000. The event loop keeps turning meanwhile: SQLite itself waits at
+   * most {@link LOCK_SPIN_MS} per try, then the store tries again after a pause on `lockClock`.
+   */
+  lockWaitMs?: number;
+  /**
+   * The clock lock waits are timed on. Default: the system clock, whatever `clock` is, since the lock is held by
+   * another process in real time.
+   */
+  lockClock?: Clock;
+}
+
+/** The longest SQLite blocks the event loop on a lock held by another process, per try, ms. */
+export const LOCK_SPIN_MS = 10;
+
+/** Longest pause between two tries at a lock held by another process, ms (the pause doubles from 1 ms). */
+const LOCK_RETRY_MAX_PAUSE_MS = 50;
+
+/** SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes). */
+function isBusyError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /**
@@ -159,6 +183,8 @@ export class SqliteJobStore implements JobStore {
   private readonly maxAttempts: number;
   private readonly retentionMs: number;
   private readonly retryAfterSeconds: number;
+  private readonly lockWaitMs: number;
+  private readonly lockClock: Clock;
   private readonly db: Database.Database;
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly sql: ReturnType<SqliteJobStore['prepare']>;
@@ -175,6 +201,8 @@ export class SqliteJobStore implements JobStore {
     this.maxAttempts = options.maxAttempts ?? JOB_STORE_DEFAULTS.maxAttempts;
     this.retentionMs = options.retentionMs ?? JOB_STORE_DEFAULTS.retentionMs;
     this.retryAfterSeconds = options.retryAfterSeconds ?? JOB_STORE_DEFAULTS.retryAfterSeconds;
+    this.lockWaitMs = options.lockWaitMs ?? 5000;
+    this.lockClock = options.lockClock ?? new SystemClock();
     requirePositiveInteger(this.maxQueueSize, 'maxQueueSize');
     requirePositiveInteger(this.maxAttempts, 'maxAttempts');
 
@@ -186,10 +214,12 @@ export class SqliteJobStore implements JobStore {
       if (mode !== 'wal') throw new Error(`job database ${options.path} cannot use WAL journaling (got ${mode})`);
       // NORMAL: a commit appends to the log without syncing it; write() then syncs the log, grouped (see above).
       this.db.pragma('synchronous = NORMAL');
-      // Other processes (a worker, a second gateway) may hold the write lock briefly.
-      this.db.pragma('busy_timeout = 5000');
+      // Other processes (a worker, a second gateway) may hold the write lock briefly: opening and migrating wait for
+      // it here; afterwards SQLite waits only LOCK_SPIN_MS per try and the store retries on a timer (see locked).
+      this.db.pragma(`busy_timeout = ${this.lockWaitMs}`);
       this.db.pragma('foreign_keys = ON');
       migrate(this.db);
+      this.db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
       this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
       this.sql = this.prepare();
       const logPath = `${options.path}-wal`;
@@ -240,7 +270,7 @@ export class SqliteJobStore implements JobStore {
   private async storeBatch(batch: PendingEnqueue[]): Promise<void> {
     let outcomes: Array<{ job: Job } | { error: unknown }>;
     try {
-      outcomes = this.writeRelaxed(() =>
+      outcomes = await this.writeRelaxed(() =>
         batch.map(({ newJob, at }) => {
           try {
             this.checkInsertable(newJob);
@@ -448,7 +478,7 @@ export class SqliteJobStore implements JobStore {
     if (Number.isNaN(progress)) throw new RangeError('progress must be a number from 0 to 1, got NaN');
     const clamped = Math.min(1, Math.max(0, progress));
     const now = this.clock.now();
-    this.writeRelaxed(() => {
+    await this.writeRelaxed(() => {
       const row = this.leasedRow(id, owner, 'report progress on');
       this.sql.setProgress.run({ seq: row.seq, progress: clamped, message: message ?? row.progress_message, now });
       if (message !== undefined && message !== row.progress_message) {
@@ -648,7 +678,7 @@ export class SqliteJobStore implements JobStore {
    * resolves once the commit is synced to disk (with every other commit made while the sync was pending).
    */
   private async write<T>(fn: () => T): Promise<T> {
-    const result = this.writeRelaxed(fn);
+    const result = await this.writeRelaxed(fn);
     await this.logSync.flush();
     return result;
   }
@@ -660,13 +690,30 @@ export class SqliteJobStore implements JobStore {
    * worker is gone anyway: exactly what the queue and recoverLapsedLeases handle. The log is sequential, so the next
    * synced change carries these along, and nothing synced ever depends on something lost.
    */
-  private writeRelaxed<T>(fn: () => T): T {
-    return this.runInTransaction.immediate(fn) as T;
+  private writeRelaxed<T>(fn: () => T): Promise<T> {
+    return this.locked(() => this.runInTransaction.immediate(fn) as T);
   }
 
   /** Runs `fn` in a read transaction: one consistent snapshot across its queries. */
-  private read<T>(fn: () => T): T {
-    return this.runInTransaction.deferred(fn) as T;
+  private read<T>(fn: () => T): Promise<T> {
+    return this.locked(() => this.runInTransaction.deferred(fn) as T);
+  }
+
+  /**
+   * Runs `transaction`, trying again while another process holds the database locked (SQLite refuses before running
+   * any of it), with pauses of 1, 2, 4 ... up to LOCK_RETRY_MAX_PAUSE_MS, until `lockWaitMs` has passed: then the
+   * `SQLITE_BUSY` error is thrown. Timed on `lockClock`.
+   */
+  private async locked<T>(transaction: () => T): Promise<T> {
+    const started = this.lockClock.now();
+    for (let pause = 1; ; pause = Math.min(pause * 2, LOCK_RETRY_MAX_PAUSE_MS)) {
+      try {
+        return transaction();
+      } catch (error) {
+        if (!isBusyError(error) || this.lockClock.now() - started >= this.lockWaitMs) throw error;
+      }
+      await sleep(this.lockClock, pause);
+    }
   }
 
   private waitingCount(): number {

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
-import { SqliteJobStore } from '../../src/adapters/sqlite-job-store.js';
+import { LOCK_SPIN_MS, SqliteJobStore } from '../../src/adapters/sqlite-job-store.js';
+import { ManualClock } from '../../src/runtime/clocks.js';
 import { SCHEMA_VERSION, isSchemaTooNewError } from '../../src/adapters/sqlite-migrations.js';
 import { isJobAlreadyExistsError } from '../../src/runtime/job-store.js';
 import { isQueueFullError, type QueueFullError } from '../../src/runtime/request-queue.js';
@@ -337,4 +341,63 @@ test('the log is synced with fdatasync by default: the database runs at synchron
   const level = (store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
   assert.equal(level, 1, 'NORMAL: commits do not sync; the store syncs the log itself');
   assert.ok(existsSync(`${path}-wal`));
+});
+
+/**
+ * Another process holding the job database's write lock: `BEGIN IMMEDIATE` in a child process, until `release()`
+ * commits it (resolving once the child has committed and closed).
+ */
+async function holdWriteLock(path: string): Promise<{ release: () => Promise<void> }> {
+  const betterSqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+  const script = `
+    const db = new (require(${JSON.stringify(betterSqlite)}))(process.argv[1]);
+    db.exec('BEGIN IMMEDIATE');
+    process.stdout.write('locked\\n');
+    process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); process.exit(0); });`;
+  const child = spawn(process.execPath, ['-e', script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  assert.equal(line.toString().trim(), 'locked');
+  return {
+    release: async () => {
+      child.stdin.write('release\n');
+      const [code] = (await once(child, 'exit')) as [number];
+      assert.equal(code, 0);
+    },
+  };
+}
+
+test('a change waits while another process holds the write lock, with the event loop free, and lands after', async (t) => {
+  const lockClock = new ManualClock();
+  const { store, path } = storeFixture(t, { lockClock });
+  await store.enqueue(newJob({ id: 'before' }));
+  const holder = await holdWriteLock(path);
+  let outcome: 'pending' | 'stored' | 'failed' = 'pending';
+  const started = performance.now();
+  const during = store.enqueue(newJob({ id: 'during' })).then(
+    (job) => ((outcome = 'stored'), job),
+    (error: unknown) => ((outcome = 'failed'), Promise.reject(error)),
+  );
+  // Four seconds of lock clock: the store keeps trying (SQLite spins at most LOCK_SPIN_MS per try) and keeps waiting.
+  for (let i = 0; i < 40; i++) await lockClock.advance(100);
+  assert.equal(outcome, 'pending', 'still waiting for the lock, not failed');
+  assert.ok(performance.now() - started < 4000, 'SQLite did not block for its whole busy timeout');
+  assert.equal((await store.get('before'))?.status, 'queued', 'reads go on meanwhile (WAL readers never wait)');
+  await holder.release();
+  await lockClock.advance(LOCK_SPIN_MS * 10);
+  assert.equal((await during).id, 'during');
+  assert.equal((await store.get('during'))?.status, 'queued');
+});
+
+test('a change fails with SQLITE_BUSY once it has waited lockWaitMs for another process, and the store goes on', async (t) => {
+  const lockClock = new ManualClock();
+  const { store, path } = storeFixture(t, { lockClock, lockWaitMs: 500 });
+  await store.enqueue(newJob({ id: 'before' }));
+  const holder = await holdWriteLock(path);
+  const refused = store.enqueue(newJob({ id: 'refused' }));
+  refused.catch(() => undefined);
+  for (let i = 0; i < 6; i++) await lockClock.advance(100);
+  await assert.rejects(refused, (error: unknown) => (error as { code?: string }).code === 'SQLITE_BUSY');
+  await holder.release();
+  assert.equal(await store.get('refused'), null, 'nothing of the refused change was written');
+  assert.equal((await store.enqueue(newJob({ id: 'after' }))).id, 'after');
 });
