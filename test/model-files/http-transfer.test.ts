@@ -15,6 +15,7 @@ import { ManualClock } from '../../src/runtime/clocks.js';
 import { isDownloadError } from '../../src/adapters/model-files/download-errors.js';
 import { ModelDownloader, type DownloaderOptions } from '../../src/adapters/model-files/downloader.js';
 import { ModelsDirectory } from '../../src/adapters/model-files/models-directory.js';
+import { TransferWorker } from '../../src/adapters/model-files/transfer-worker.js';
 import { catalogFile, generateFile, makeTempDir, removeDir, sendFile, until, type GeneratedFile } from './helpers.js';
 
 const KIB = 1024;
@@ -210,6 +211,31 @@ describe('the transfer worker HTTP client', () => {
     assert.ok(isDownloadError(error));
     assert.equal(error.code, 'network');
     assert.match(error.message, /self-signed certificate/);
+  });
+
+  it('fails with disk_full when the disk refuses the body (a real ENOSPC, from /dev/full), reporting no byte unwritten', async () => {
+    const file = generateFile(200 * KIB);
+    const { url } = await rawServer(async (socket) => {
+      await send(socket, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${file.body.length}\r\n\r\n`), file.body]));
+    });
+    const transfer = new TransferWorker();
+    try {
+      const signal = new AbortController().signal;
+      const head = await transfer.get(`${url}/m.bin`, {}, signal);
+      assert.equal(head.status, 200);
+      let reported = 0;
+      const target = { path: '/dev/full', flags: 'w', maxBytes: file.body.length, fsync: false } as const;
+      const error = await transfer.saveBody(target, signal, (bytes) => (reported += bytes)).then(
+        () => assert.fail('expected a failure'),
+        (e: unknown) => e,
+      );
+      assert.ok(isDownloadError(error));
+      assert.equal(error.code, 'disk_full');
+      assert.match(error.message, /disk is full/);
+      assert.equal(reported, 0);
+    } finally {
+      await transfer.close();
+    }
   });
 
   it('rejects extra headers that could split the request, naming the header', () => {
