@@ -310,6 +310,7 @@ comfyui: []                # ComfyUI servers to run on instead of the simulated 
 #   allowedHosts: [huggingface.co, '*.hf.co']   # hosts URLs and redirects may use (default any)
 #   headers: { authorization: Bearer hf_... }   # sent with each download; not on to another origin after a redirect
 #   caFile: ./mirror-ca.pem                     # extra CA certificates for https (a private mirror)
+#   proxy: http://proxy.corp:3128               # default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY
 
 # --- the simulated GPU (the embedded default backend) ---
 simulated:

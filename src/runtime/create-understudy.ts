@@ -16,7 +16,7 @@ import { SimulatedBackend } from '../adapters/simulated-backend.js';
 import { SqliteJobStore, type FileSync } from '../adapters/sqlite-job-store.js';
 import { SystemProbe } from '../adapters/system-probe.js';
 import { ModelFiles } from '../adapters/model-files/model-files.js';
-import { RequestHeadersSchema } from '../adapters/model-files/downloader.js';
+import { DownloaderOptionsSchema, RequestHeadersSchema } from '../adapters/model-files/downloader.js';
 import { ComfyUiBackend } from '../adapters/comfyui/comfyui-backend.js';
 import type { ComfyUiConfigInput } from '../adapters/comfyui/comfyui-config.js';
 import type { Backend } from './backend.js';
@@ -120,6 +120,8 @@ export const UnderstudyConfigSchema = z.strictObject({
        * are not sent on when a redirect leaves the first URL's origin.
        */
       headers: RequestHeadersSchema.optional(),
+      /** An http proxy for downloads (default: HTTPS_PROXY / HTTP_PROXY from the environment, minus NO_PROXY). */
+      proxy: DownloaderOptionsSchema.shape.proxy,
     })
     .optional(),
   /** Health monitoring period, seconds; 0 turns it off (default 60). */
@@ -170,6 +172,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
           ...(config.modelFiles.maxConcurrent ? { maxConcurrent: config.modelFiles.maxConcurrent } : {}),
           ...(config.modelFiles.caFile ? { caCertificates: await readCaFile(config.modelFiles.caFile) } : {}),
           ...(config.modelFiles.headers ? { headers: config.modelFiles.headers } : {}),
+          ...(config.modelFiles.proxy ? { proxy: config.modelFiles.proxy } : {}),
         },
         ...(deps.random ? { random: deps.random } : {}),
       })

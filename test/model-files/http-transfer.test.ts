@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createHttpServer, request as httpRequest, type Server as HttpServer } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isValidationError } from '../../src/core/validation.js';
@@ -28,7 +29,7 @@ const KEY = readFileSync(join(fixtures, 'localhost-key.pem'), 'utf8');
 type RawScript = (socket: Socket, request: string, count: number) => Promise<void> | void;
 
 let root: string;
-let servers: (NetServer | HttpsServer)[];
+let servers: (NetServer | HttpServer | HttpsServer)[];
 
 beforeEach(async () => {
   root = await makeTempDir();
@@ -61,6 +62,42 @@ async function rawServer(script: RawScript): Promise<{ url: string; requests: st
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+}
+
+/**
+ * An http proxy on 127.0.0.1 (node:http): absolute-form requests are forwarded, CONNECT opens a TCP tunnel, unless
+ * `refuse` is set, which answers every request with that status. `seen` records each request it got.
+ */
+async function startProxy(options: { refuse?: number } = {}): Promise<{ port: number; seen: Array<{ method: string; target: string; authorization: string | undefined }> }> {
+  const seen: Array<{ method: string; target: string; authorization: string | undefined }> = [];
+  const proxy = createHttpServer((req, res) => {
+    seen.push({ method: req.method ?? '', target: req.url ?? '', authorization: req.headers['proxy-authorization'] });
+    if (options.refuse) return void res.writeHead(options.refuse).end();
+    const headers = { ...req.headers };
+    delete headers['proxy-authorization'];
+    const forwarded = httpRequest(req.url ?? '', { method: req.method, headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forwarded.on('error', () => res.destroy());
+    req.pipe(forwarded);
+  });
+  proxy.on('connect', (req, client: Socket, head: Buffer) => {
+    seen.push({ method: 'CONNECT', target: req.url ?? '', authorization: req.headers['proxy-authorization'] });
+    if (options.refuse) return void client.end(`HTTP/1.1 ${options.refuse} Refused\r\nproxy-authenticate: Basic\r\n\r\n`);
+    const [host = '', port = ''] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  servers.push(proxy);
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return { port: (proxy.address() as AddressInfo).port, seen };
 }
 
 /** Writes `bytes` and waits until the socket has sent them and a macrotask has passed, so each write is its own read. */
@@ -236,6 +273,41 @@ describe('the transfer worker HTTP client', () => {
     } finally {
       await transfer.close();
     }
+  });
+
+  it('goes through an http proxy: absolute-form GET for http, CONNECT then TLS for https, with its credentials', async () => {
+    const file = generateFile(300 * KIB);
+    const origin = createHttpsServer({ cert: CERT, key: KEY }, (req, res) => sendFile(req, res, file.body));
+    servers.push(origin);
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    const { url: plain } = await rawServer(async (socket) => {
+      await send(socket, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${file.body.length}\r\n\r\n`), file.body]));
+    });
+    const proxy = await startProxy();
+    const withCredentials = `http://ann:p%40ss%20word@127.0.0.1:${proxy.port}`;
+
+    assert.deepEqual(await downloaded(file, `${plain}/m.bin`, { proxy: withCredentials }), file.body);
+    await removeDir(join(root, 'models'));
+    const httpsUrl = `https://localhost:${(origin.address() as AddressInfo).port}/m.bin`;
+    assert.deepEqual(await downloaded(file, httpsUrl, { proxy: withCredentials, caCertificates: CERT }), file.body);
+
+    const basic = `Basic ${Buffer.from('ann:p@ss word').toString('base64')}`;
+    assert.deepEqual(proxy.seen, [
+      { method: 'GET', target: `${plain}/m.bin`, authorization: basic },
+      { method: 'CONNECT', target: `localhost:${(origin.address() as AddressInfo).port}`, authorization: basic },
+    ]);
+  });
+
+  it('fails with forbidden, without retrying, when the proxy wants other credentials (407)', async () => {
+    const file = generateFile(KIB);
+    const proxy = await startProxy({ refuse: 407 });
+    const error = await downloader({ proxy: `http://127.0.0.1:${proxy.port}`, maxRetries: 3 })
+      .download(catalogFile('m.bin', file, ['https://localhost:9/m.bin']))
+      .then(() => assert.fail('expected a failure'), (e: unknown) => e);
+    assert.ok(isDownloadError(error));
+    assert.equal(error.code, 'forbidden');
+    assert.match(error.message, /proxy 127\.0\.0\.1:\d+ answered 407 to CONNECT localhost:9/);
+    assert.equal(proxy.seen.length, 1);
   });
 
   it('rejects extra headers that could split the request, naming the header', () => {

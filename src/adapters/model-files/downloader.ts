@@ -64,6 +64,11 @@ export const DownloaderOptionsSchema = z.strictObject({
   freeSpaceReserveBytes: z.number().int().min(0).default(0),
   /** Extra request headers (e.g. authorization); credentials are not sent to another origin after a redirect. */
   headers: RequestHeadersSchema.default({}),
+  /**
+   * An http proxy for every URL (`http://[user:password@]host:port`; https goes through it by CONNECT). Default: the
+   * environment's `HTTPS_PROXY` / `HTTP_PROXY`. `NO_PROXY` lists hosts reached directly either way.
+   */
+  proxy: z.string().regex(/^http:\/\/[^/?#\s]+\/?$/, 'expected an http proxy URL such as "http://proxy.example:3128"').optional(),
   /** PEM certificates trusted for https beside Node's bundled roots, e.g. a private mirror's own CA. */
   caCertificates: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM text with at least one "-----BEGIN CERTIFICATE-----" block' }).optional(),
   /** Flush each file to stable storage before the atomic rename. Default true. */
@@ -508,7 +513,10 @@ export class ModelDownloader implements DownloadMonitor {
     const signal = AbortSignal.any([interrupt, attempt.signal]);
     job.attempts++;
     job.lastActivityAt = this.clock.now();
-    const transfer = new TransferWorker(this.options.caCertificates);
+    const transfer = new TransferWorker({
+      ...(this.options.caCertificates === undefined ? {} : { ca: this.options.caCertificates }),
+      ...(this.options.proxy === undefined ? {} : { proxy: { proxy: this.options.proxy } }),
+    });
     const stopTicking = this.tickWhileTransferring(job, attempt, transfer);
     try {
       const response = await openRange(url, transfer, {

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { DownloadError, fileSystemError } from './download-errors.js';
+import { proxyFor, type ProxySettings } from './proxy-settings.js';
 
 /**
  * Each read from the socket lands in one buffer of this size, reused for every read. Node's HTTP client hands each
@@ -60,33 +61,85 @@ let exchange;
 let file;
 
 parentPort.on('message', (message) => {
-  if (message.type === 'get') get(message.url, message.headers, message.ca);
+  if (message.type === 'get') get(message.url, message.headers, message.ca, message.proxy);
   else if (message.type === 'discard') discard();
   else if (message.type === 'save') save(message);
   else if (message.type === 'tick') tick();
   else if (message.type === 'stop' && file) finish();
 });
 
-function get(url, headers, ca) {
+function get(url, headers, ca, proxy) {
   discard();
   const current = { socket: undefined, parser: new HTTPParser(HTTPParser.RESPONSE), answered: false, complete: false, early: [], ended: false };
   exchange = current;
+  const target = new URL(url);
+  const via = proxy ? new URL(proxy) : undefined;
+  const secure = target.protocol === 'https:';
   let request;
   try {
-    request = requestText(new URL(url), headers);
+    request = requestText(target, headers, via !== undefined && !secure, via && !secure ? proxyAuthorization(via) : undefined);
   } catch (error) {
     return requestFailed(current, error.message);
   }
-  const target = new URL(url);
   const host = target.hostname.replace(/^\\[|\\]$/g, '');
-  const secure = target.protocol === 'https:';
   const port = Number(target.port) || (secure ? 443 : 80);
-  const onread = { buffer: readBuffer, callback: (bytes) => received(current, bytes) };
-  const socket = secure
-    ? tls.connect({ host, port, onread, ALPNProtocols: ['http/1.1'], ...(net.isIP(host) ? {} : { servername: host }), ...(ca ? { ca: [...tls.rootCertificates, ca] } : {}) })
-    : net.connect({ host, port, onread });
-  current.socket = socket;
+  const tlsOptions = { ALPNProtocols: ['http/1.1'], ...(net.isIP(host) ? {} : { servername: host }), ...(ca ? { ca: [...tls.rootCertificates, ca] } : {}) };
+  const onread = { buffer: readBuffer, callback: (bytes) => received(current, readBuffer, bytes) };
+  if (via && secure) return tunnel(current, via, host, port, tlsOptions, request);
+  const socket = via
+    ? net.connect({ host: via.hostname.replace(/^\\[|\\]$/g, ''), port: Number(via.port) || 80, onread })
+    : secure
+      ? tls.connect({ host, port, onread, ...tlsOptions })
+      : net.connect({ host, port, onread });
   socket.on(secure ? 'secureConnect' : 'connect', () => socket.write(request));
+  watch(current, socket);
+}
+
+// Sends the request through an http proxy's CONNECT tunnel, then TLS inside it. TLS on a socket of one's own cannot
+// read into a buffer of one's own (onread), so these responses come as chunks; reads are paused the same way.
+function tunnel(current, via, host, port, tlsOptions, request) {
+  const authority = (net.isIPv6(host) ? '[' + host + ']' : host) + ':' + port;
+  const socket = net.connect({ host: via.hostname.replace(/^\\[|\\]$/g, ''), port: Number(via.port) || 80 });
+  current.socket = socket;
+  socket.on('connect', () => {
+    const auth = proxyAuthorization(via);
+    socket.write('CONNECT ' + authority + ' HTTP/1.1\\r\\nhost: ' + authority + '\\r\\n' + (auth ? 'proxy-authorization: ' + auth + '\\r\\n' : '') + '\\r\\n');
+  });
+  socket.on('error', (error) => requestFailed(current, 'the proxy ' + via.host + ' failed: ' + error.message));
+  socket.on('close', () => requestFailed(current, 'the proxy ' + via.host + ' closed the connection before the tunnel was open'));
+  const answer = new HTTPParser(HTTPParser.RESPONSE);
+  let status;
+  answer[HTTPParser.kOnHeadersComplete] = (info) => {
+    status = info.statusCode;
+    return 2;
+  };
+  const onData = (chunk) => {
+    const outcome = answer.execute(chunk);
+    if (outcome instanceof Error) return requestFailed(current, 'the proxy ' + via.host + ' answered CONNECT with an invalid response: ' + outcome.message);
+    if (status === undefined) return;
+    socket.removeListener('data', onData);
+    socket.removeAllListeners('close');
+    socket.removeAllListeners('error');
+    if (status < 200 || status > 299) return requestFailed(current, 'the proxy ' + via.host + ' answered ' + status + ' to CONNECT ' + authority, status);
+    const secured = tls.connect({ socket, ...tlsOptions });
+    current.socket = secured;
+    secured.on('secureConnect', () => secured.write(request));
+    secured.on('data', (data) => {
+      if (!received(current, data, data.length)) secured.pause();
+    });
+    watch(current, secured);
+  };
+  socket.on('data', onData);
+}
+
+function proxyAuthorization(via) {
+  if (!via.username) return undefined;
+  const credentials = decodeURIComponent(via.username) + ':' + decodeURIComponent(via.password);
+  return 'Basic ' + Buffer.from(credentials).toString('base64');
+}
+
+function watch(current, socket) {
+  current.socket = socket;
   socket.on('error', (error) => connectionEnded(current, error.message));
   socket.on('end', () => connectionEnded(current));
   socket.on('close', () => connectionEnded(current));
@@ -100,8 +153,10 @@ function get(url, headers, ca) {
   };
 }
 
-function requestText(target, headers) {
-  let text = 'GET ' + target.pathname + target.search + ' HTTP/1.1\\r\\nhost: ' + target.host + '\\r\\n';
+// The request line and headers; through an http proxy (proxyAuth set or not), the absolute URL is the target.
+function requestText(target, headers, proxied, proxyAuth) {
+  const path = proxied ? target.href : target.pathname + target.search;
+  let text = 'GET ' + path + ' HTTP/1.1\\r\\nhost: ' + target.host + '\\r\\n' + (proxyAuth ? 'proxy-authorization: ' + proxyAuth + '\\r\\n' : '');
   for (const [name, value] of Object.entries(headers)) {
     validateHeaderName(name);
     validateHeaderValue(name, value);
@@ -110,11 +165,11 @@ function requestText(target, headers) {
   return text + 'connection: close\\r\\n\\r\\n';
 }
 
-// Every read lands in readBuffer: the parser's body views into it are written (or, before save, copied) before the
-// callback returns, so the next read can reuse it.
-function received(current, bytes) {
+// Every read lands in readBuffer (or, through a proxy's tunnel, a chunk of its own): the parser's body views into it
+// are written (or, before save, copied) before this returns, so the next read can reuse it.
+function received(current, buffer, bytes) {
   if (exchange !== current) return false;
-  const outcome = current.parser.execute(readBuffer, 0, bytes);
+  const outcome = current.parser.execute(buffer, 0, bytes);
   if (outcome instanceof Error) {
     const message = 'invalid HTTP response: ' + outcome.message;
     if (current.answered) finishIfSaving(current, { kind: 'body', message });
@@ -165,10 +220,10 @@ function connectionEnded(current, why) {
   if (!current.complete) finishIfSaving(current, { kind: 'body', message: why || 'the server closed the connection before the body ended' });
 }
 
-function requestFailed(current, message) {
+function requestFailed(current, message, proxyStatus) {
   if (exchange !== current) return;
   discard();
-  parentPort.postMessage({ type: 'requestError', message });
+  parentPort.postMessage({ type: 'requestError', message, proxyStatus });
 }
 
 function finishIfSaving(current, failure) {
@@ -281,7 +336,7 @@ type Failure = { kind: 'file'; message: string; code?: string } | { kind: 'body'
 
 type WorkerMessage =
   | { type: 'head'; status: number; headers: IncomingHttpHeaders }
-  | { type: 'requestError'; message: string }
+  | { type: 'requestError'; message: string; proxyStatus?: number }
   | { type: 'written'; bytes: number }
   | { type: 'end'; bytes: number; failure?: Failure };
 
@@ -322,8 +377,11 @@ export class TransferWorker {
   /** Status of the last response, named in errors about its body. */
   private status: number | undefined;
 
-  /** `ca`: PEM certificates trusted for https beside Node's bundled roots (e.g. a private mirror's). */
-  constructor(private readonly ca?: string) {
+  /**
+   * `ca`: PEM certificates trusted for https beside Node's bundled roots (e.g. a private mirror's). `proxy`: where the
+   * proxy for each URL comes from (see {@link proxyFor}; by default `HTTP(S)_PROXY` and `NO_PROXY`).
+   */
+  constructor(private readonly options: { ca?: string; proxy?: ProxySettings } = {}) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     this.worker.on('message', (message: WorkerMessage) => this.operation?.onMessage(message));
     const crash = (why: string): void =>
@@ -339,15 +397,24 @@ export class TransferWorker {
   get(url: string, headers: Readonly<Record<string, string>>, signal: AbortSignal): Promise<ResponseHead> {
     this.url = url;
     this.status = undefined;
+    let proxy: string | undefined;
+    try {
+      proxy = proxyFor(new URL(url), this.options.proxy);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return this.run(signal, (resolve, reject) => {
-      this.worker.postMessage({ type: 'get', url, headers, ca: this.ca });
+      this.worker.postMessage({ type: 'get', url, headers, ca: this.options.ca, proxy });
       return {
         onMessage: (message) => {
           if (message.type === 'head') {
             this.status = message.status;
             resolve({ status: message.status, headers: message.headers });
+          } else if (message.type === 'requestError') {
+            // A proxy that wants credentials will not take the same ones on a retry.
+            const code = message.proxyStatus === 407 ? 'forbidden' : 'network';
+            reject(new DownloadError(code, `Request to ${url} failed: ${message.message}`, { url }));
           }
-          else if (message.type === 'requestError') reject(new DownloadError('network', `Request to ${url} failed: ${message.message}`, { url }));
         },
         onAbort: () => reject(signal.reason as Error),
       };
