@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isValidationError } from '../../src/core/validation.js';
 import { ServiceConfigSchema, envVariables, loadConfig, writeStarterConfig } from '../../src/interfaces/config.js';
-import { isLoopback, isUnsafeBindError } from '../../src/interfaces/http/bind-policy.js';
+import { isLoopback } from '../../src/core/loopback.js';
+import { isUnsafeBindError } from '../../src/interfaces/http/bind-policy.js';
 import { startService } from '../../src/interfaces/http/service.js';
 
 describe('config', () => {

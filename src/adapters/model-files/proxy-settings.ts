@@ -2,6 +2,7 @@
  * Which HTTP proxy a download goes through: an explicit proxy, or the conventional environment variables
  * (`HTTPS_PROXY` for https URLs, `HTTP_PROXY` for http ones, either case), minus the hosts `NO_PROXY` lists.
  */
+import { isLoopback } from '../../core/loopback.js';
 import { DownloadError } from './download-errors.js';
 
 /** Where proxies come from. */
@@ -14,7 +15,7 @@ export interface ProxySettings {
 
 /**
  * The proxy URL for `url`, or undefined to connect directly. A proxy from the environment is not used for loopback
- * hosts (localhost, 127.0.0.0/8, ::1). `NO_PROXY` (comma or space separated) applies to an explicit proxy too: `*` is every host; `example.com` or `.example.com` is that domain and its subdomains;
+ * hosts (localhost and `*.localhost`, 127.0.0.0/8, ::1). `NO_PROXY` (comma or space separated) applies to an explicit proxy too: `*` is every host; `example.com` or `.example.com` is that domain and its subdomains;
  * `host:port` matches that port only; an IP address matches itself. Only `http://` proxies are supported (https
  * through them by `CONNECT`); another scheme fails with `scheme_not_allowed`, naming the variable.
  */
@@ -23,9 +24,10 @@ export function proxyFor(url: URL, settings: ProxySettings = {}): string | undef
   const variable = url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
   const source = settings.proxy !== undefined ? 'proxy' : variable;
   const proxy = settings.proxy ?? env[variable] ?? env[variable.toLowerCase()];
-  if (!proxy || bypassed(url, env.NO_PROXY ?? env.no_proxy ?? '')) return undefined;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (!proxy || bypassed(host, url, env.NO_PROXY ?? env.no_proxy ?? '')) return undefined;
   // A proxy from the environment cannot reach this machine's loopback (it would reach its own).
-  if (settings.proxy === undefined && isLoopback(url)) return undefined;
+  if (settings.proxy === undefined && (isLoopback(host) || host.endsWith('.localhost'))) return undefined;
   let parsed: URL;
   try {
     parsed = new URL(proxy.includes('://') ? proxy : `http://${proxy}`);
@@ -38,13 +40,8 @@ export function proxyFor(url: URL, settings: ProxySettings = {}): string | undef
   return parsed.href;
 }
 
-function isLoopback(url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-function bypassed(url: URL, noProxy: string): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+/** Whether NO_PROXY lists `host` (the URL's, lowercase, without brackets) at the URL's port. */
+function bypassed(host: string, url: URL, noProxy: string): boolean {
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   return noProxy
     .split(/[\s,]+/)

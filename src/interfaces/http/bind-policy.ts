@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isLoopback } from '../../core/loopback.js';
 
 /** Thrown when the service is asked to listen beyond loopback without a token. */
 export class UnsafeBindError extends Error {
@@ -16,15 +16,6 @@ export class UnsafeBindError extends Error {
 /** Type guard for {@link UnsafeBindError}. */
 export function isUnsafeBindError(error: unknown): error is UnsafeBindError {
   return error instanceof UnsafeBindError;
-}
-
-/** Whether `host` is reachable from this machine only: localhost, 127.0.0.0/8 or ::1. */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || h.startsWith('::ffff:127.');
-  return false;
 }
 
 /** Throws an {@link UnsafeBindError} when `host` is beyond loopback and there is no token. */
