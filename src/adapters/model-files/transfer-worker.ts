@@ -81,13 +81,12 @@ function get(url, headers, ca, proxy) {
   } catch (error) {
     return requestFailed(current, error.message);
   }
-  const host = target.hostname.replace(/^\\[|\\]$/g, '');
-  const port = Number(target.port) || (secure ? 443 : 80);
+  const { host, port } = endpoint(target, secure ? 443 : 80);
   const tlsOptions = { ALPNProtocols: ['http/1.1'], ...(net.isIP(host) ? {} : { servername: host }), ...(ca ? { ca: [...tls.rootCertificates, ca] } : {}) };
   const onread = { buffer: readBuffer, callback: (bytes) => received(current, readBuffer, bytes) };
   if (via && secure) return tunnel(current, via, host, port, tlsOptions, request);
   const socket = via
-    ? net.connect({ host: via.hostname.replace(/^\\[|\\]$/g, ''), port: Number(via.port) || 80, onread })
+    ? net.connect({ ...endpoint(via, 80), onread })
     : secure
       ? tls.connect({ host, port, onread, ...tlsOptions })
       : net.connect({ host, port, onread });
@@ -99,7 +98,7 @@ function get(url, headers, ca, proxy) {
 // read into a buffer of one's own (onread), so these responses come as chunks; reads are paused the same way.
 function tunnel(current, via, host, port, tlsOptions, request) {
   const authority = (net.isIPv6(host) ? '[' + host + ']' : host) + ':' + port;
-  const socket = net.connect({ host: via.hostname.replace(/^\\[|\\]$/g, ''), port: Number(via.port) || 80 });
+  const socket = net.connect(endpoint(via, 80));
   current.socket = socket;
   socket.on('connect', () => {
     const auth = proxyAuthorization(via);
@@ -122,7 +121,6 @@ function tunnel(current, via, host, port, tlsOptions, request) {
     socket.removeAllListeners('error');
     if (status < 200 || status > 299) return requestFailed(current, 'the proxy ' + via.host + ' answered ' + status + ' to CONNECT ' + authority, status);
     const secured = tls.connect({ socket, ...tlsOptions });
-    current.socket = secured;
     secured.on('secureConnect', () => secured.write(request));
     secured.on('data', (data) => {
       if (!received(current, data, data.length)) secured.pause();
@@ -130,6 +128,11 @@ function tunnel(current, via, host, port, tlsOptions, request) {
     watch(current, secured);
   };
   socket.on('data', onData);
+}
+
+// Where to connect for a URL: its host name without IPv6 brackets, and its port or the default.
+function endpoint(url, defaultPort) {
+  return { host: url.hostname.replace(/^\\[|\\]$/g, ''), port: Number(url.port) || defaultPort };
 }
 
 function proxyAuthorization(via) {
