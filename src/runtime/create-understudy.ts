@@ -16,7 +16,7 @@ import { SimulatedBackend } from '../adapters/simulated-backend.js';
 import { SqliteJobStore, type FileSync } from '../adapters/sqlite-job-store.js';
 import { SystemProbe } from '../adapters/system-probe.js';
 import { ModelFiles } from '../adapters/model-files/model-files.js';
-import { DownloaderOptionsSchema, RequestHeadersSchema } from '../adapters/model-files/downloader.js';
+import { DownloaderOptionsSchema, PEM_CERTIFICATE_LINE, RequestHeadersSchema } from '../adapters/model-files/downloader.js';
 import { ComfyUiBackend } from '../adapters/comfyui/comfyui-backend.js';
 import type { ComfyUiConfigInput } from '../adapters/comfyui/comfyui-config.js';
 import type { Backend } from './backend.js';
@@ -390,8 +390,8 @@ async function readCaFile(file: string): Promise<string> {
   } catch (error) {
     throw new ValidationError('config', [{ field: 'modelFiles.caFile', problem: `cannot read ${file}: ${(error as Error).message}` }]);
   }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new ValidationError('config', [{ field: 'modelFiles.caFile', problem: `${file} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)` }]);
+  if (!text.includes(PEM_CERTIFICATE_LINE)) {
+    throw new ValidationError('config', [{ field: 'modelFiles.caFile', problem: `${file} holds no PEM certificate (no "${PEM_CERTIFICATE_LINE}" line)` }]);
   }
   return text;
 }

@@ -24,6 +24,9 @@ const HostPatternSchema = z
   .transform((h) => h.toLowerCase())
   .pipe(z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9.:-]*[a-z0-9])?$/, 'expected a hostname such as "huggingface.co" or "*.hf.co"'));
 
+/** The line that opens a certificate in PEM text. */
+export const PEM_CERTIFICATE_LINE = '-----BEGIN CERTIFICATE-----';
+
 /** Extra request headers: names are HTTP tokens, values one line (nothing that could split the request). */
 export const RequestHeadersSchema = z.record(
   z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name: letters, digits and !#$%&\'*+-.^_`|~ only'),
@@ -70,7 +73,7 @@ export const DownloaderOptionsSchema = z.strictObject({
    */
   proxy: z.string().regex(/^http:\/\/[^/?#\s]+\/?$/, 'expected an http proxy URL such as "http://proxy.example:3128"').optional(),
   /** PEM certificates trusted for https beside Node's bundled roots, e.g. a private mirror's own CA. */
-  caCertificates: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'expected PEM text with at least one "-----BEGIN CERTIFICATE-----" block' }).optional(),
+  caCertificates: z.string().includes(PEM_CERTIFICATE_LINE, { message: `expected PEM text with at least one "${PEM_CERTIFICATE_LINE}" block` }).optional(),
   /** Flush each file to stable storage before the atomic rename. Default true. */
   fsync: z.boolean().default(true),
 });
