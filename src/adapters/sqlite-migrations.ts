@@ -8,6 +8,27 @@ interface Migration {
 }
 
 /**
+ * v2's counted model of a waiting job, the columns read from `row` (`NEW`, `OLD`, or '' for the table's own): the
+ * model a queued job runs on, the model a job waiting for one waits for.
+ */
+function countedModel(row: 'NEW' | 'OLD' | ''): string {
+  const col = (name: string): string => (row ? `${row}.${name}` : name);
+  return `CASE ${col('status')} WHEN 'queued' THEN ${col('model_used')} ELSE COALESCE(${col('waiting_for')}, ${col('model_used')}) END`;
+}
+
+/** v2's trigger step that counts the `NEW` row of a waiting job in. */
+const countIn = (row: 'NEW'): string =>
+  `INSERT INTO job_queue_counts (status, model, priority_rank, n)
+          VALUES (${row}.status, ${countedModel(row)}, ${row}.priority_rank, 1)
+          ON CONFLICT DO UPDATE SET n = n + 1;`;
+
+/** v2's trigger step that counts the `OLD` row of a waiting job out. */
+const countOut = (row: 'OLD'): string =>
+  `UPDATE job_queue_counts SET n = n - 1
+          WHERE status = ${row}.status AND priority_rank = ${row}.priority_rank
+            AND model = ${countedModel(row)};`;
+
+/**
  * The schema, oldest first. Never edit an applied migration: add a new one.
  *
  * v1: a job is a row with columns for what is queried (state, priority rank, model, times, lease, attempts) and JSON
@@ -91,29 +112,21 @@ const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (status, model, priority_rank)
       ) WITHOUT ROWID;
       INSERT INTO job_queue_counts (status, model, priority_rank, n)
-        SELECT status, CASE status WHEN 'queued' THEN model_used ELSE COALESCE(waiting_for, model_used) END, priority_rank, COUNT(*)
+        SELECT status, ${countedModel('')}, priority_rank, COUNT(*)
         FROM jobs WHERE status IN ('queued', 'waiting_for_model') GROUP BY 1, 2, 3;
       CREATE TRIGGER jobs_queue_count_insert AFTER INSERT ON jobs WHEN NEW.status IN ('queued', 'waiting_for_model') BEGIN
-        INSERT INTO job_queue_counts (status, model, priority_rank, n)
-          VALUES (NEW.status, CASE NEW.status WHEN 'queued' THEN NEW.model_used ELSE COALESCE(NEW.waiting_for, NEW.model_used) END, NEW.priority_rank, 1)
-          ON CONFLICT DO UPDATE SET n = n + 1;
+        ${countIn('NEW')}
       END;
       CREATE TRIGGER jobs_queue_count_delete AFTER DELETE ON jobs WHEN OLD.status IN ('queued', 'waiting_for_model') BEGIN
-        UPDATE job_queue_counts SET n = n - 1
-          WHERE status = OLD.status AND priority_rank = OLD.priority_rank
-            AND model = CASE OLD.status WHEN 'queued' THEN OLD.model_used ELSE COALESCE(OLD.waiting_for, OLD.model_used) END;
+        ${countOut('OLD')}
       END;
       CREATE TRIGGER jobs_queue_count_leave AFTER UPDATE OF status, model_used, waiting_for, priority_rank ON jobs
         WHEN OLD.status IN ('queued', 'waiting_for_model') BEGIN
-        UPDATE job_queue_counts SET n = n - 1
-          WHERE status = OLD.status AND priority_rank = OLD.priority_rank
-            AND model = CASE OLD.status WHEN 'queued' THEN OLD.model_used ELSE COALESCE(OLD.waiting_for, OLD.model_used) END;
+        ${countOut('OLD')}
       END;
       CREATE TRIGGER jobs_queue_count_enter AFTER UPDATE OF status, model_used, waiting_for, priority_rank ON jobs
         WHEN NEW.status IN ('queued', 'waiting_for_model') BEGIN
-        INSERT INTO job_queue_counts (status, model, priority_rank, n)
-          VALUES (NEW.status, CASE NEW.status WHEN 'queued' THEN NEW.model_used ELSE COALESCE(NEW.waiting_for, NEW.model_used) END, NEW.priority_rank, 1)
-          ON CONFLICT DO UPDATE SET n = n + 1;
+        ${countIn('NEW')}
       END;
     `,
   },
