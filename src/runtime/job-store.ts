@@ -108,6 +108,11 @@ export interface ModelQueueCounts {
   total: number;
 }
 
+/** A model's jobs waiting for it to become ready, all priorities together. */
+export function waitingForModelTotal(counts: ModelQueueCounts): number {
+  return Object.values(counts.waitingForModel).reduce((a, b) => a + b, 0);
+}
+
 /** Waiting jobs by model (the model they run on or wait for) and priority: what the planner needs for queueAhead. */
 export interface QueueSnapshot {
   takenAt: number;

@@ -5,7 +5,7 @@ import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
 import type { JobRunner } from './job-runner.js';
-import type { JobStore } from './job-store.js';
+import { waitingForModelTotal, type JobStore } from './job-store.js';
 
 /** Model affinity: prefer a job for a model already loaded, when that skips at most `maxSkip` jobs of equal priority. */
 export interface AffinityOptions {
@@ -125,7 +125,7 @@ export class Scheduler {
     const snapshot = await store.queueSnapshot();
     const statuses = await availability.snapshot();
     for (const [modelId, counts] of Object.entries(snapshot.byModel)) {
-      if (sum(counts.waitingForModel) === 0 || statuses.get(modelId)?.status !== 'available') continue;
+      if (waitingForModelTotal(counts) === 0 || statuses.get(modelId)?.status !== 'available') continue;
       for (const job of await store.releaseWaiting(modelId, now)) {
         emit({ type: 'job.released', at: now, jobId: job.id, status: job.status, model: modelId, message: `${modelId} is ready` });
       }
@@ -191,8 +191,4 @@ export class Scheduler {
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-function sum(counts: Record<string, number>): number {
-  return Object.values(counts).reduce((a, b) => a + b, 0);
 }

@@ -17,7 +17,7 @@ import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
 import { DEFAULT_INPUT_LIMITS, decodeImageDataUrl, generationInputSchema, type GenerationInputDraft, type GenerationInputLimits } from './generation-input.js';
 import type { IntelligentFallbackManager, QueueStatus } from './intelligent-fallback-manager.js';
 import type { Job, JobState } from './job.js';
-import type { JobStore } from './job-store.js';
+import { waitingForModelTotal, type JobStore } from './job-store.js';
 import type { Scheduler } from './scheduler.js';
 
 /** Thrown when a request's plan is `reject`: nothing the request allows can deliver. */
@@ -96,9 +96,8 @@ export class Understudy {
     await this.parts.scheduler.start();
     const [snapshot, availability] = await Promise.all([this.store.queueSnapshot(), this.parts.availability.snapshot()]);
     for (const [modelId, counts] of Object.entries(snapshot.byModel)) {
-      const waiting = Object.values(counts.waitingForModel).reduce((a, b) => a + b, 0);
       const status = availability.get(modelId)?.status;
-      if (waiting > 0 && status !== 'available' && this.manager.catalog.byId.has(modelId)) this.parts.requestDownload(modelId);
+      if (waitingForModelTotal(counts) > 0 && status !== 'available' && this.manager.catalog.byId.has(modelId)) this.parts.requestDownload(modelId);
     }
   }
 

@@ -8,8 +8,8 @@ import type { QueueStatusSchema } from './schemas.js';
 export type QueueTotalsView = z.infer<typeof QueueStatusSchema>;
 
 /**
- * Queue totals from the store's snapshot: one grouped count. (`Understudy.queueStatus` also finds the oldest waiting
- * job, which costs a read of the whole queue; the API does not show it.)
+ * Queue totals from the store's snapshot (a few rows of trigger-kept counts). `Understudy.queueStatus` also finds the
+ * oldest waiting job, one more query, which the API does not show.
  */
 export async function readQueueTotals(understudy: Understudy): Promise<QueueTotalsView> {
   const snapshot = await understudy.store.queueSnapshot();
