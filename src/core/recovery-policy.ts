@@ -3,6 +3,7 @@
  * recovering the same thing again, how long an action may take, how downloads are retried and when a circuit
  * breaker takes a backend or model out of rotation. Pure data and arithmetic; validated with zod.
  */
+import { exponentialBackoffMs } from './backoff.js';
 import { z } from 'zod';
 import { FAILURE_TYPES, RECOVERY_ACTIONS, type FailureType, type RecoveryAction } from './vocabulary.js';
 import { classificationRulesConfigSchema } from './failure-classification.js';
@@ -111,7 +112,14 @@ export function actionTimeoutMs(policy: RecoveryPolicy, action: RecoveryAction):
  * (a number in [0, 1); 0.5 means no spread).
  */
 export function downloadRetryDelayMs(retry: DownloadRetryPolicy, failedTry: number, random: () => number): number {
-  const base = Math.min(retry.initialDelaySeconds * retry.multiplier ** (failedTry - 1), retry.maxDelaySeconds) * 1000;
-  const spread = 1 + retry.jitterRatio * (2 * random() - 1);
-  return Math.round(base * spread);
+  return exponentialBackoffMs(
+    {
+      initialMs: retry.initialDelaySeconds * 1000,
+      multiplier: retry.multiplier,
+      maxMs: retry.maxDelaySeconds * 1000,
+      jitterRatio: retry.jitterRatio,
+    },
+    failedTry,
+    random,
+  );
 }
