@@ -22,6 +22,7 @@ import {
   type TimelineKind,
 } from '../runtime/job.js';
 import {
+  InvalidCursorError,
   InvalidTransitionError,
   JOB_STORE_DEFAULTS,
   JobAlreadyExistsError,
@@ -899,6 +900,6 @@ function requirePositiveInteger(value: number, name: string): void {
 
 function parseCursor(cursor: string): number {
   const seq = Number(cursor);
-  if (!/^\d+$/.test(cursor) || !Number.isSafeInteger(seq)) throw new RangeError(`invalid cursor ${JSON.stringify(cursor)}: pass a nextCursor from list()`);
+  if (!/^\d+$/.test(cursor) || !Number.isSafeInteger(seq)) throw new InvalidCursorError(cursor);
   return seq;
 }

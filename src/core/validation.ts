@@ -6,7 +6,10 @@ export interface ValidationIssue {
   field: string;
   /** What is wrong and what is allowed, in plain words. */
   problem: string;
-  /** The value found there, when there was one. */
+  /**
+   * The value found there, when there was one: as sent when its JSON is short ({@link MAX_RECEIVED_JSON} characters),
+   * else a shortened JSON preview string, so that an error never echoes a huge or deeply nested input back.
+   */
   received?: unknown;
 }
 
@@ -48,12 +51,12 @@ export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
       const holder = isRecord(issue.input) ? issue.input : {};
       return issue.keys.map((key) => {
         const out: ValidationIssue = { field: formatPath([...issue.path, key]), problem: 'unknown field: not one this accepts (check the spelling)' };
-        if (holder[key] !== undefined) out.received = holder[key];
+        if (holder[key] !== undefined) out.received = bounded(holder[key]);
         return out;
       });
     }
     const out: ValidationIssue = { field: formatPath(issue.path), problem: issue.message };
-    if ('input' in issue && issue.input !== undefined) out.received = issue.input;
+    if ('input' in issue && issue.input !== undefined) out.received = bounded(issue.input);
     return [out];
   });
 }
@@ -75,7 +78,25 @@ function describeIssue(issue: ValidationIssue): string {
   return `${where}: ${issue.problem}${got}`;
 }
 
+/** Longest JSON of a value kept as received; longer values are kept as a preview string. */
+export const MAX_RECEIVED_JSON = 200;
+
+/** The value itself when its JSON is short, else a preview of it (deep nesting that JSON cannot hold included). */
+function bounded(value: unknown): unknown {
+  const text = jsonOf(value);
+  if (text !== undefined && text.length <= MAX_RECEIVED_JSON) return value;
+  return text === undefined ? '(too deeply nested to show)' : `${text.slice(0, MAX_RECEIVED_JSON - 3)}...`;
+}
+
+function jsonOf(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return undefined;
+  }
+}
+
 function preview(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = jsonOf(value) ?? '(too deeply nested to show)';
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -250,3 +250,17 @@ export class InvalidTransitionError extends Error {
 export function isInvalidTransitionError(error: unknown): error is InvalidTransitionError {
   return error instanceof InvalidTransitionError;
 }
+
+/** Thrown when a listing's cursor is not one the store handed out (a `nextCursor` of an earlier page). */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+
+  constructor(readonly cursor: string) {
+    super(`cursor: expected the nextCursor of an earlier page, received ${JSON.stringify(cursor.slice(0, 100))}`);
+  }
+}
+
+/** Type guard for {@link InvalidCursorError}. */
+export function isInvalidCursorError(error: unknown): error is InvalidCursorError {
+  return error instanceof InvalidCursorError;
+}

@@ -181,6 +181,9 @@ describe('generations', () => {
     assert.equal(bad.status, 400);
     const fields = ((await bad.json()) as ErrorBody).error.details!.map((d) => d.field).sort();
     assert.deepEqual(fields, ['limit', 'status']);
+    const badCursor = await service.request('/v1/generations?cursor=abc');
+    assert.equal(badCursor.status, 400);
+    assert.deepEqual(((await badCursor.json()) as ErrorBody).error.details!.map((d) => d.field), ['cursor']);
     for (const id of ids) await service.request(`/v1/generations/${id}`, { method: 'DELETE' });
   });
 

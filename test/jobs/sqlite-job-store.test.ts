@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { LOCK_SPIN_MS, SqliteJobStore } from '../../src/adapters/sqlite-job-store.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
 import { SCHEMA_VERSION, isSchemaTooNewError } from '../../src/adapters/sqlite-migrations.js';
-import { isJobAlreadyExistsError } from '../../src/runtime/job-store.js';
+import { InvalidCursorError, isJobAlreadyExistsError } from '../../src/runtime/job-store.js';
 import { isQueueFullError, type QueueFullError } from '../../src/runtime/request-queue.js';
 import { PRIORITIES } from '../../src/core/vocabulary.js';
 import { newJob, seededRandom, storeFixture } from './job-fixtures.js';
@@ -112,7 +112,7 @@ test('list pages through jobs in acceptance order with a cursor, filtered by sta
   assert.deepEqual((await store.list({ status: 'queued' })).jobs.map((j) => j.id), ['b', 'c', 'd', 'e']);
   assert.deepEqual((await store.list({ status: ['running', 'succeeded'] })).jobs.map((j) => j.id), ['a']);
   assert.deepEqual((await store.list({ order: 'newest_first', limit: 3 })).jobs.map((j) => j.id), ['e', 'd', 'c']);
-  await assert.rejects(store.list({ cursor: 'not-a-cursor' }), RangeError);
+  await assert.rejects(store.list({ cursor: 'not-a-cursor' }), InvalidCursorError);
 });
 
 test('counts by state and the queue snapshot by model and priority', async (t) => {

@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { isValidationError } from '../../core/validation.js';
-import { isInvalidTransitionError, isJobNotFoundError } from '../../runtime/job-store.js';
+import { isInvalidCursorError, isInvalidTransitionError, isJobNotFoundError } from '../../runtime/job-store.js';
 import { isQueueFullError } from '../../runtime/request-queue.js';
 import { isPlanRejectedError } from '../../runtime/understudy.js';
 import type { ErrorBody, ErrorDetail } from './schemas.js';
@@ -41,6 +41,11 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError(429, 'queue_full', error.message, undefined, { size: error.size, maxSize: error.maxSize }, error.retryAfterSeconds);
   }
   if (isPlanRejectedError(error)) return new ApiError(422, 'plan_rejected', error.message, undefined, { plan: error.strategy });
+  if (isInvalidCursorError(error)) {
+    return new ApiError(400, 'invalid_request', error.message, [
+      { field: 'cursor', problem: 'expected the nextCursor of an earlier page', received: error.cursor.slice(0, 100) },
+    ]);
+  }
   if (isJobNotFoundError(error)) return new ApiError(404, 'not_found', `no generation ${error.jobId}`);
   if (isInvalidTransitionError(error)) return new ApiError(409, 'conflict', error.message, undefined, { status: error.status });
   return fromFastifyError(error);
