@@ -1,19 +1,24 @@
 /**
  * HTTP throughput: POST /v1/generations and GET /v1/queue under autocannon, each beside a bare fastify route that
- * does the least the same request could (parse the JSON body, answer a small JSON), on the same machine in the same
- * run. The servers run in a child process so that autocannon does not share their event loop. The rate limit is off
- * (it would measure itself), the log is silent, and the queue is large enough to take every POST.
+ * does the least the same request could (parse the JSON body, answer a small JSON), and POST beside the peer a user
+ * would write instead: a fastify route that calls BullMQ's `queue.add` on Redis, once on a Redis that syncs every
+ * write (`appendonly yes`, `appendfsync always`: durable like ours, started by the bench on a free port) and once on
+ * the machine's Redis on 6379 (no sync). All on the same machine in the same run. The servers run in a child
+ * process so that autocannon does not share their event loop. The rate limit is off (it would measure itself), the
+ * log is silent, and the queue is large enough to take every POST.
  *
- * Run: npm run bench:http            (about 45 s; BENCH_SECONDS sets the length of each run)
+ * Run: npm run bench:http            (about 90 s; BENCH_SECONDS sets the length of each run)
  */
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import Fastify from 'fastify';
+import { Queue } from 'bullmq';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { ServiceConfigSchema } from '../src/interfaces/config.js';
 import { startService } from '../src/interfaces/http/service.js';
 
@@ -26,6 +31,62 @@ const BODY = JSON.stringify({ model: 'ti2v-5B', prompt: 'a lighthouse at dusk, w
 interface Urls {
   understudy: string;
   bare: string;
+  /** fastify + BullMQ on a Redis with appendfsync always. */
+  bullmqDurable: string;
+  /** fastify + BullMQ on a Redis that does not sync. */
+  bullmqVolatile: string;
+}
+
+/** A free TCP port on loopback. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** Starts a redis-server that syncs every write to its append-only file; resolves once it answers. */
+async function startDurableRedis(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const ready = await new Promise<boolean>((resolve) => {
+      const probe = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      probe.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      probe.once('exit', () => resolve(out.trim() === 'PONG'));
+    });
+    if (ready) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    port,
+    stop: async () => {
+      redis.kill('SIGTERM');
+      await new Promise((resolve) => redis.once('exit', resolve));
+    },
+  };
+}
+
+/** What a user would write instead of Understudy: a fastify route that adds the body to a BullMQ queue. */
+async function bullmqPeer(port: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const queue = new Queue(`bench-${randomUUID()}`, { connection: { host: '127.0.0.1', port } });
+  const app: FastifyInstance = Fastify();
+  app.post('/generations', async (request, reply) => {
+    const job = await queue.add('generate', request.body, { removeOnComplete: true });
+    return reply.code(202).send({ id: job.id, status: 'queued' });
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/generations`,
+    close: async () => {
+      await app.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    },
+  };
 }
 
 /** Child: the Understudy service and the bare route, until stdin closes. */
@@ -42,12 +103,23 @@ async function serve(): Promise<void> {
   });
   await bare.listen({ host: '127.0.0.1', port: 0 });
   const address = bare.server.address();
-  const urls: Urls = { understudy: service.url, bare: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` };
+  const durableRedis = await startDurableRedis(dataDir);
+  const durable = await bullmqPeer(durableRedis.port);
+  const volatile = await bullmqPeer(6379);
+  const urls: Urls = {
+    understudy: service.url,
+    bare: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    bullmqDurable: durable.url,
+    bullmqVolatile: volatile.url,
+  };
   process.stdout.write(`${JSON.stringify(urls)}\n`);
   process.stdin.resume();
   process.stdin.once('end', () => {
     void (async () => {
       await bare.close();
+      await durable.close();
+      await volatile.close();
+      await durableRedis.stop();
       await service.stop();
       await rm(dataDir, { recursive: true, force: true });
       process.exit(0);
@@ -78,6 +150,12 @@ function ms(value: number): string {
   return value < 1 ? '<1' : String(value);
 }
 
+function markdownTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => `| ${r.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
 /** Parent: starts the child, runs every case (bare first, then Understudy), prints the table. */
 async function main(): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -101,11 +179,25 @@ async function main(): Promise<void> {
     missed ||= ratio < c.target;
     rows.push([c.name, real.rps.toFixed(0), ms(real.p99), bare.rps.toFixed(0), ms(bare.p99), `${(ratio * 100).toFixed(0)} %`, `>= ${c.target * 100} %`, String(real.non2xx + real.errors)]);
   }
+  const peers = [
+    { name: 'fastify + BullMQ, Redis appendfsync always', url: urls.bullmqDurable, target: 1.0 },
+    { name: 'fastify + BullMQ, Redis without sync', url: urls.bullmqVolatile, target: undefined },
+  ];
+  const peerRows: string[][] = [['POST /v1/generations beside', 'peer req/s', 'peer p99 ms', 'understudy req/s', 'understudy p99 ms', 'ratio', 'target']];
+  for (const peer of peers) {
+    await measure(peer.url, 'POST', SECONDS / 5);
+    const theirs = await measure(peer.url, 'POST', SECONDS);
+    await measure(cases[1]!.url, 'POST', SECONDS / 5);
+    const ours = await measure(cases[1]!.url, 'POST', SECONDS);
+    const ratio = ours.rps / theirs.rps;
+    if (peer.target !== undefined) missed ||= ratio < peer.target;
+    peerRows.push([peer.name, theirs.rps.toFixed(0), ms(theirs.p99), ours.rps.toFixed(0), ms(ours.p99), `${ratio.toFixed(2)}x`, peer.target === undefined ? '-' : `>= ${peer.target.toFixed(1)}x`]);
+  }
   child.stdin.end();
   await new Promise((resolve) => child.once('exit', resolve));
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]): string => `| ${r.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log([line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n'));
+  console.log(markdownTable(rows));
+  console.log();
+  console.log(markdownTable(peerRows));
   console.log(
     `${CONNECTIONS} connections, ${SECONDS} s per run after ${SECONDS / 5} s to warm up; p99 latency in ms; Node ${process.version}`,
   );

@@ -255,36 +255,44 @@ export class SqliteJobStore implements JobStore {
     setImmediate(() => void this.storePendingEnqueues());
   }
 
-  /** Stores the enqueues gathered so far as one batch; see {@link enqueue}. */
+  /**
+   * Stores the enqueues gathered so far as one batch; see {@link enqueue}. The next batch may be written as soon as
+   * this one has committed, while this one's sync runs: its own sync then starts after its write (GroupSync), so
+   * every job is still acknowledged only once it is on stable storage, and writes and syncs overlap under load.
+   */
   private async storePendingEnqueues(): Promise<void> {
     this.enqueueBatch = 'storing';
     const batch = this.pendingEnqueues;
     this.pendingEnqueues = [];
+    let outcomes: Array<{ job: Job } | { error: unknown }>;
     try {
-      await this.storeBatch(batch);
+      outcomes = await this.insertBatch(batch);
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+      return;
     } finally {
       this.enqueueBatch = 'idle';
       this.scheduleEnqueueBatch();
     }
+    await this.acknowledgeBatch(batch, outcomes);
   }
 
-  private async storeBatch(batch: PendingEnqueue[]): Promise<void> {
-    let outcomes: Array<{ job: Job } | { error: unknown }>;
-    try {
-      outcomes = await this.writeRelaxed(() =>
-        batch.map(({ newJob, at }) => {
-          try {
-            this.checkInsertable(newJob);
-          } catch (error) {
-            return { error };
-          }
-          return { job: this.insertJob(newJob, at) };
-        }),
-      );
-    } catch (error) {
-      for (const { reject } of batch) reject(error);
-      return;
-    }
+  /** Writes every insertable job of the batch in one transaction; a refused job writes nothing and keeps its error. */
+  private insertBatch(batch: PendingEnqueue[]): Promise<Array<{ job: Job } | { error: unknown }>> {
+    return this.writeRelaxed(() =>
+      batch.map(({ newJob, at }) => {
+        try {
+          this.checkInsertable(newJob);
+        } catch (error) {
+          return { error };
+        }
+        return { job: this.insertJob(newJob, at) };
+      }),
+    );
+  }
+
+  /** Settles each enqueue of a committed batch: accepted jobs once the log holding them is synced. */
+  private async acknowledgeBatch(batch: PendingEnqueue[], outcomes: Array<{ job: Job } | { error: unknown }>): Promise<void> {
     let sync: { failed: false } | { failed: true; error: unknown } = { failed: false };
     if (outcomes.some((o) => 'job' in o)) {
       await this.logSync.flush().catch((error: unknown) => (sync = { failed: true, error }));
