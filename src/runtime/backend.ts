@@ -119,6 +119,11 @@ export class BackendError extends Error {
   }
 }
 
+/** Type guard for {@link BackendError}. */
+export function isBackendError(error: unknown): error is BackendError {
+  return error instanceof BackendError;
+}
+
 /** The error a cancelled generation rejects with: name `AbortError`, code `ABORT_ERR`, the abort reason as cause. */
 export function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
