@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
-import { SystemClock } from '../src/runtime/clocks.js';
+import { SystemClock } from '../src/adapters/system-clock.js';
 import { ModelDownloader } from '../src/adapters/model-files/downloader.js';
 import { ModelsDirectory } from '../src/adapters/model-files/models-directory.js';
 

@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteJobStore } from '../src/adapters/sqlite-job-store.js';
+import { SqliteJobStore } from '../src/adapters/sqlite/index.js';
 import { createCatalog } from '../src/core/catalog.js';
 import { PlannerConfigSchema, planFallback } from '../src/core/planning.js';
 import { withDefaults } from '../src/core/requirements.js';
 import { PRIORITIES } from '../src/core/vocabulary.js';
-import { SystemClock } from '../src/runtime/clocks.js';
+import { SystemClock } from '../src/adapters/system-clock.js';
 import type { NewJob } from '../src/runtime/job.js';
 
 const JOBS = 10_000;

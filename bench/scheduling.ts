@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatedBackend } from '../src/adapters/simulated-backend.js';
 import { ManualClock } from '../src/runtime/clocks.js';
-import { createUnderstudy } from '../src/runtime/create-understudy.js';
+import { createUnderstudy } from '../src/composition/index.js';
 import type { Priority } from '../src/core/vocabulary.js';
 
 interface TraceJob {

@@ -11,12 +11,12 @@ import { parseOrThrow } from '../core/validation.js';
 import {
   abortError,
   outputFileName,
-  writeOutputAtomically,
   type Backend,
   type GeneratedOutput,
   type GenerationControl,
   type GenerationRequest,
 } from '../runtime/backend.js';
+import { writeOutputAtomically } from './output-file.js';
 import type { TargetHealth } from '../runtime/recovery-target.js';
 import { renderTextGif, wrapText } from './gif-writer.js';
 

@@ -30,7 +30,6 @@ import {
   abortError,
   outputFileName,
   untilAborted,
-  writeOutputAtomically,
   type Backend,
   type BackendEvent,
   type GeneratedOutput,
@@ -40,7 +39,8 @@ import {
   type PipelineState,
   type VramUsage,
 } from '../runtime/backend.js';
-import { sleep } from '../runtime/clocks.js';
+import { writeOutputAtomically } from './output-file.js';
+import { sleep } from '../core/clock.js';
 import type { TargetHealth } from '../runtime/recovery-target.js';
 import { renderTextGif, wrapText } from './gif-writer.js';
 import {
@@ -146,7 +146,7 @@ export interface SimulatedBackendDependencies {
   /** Source of [0, 1) numbers for probability faults (default Math.random; see seededRandom). */
   random?: () => number;
   /** Models whose real files another component (the model files store) reports complete count as installed. */
-  filesPresent?: (modelId: string) => boolean;
+  filesPresent?: { has(modelId: string): boolean };
 }
 
 /** Announced when a fault strikes a job. */
@@ -199,7 +199,7 @@ export class SimulatedBackend implements Backend {
   private readonly clock: Clock;
   private readonly models: ReadonlyMap<string, ModelDescriptor>;
   private readonly installed: Set<string>;
-  private readonly filesPresent: (modelId: string) => boolean;
+  private readonly filesPresent: { has(modelId: string): boolean };
   private readonly downloads = new Map<string, Download>();
   private readonly loaded = new Map<string, LoadedModel>();
   private readonly running = new Set<RunningJob>();
@@ -231,7 +231,7 @@ export class SimulatedBackend implements Backend {
     this.clock = dependencies.clock;
     this.models = new Map(this.options.models.map((m) => [m.id, m]));
     this.installed = new Set(this.options.installed ?? this.options.models.map((m) => m.id));
-    this.filesPresent = dependencies.filesPresent ?? (() => false);
+    this.filesPresent = dependencies.filesPresent ?? new Set<string>();
     this.offloadTrades = { ...DEFAULT_OFFLOAD_TRADES, ...this.options.offloadTrades };
     this.currentOffloadMode = this.options.offloadMode;
     this.optimized = this.options.vramOptimized;
@@ -394,7 +394,7 @@ export class SimulatedBackend implements Backend {
   }
 
   private isInstalled(modelId: string): boolean {
-    return this.installed.has(modelId) || this.filesPresent(modelId);
+    return this.installed.has(modelId) || this.filesPresent.has(modelId);
   }
 
   /** Healthy while the pipeline runs; otherwise says why not. */

@@ -15,3 +15,25 @@ export interface Clock {
 export interface TimerHandle {
   readonly id: number;
 }
+
+/**
+ * Resolves after `ms` on `clock`; rejects with the signal's reason when aborted first. It starts no timer of its own:
+ * the wait is a timer of the given clock.
+ */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      clock.clearTimeout(handle);
+      reject(signal?.reason as Error);
+    };
+    const handle = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

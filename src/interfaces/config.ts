@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ValidationError, formatPath, type ValidationIssue } from '../core/validation.js';
-import { UnderstudyConfigSchema, type UnderstudyConfigInput } from '../runtime/create-understudy.js';
+import { UnderstudyConfigSchema, type UnderstudyConfigInput } from '../composition/index.js';
 
 /** Config files looked for in the working directory when none is named. */
 export const CONFIG_FILE_NAMES = ['understudy.config.yaml', 'understudy.config.yml', 'understudy.config.json'] as const;

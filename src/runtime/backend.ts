@@ -8,9 +8,6 @@
  * classifier recognises them; {@link BackendError} adds a `code`, and an `exitCode`/`signal` when a process ended.
  * Cancellation always rejects with an {@link abortError} (name `AbortError`).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Event } from 'cockatiel';
 import type { ModelStatus } from '../core/availability.js';
 import type { GenerationSettings } from '../core/estimates.js';
@@ -122,6 +119,11 @@ export class BackendError extends Error {
   }
 }
 
+/** Type guard for {@link BackendError}. */
+export function isBackendError(error: unknown): error is BackendError {
+  return error instanceof BackendError;
+}
+
 /** The error a cancelled generation rejects with: name `AbortError`, code `ABORT_ERR`, the abort reason as cause. */
 export function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
@@ -134,24 +136,6 @@ export function abortError(signal: AbortSignal): Error {
 /** True when `error` is the rejection of a cancelled operation. */
 export function isAbortError(error: unknown): boolean {
   return error instanceof Error && error.name === 'AbortError';
-}
-
-/**
- * Writes `bytes` to `outputDir/fileName` atomically: to a hidden temporary name in the same directory first, then
- * renamed into place, so readers never see a partial file. The temporary file is removed when writing fails.
- */
-export async function writeOutputAtomically(outputDir: string, fileName: string, bytes: Uint8Array): Promise<string> {
-  await mkdir(outputDir, { recursive: true });
-  const target = join(outputDir, fileName);
-  const temporary = join(outputDir, `.${fileName}.${randomBytes(6).toString('hex')}.partial`);
-  try {
-    await writeFile(temporary, bytes);
-    await rename(temporary, target);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-  return target;
 }
 
 /** A file name safe on every platform, derived from a job id. */

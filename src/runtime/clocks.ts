@@ -1,36 +1,5 @@
+/** Clocks for tests and the simulator: time that moves only when told. The real clock is an adapter (adapters/system-clock.ts). */
 import type { Clock, TimerHandle } from '../core/clock.js';
-
-/** The real clock: `Date.now()` and Node timers (a pending timer keeps the process alive, as Node's own do). */
-export class SystemClock implements Clock {
-  private nextId = 1;
-  private readonly timers = new Map<number, NodeJS.Timeout>();
-
-  now(): number {
-    return Date.now();
-  }
-
-  setTimeout(callback: () => void, ms: number): TimerHandle {
-    const id = this.nextId++;
-    const timer = setTimeout(() => {
-      this.timers.delete(id);
-      callback();
-    }, Math.max(0, ms));
-    this.timers.set(id, timer);
-    return { id };
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    const timer = this.timers.get(handle.id);
-    if (timer) clearTimeout(timer);
-    this.timers.delete(handle.id);
-  }
-
-  /** Cancels every pending timer, e.g. once an engine closed while a simulated download still had its timer. */
-  dispose(): void {
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
-  }
-}
 
 interface ManualTimer {
   id: number;
@@ -104,23 +73,4 @@ export class ManualClock implements Clock {
 /** Waits until the event loop has run every pending promise callback and I/O callback queued so far. */
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Resolves after `ms` on `clock`; rejects with the signal's reason when aborted first. */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      clock.clearTimeout(handle);
-      reject(signal?.reason as Error);
-    };
-    const handle = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

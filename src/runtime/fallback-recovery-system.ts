@@ -5,7 +5,7 @@
  * the circuit breakers are our own ClockCircuitBreaker, because cockatiel's breaker reads Date.now().
  */
 import { EventEmitter, type Event } from 'cockatiel';
-import type { Clock } from '../core/clock.js';
+import { sleep, type Clock } from '../core/clock.js';
 import {
   classifyFailure,
   toClassificationRules,
@@ -25,7 +25,6 @@ import { ValidationError } from '../core/validation.js';
 import type { RequirementAdjustment } from '../core/reduction.js';
 import { FAILURE_TYPES, RECOVERY_ACTIONS, type FailureType, type RecoveryAction } from '../core/vocabulary.js';
 import { ClockCircuitBreaker, type BreakerState, type BreakerTransition } from './clock-circuit-breaker.js';
-import { sleep } from './clocks.js';
 import { HealthMonitor, type HealthProbe, type VramReporter } from './health-monitor.js';
 import type { RecoveryTarget } from './recovery-target.js';
 
@@ -234,6 +233,20 @@ export interface FallbackRecoverySystemOptions {
   readonly vramReporter?: VramReporter;
   /** Random numbers in [0, 1) for download retry jitter; defaults to Math.random. */
   readonly random?: () => number;
+  /**
+   * The engine's model downloads, which retry_model_download goes through when given (so a model whose files
+   * Understudy manages is fetched into the models directory, as every other download is); default: the target's own
+   * `ensureModelDownloaded`.
+   */
+  readonly downloads?: RecoveryDownloads;
+}
+
+/** Port: how retry_model_download fetches a model when the engine manages downloads. */
+export interface RecoveryDownloads {
+  /** Whether anything can download `modelId`. */
+  canDownload(modelId: string): boolean;
+  /** Downloads `modelId`; `signal` stops the wait. */
+  download(modelId: string, signal: AbortSignal): Promise<void>;
 }
 
 /** Failure types blamed on the model (its breaker) rather than on the backend, when a model is named. */
@@ -305,6 +318,7 @@ export class FallbackRecoverySystem {
   private readonly reduceGenerationParams: ReduceGenerationParams | undefined;
   private readonly defaultTarget: RecoveryTarget | undefined;
   private readonly random: () => number;
+  private readonly downloads: RecoveryDownloads | undefined;
 
   private readonly cooldowns = new Map<string, ScopedEntry & { until: number }>();
   private readonly inProgress = new Map<string, ScopedEntry>();
@@ -320,6 +334,7 @@ export class FallbackRecoverySystem {
     this.reduceGenerationParams = options.reduceGenerationParams;
     this.defaultTarget = options.target;
     this.random = options.random ?? Math.random;
+    this.downloads = options.downloads;
     this.monitor = new HealthMonitor({
       clock: options.clock,
       probe: options.probe,
@@ -668,13 +683,15 @@ export class FallbackRecoverySystem {
   private async downloadWithRetry(run: RunState, signal: AbortSignal): Promise<void> {
     const action = 'retry_model_download';
     const target = requireTarget(action, run);
-    if (!target.ensureModelDownloaded) throw notSupported(action, target);
     const modelId = run.context.modelId;
+    const downloads = this.downloads;
+    if (downloads ? modelId !== undefined && !downloads.canDownload(modelId) : !target.ensureModelDownloaded) throw notSupported(action, target);
     if (modelId === undefined) throw new RecoveryActionError('unavailable', action, 'no model named in the failure context');
+    const download = downloads ? (): Promise<void> => downloads.download(modelId, signal) : (): Promise<void> => target.ensureModelDownloaded!(modelId, signal);
     const retry = this.policy.downloadRetry;
     for (let tryNumber = 1; ; tryNumber++) {
       try {
-        await target.ensureModelDownloaded(modelId, signal);
+        await download();
         return;
       } catch (failure) {
         if (signal.aborted) throw failure;

@@ -1,3 +1,6 @@
+import type { JobsAheadSource } from './job-queue.js';
+import type { QueueSnapshot } from './job-store.js';
+import { queueStatusFrom, type QueueStatus } from './queue-status.js';
 import { v7 as timeOrderedUuid } from 'uuid';
 import { EventEmitter, type Event } from 'cockatiel';
 import { statusOf, type AvailabilitySnapshot, type AvailabilitySource } from '../core/availability.js';
@@ -33,7 +36,7 @@ export interface IntelligentFallbackManagerOptions {
    * Jobs ahead of a new request, by model. Default: the requests in `queue`. The engine counts every waiting job in
    * its store, queued ones included.
    */
-  queueAhead?: () => Promise<(modelId: string) => number>;
+  queueAhead?: JobsAheadSource;
 }
 
 /** What may be given when asking for a strategy. */
@@ -53,16 +56,7 @@ export interface QueueResult {
   error?: string;
 }
 
-/** Queue totals, by model and by priority. */
-export interface QueueStatus {
-  totalQueuedRequests: number;
-  queueByModel: Record<string, number>;
-  queueByPriority: Record<Priority, number>;
-  maxQueueSize: number;
-  /** Percent of the queue in use. */
-  queueUtilization: number;
-  oldestRequestAgeSeconds: number | null;
-}
+export type { QueueStatus } from './queue-status.js';
 
 /** Outcome of one processQueue pass. */
 export interface ProcessQueueResult {
@@ -205,22 +199,15 @@ export class IntelligentFallbackManager {
   async getQueueStatus(): Promise<QueueStatus> {
     const now = this.clock.now();
     const items = await this.queue.list(now);
-    const queueByModel: Record<string, number> = {};
-    const queueByPriority = Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<Priority, number>;
+    const snapshot: QueueSnapshot = { takenAt: now, byModel: {}, total: items.length };
     let oldest: number | null = null;
     for (const item of items) {
-      queueByModel[item.modelId] = (queueByModel[item.modelId] ?? 0) + 1;
-      queueByPriority[item.priority]++;
+      const counts = (snapshot.byModel[item.modelId] ??= { queued: zeroByPriority(), waitingForModel: zeroByPriority(), total: 0 });
+      counts.waitingForModel[item.priority]++;
+      counts.total++;
       oldest = oldest === null ? item.queuedAt : Math.min(oldest, item.queuedAt);
     }
-    return {
-      totalQueuedRequests: items.length,
-      queueByModel,
-      queueByPriority,
-      maxQueueSize: this.queue.maxSize,
-      queueUtilization: (items.length / this.queue.maxSize) * 100,
-      oldestRequestAgeSeconds: oldest === null ? null : (now - oldest) / 1000,
-    };
+    return { ...queueStatusFrom(snapshot, this.queue.maxSize), oldestRequestAgeSeconds: oldest === null ? null : (now - oldest) / 1000 };
   }
 
   /**
@@ -257,9 +244,13 @@ export class IntelligentFallbackManager {
   }
 
   private async queueAheadCounter(): Promise<(modelId: string) => number> {
-    if (this.options.queueAhead) return this.options.queueAhead();
+    if (this.options.queueAhead) return this.options.queueAhead.jobsAhead();
     const counts = new Map<string, number>();
     for (const item of await this.queue.list(this.clock.now())) counts.set(item.modelId, (counts.get(item.modelId) ?? 0) + 1);
     return (modelId) => counts.get(modelId) ?? 0;
   }
+}
+
+function zeroByPriority(): Record<Priority, number> {
+  return Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<Priority, number>;
 }

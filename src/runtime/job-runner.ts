@@ -10,6 +10,7 @@ import type { FallbackRecoverySystem, RecoveryResult } from './fallback-recovery
 import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
 import type { Job, JobError, Replan } from './job.js';
 import { isLeaseLostError, type JobStore } from './job-store.js';
+import type { ModelDownloads } from './model-downloads.js';
 
 /** What a runner needs from the engine: a narrow view, so it can be tested and reasoned about alone. */
 export interface JobRunnerContext {
@@ -23,8 +24,8 @@ export interface JobRunnerContext {
   /** How long a claim lasts; it is renewed every third of this. */
   leaseMs: number;
   emit: (event: UnderstudyEvent) => void;
-  /** Starts the download of a model a re-plan waits for. */
-  requestDownload: (modelId: string) => void;
+  /** Downloads the model a re-plan waits for. */
+  downloads: ModelDownloads;
 }
 
 /** Progress is written to the store at most this often per job, milliseconds; events go out every time. */
@@ -55,6 +56,7 @@ export class JobRunner {
           jobId: job.id,
           modelId: job.modelUsed,
           prompt: job.request.prompt,
+          ...(job.request.negativePrompt !== undefined ? { negativePrompt: job.request.negativePrompt } : {}),
           ...(job.request.image?.path ? { image: { path: job.request.image.path } } : {}),
           settings,
           outputDir: ctx.outputDir,
@@ -158,7 +160,7 @@ export class JobRunner {
     ctx.emit({ type: 'job.replanned', at: ctx.clock.now(), jobId: job.id, strategy: plan?.strategyType ?? job.plan.strategyType, model: replan?.modelUsed ?? job.modelUsed, message: plan?.userMessage ?? 'retrying' });
     if (plan && (plan.strategyType === 'queue_and_wait' || plan.strategyType === 'download_and_retry')) {
       await ctx.store.setWaitingForModel(job.id, { modelId: plan.model, message: plan.userMessage });
-      if (plan.strategyType === 'download_and_retry') ctx.requestDownload(plan.model);
+      if (plan.strategyType === 'download_and_retry') ctx.downloads.request(plan.model);
       ctx.emit({ type: 'job.waiting', at: ctx.clock.now(), jobId: job.id, status: 'waiting_for_model', model: plan.model, message: plan.userMessage });
     } else {
       ctx.emit({ type: 'job.requeued', at: ctx.clock.now(), jobId: job.id, status: 'queued', model: replan?.modelUsed ?? job.modelUsed, message: 'queued for the next attempt' });
@@ -204,6 +206,7 @@ export class JobRunner {
     const settings: BackendSettings = { resolution: r.resolution, quality: r.quality };
     if (r.numFrames !== undefined) settings.numFrames = r.numFrames;
     if (r.steps !== undefined) settings.steps = r.steps;
+    if (job.request.seed !== undefined) settings.seed = job.request.seed;
     return settings;
   }
 }

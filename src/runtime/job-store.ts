@@ -2,6 +2,8 @@ import type { Clock } from '../core/clock.js';
 import type { Priority } from '../core/vocabulary.js';
 import type { Job, JobError, JobLease, JobOutput, JobState, NewJob, Replan, TimelineEntry, WaitingJobState } from './job.js';
 
+export * from './job-store-errors.js';
+
 /** Options every job store takes. */
 export interface JobStoreOptions {
   /** The only source of time; a store never reads the wall clock. */
@@ -175,92 +177,4 @@ export interface JobStore {
   oldestWaitingAcceptedAt(): Promise<number | null>;
   /** Releases the store's resources; further calls fail. */
   close(): Promise<void>;
-}
-
-/** Thrown when no job has the id. */
-export class JobNotFoundError extends Error {
-  override readonly name = 'JobNotFoundError';
-
-  constructor(readonly jobId: string) {
-    super(`no job ${jobId}`);
-  }
-}
-
-/** Type guard for {@link JobNotFoundError}. */
-export function isJobNotFoundError(error: unknown): error is JobNotFoundError {
-  return error instanceof JobNotFoundError;
-}
-
-/** Thrown when a job is accepted under an id already taken. */
-export class JobAlreadyExistsError extends Error {
-  override readonly name = 'JobAlreadyExistsError';
-
-  constructor(readonly jobId: string) {
-    super(`a job ${jobId} already exists`);
-  }
-}
-
-/** Type guard for {@link JobAlreadyExistsError}. */
-export function isJobAlreadyExistsError(error: unknown): error is JobAlreadyExistsError {
-  return error instanceof JobAlreadyExistsError;
-}
-
-/** Thrown when a worker acts on a job it no longer holds: it is not running, or it runs under another owner. */
-export class LeaseLostError extends Error {
-  override readonly name = 'LeaseLostError';
-
-  constructor(
-    readonly jobId: string,
-    /** The owner that tried to act. */
-    readonly owner: string,
-    readonly status: JobState,
-    /** The job's lease owner now, if any. */
-    readonly currentOwner: string | null,
-    /** What was attempted, e.g. `complete`. */
-    readonly attempted: string,
-  ) {
-    super(
-      `${owner} cannot ${attempted} job ${jobId}: it is ${status}` +
-        (status === 'running' ? ` under ${currentOwner ?? 'no owner'}` : '') +
-        ', not running under this owner',
-    );
-  }
-}
-
-/** Type guard for {@link LeaseLostError}. */
-export function isLeaseLostError(error: unknown): error is LeaseLostError {
-  return error instanceof LeaseLostError;
-}
-
-/** Thrown when a job cannot move from its current state as asked. */
-export class InvalidTransitionError extends Error {
-  override readonly name = 'InvalidTransitionError';
-
-  constructor(
-    readonly jobId: string,
-    readonly status: JobState,
-    /** What was attempted, e.g. `cancel`. */
-    readonly attempted: string,
-  ) {
-    super(`cannot ${attempted} job ${jobId}: it is ${status}`);
-  }
-}
-
-/** Type guard for {@link InvalidTransitionError}. */
-export function isInvalidTransitionError(error: unknown): error is InvalidTransitionError {
-  return error instanceof InvalidTransitionError;
-}
-
-/** Thrown when a listing's cursor is not one the store handed out (a `nextCursor` of an earlier page). */
-export class InvalidCursorError extends Error {
-  override readonly name = 'InvalidCursorError';
-
-  constructor(readonly cursor: string) {
-    super(`cursor: expected the nextCursor of an earlier page, received ${JSON.stringify(cursor.slice(0, 100))}`);
-  }
-}
-
-/** Type guard for {@link InvalidCursorError}. */
-export function isInvalidCursorError(error: unknown): error is InvalidCursorError {
-  return error instanceof InvalidCursorError;
 }

@@ -54,6 +54,10 @@ export type ImageReference = { path: string; sha256?: string } | { path?: string
 export interface JobRequest {
   /** Text prompt; empty when the request has no text. */
   prompt: string;
+  /** What the video should avoid; the backend's default when omitted. */
+  negativePrompt?: string;
+  /** Noise seed, so that a result can be made again; the backend picks one when omitted. */
+  seed?: number;
   image?: ImageReference;
   /** The requirements as accepted, including the priority. */
   requirements: GenerationRequirements;

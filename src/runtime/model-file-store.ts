@@ -1,3 +1,4 @@
+import type { Event } from 'cockatiel';
 import type { AvailabilitySource, ModelStatus } from '../core/availability.js';
 
 /** One model's files after a full check. */
@@ -10,7 +11,23 @@ export interface VerifiedModel {
  * Port: a models directory Understudy manages itself (downloads, verification), for the catalog models that list
  * their files. Its availability outranks what backends report for those models.
  */
+/** A download's progress, as a models directory reports it. */
+export interface ModelFileProgress {
+  /** The model the file belongs to, when the catalog says. */
+  readonly modelId?: string;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** Smoothed speed, bytes per second; undefined before the first sample. */
+  readonly bytesPerSecond?: number;
+  /** Seconds left at that speed. */
+  readonly etaSeconds?: number;
+  /** Epoch ms of the sample. */
+  readonly at: number;
+}
+
 export interface ModelFileStore extends AvailabilitySource {
+  /** Progress of every file download. */
+  readonly onProgress: Event<ModelFileProgress>;
   /** Whether the catalog lists files for `modelId`. */
   manages(modelId: string): boolean;
   /** Downloads every missing or incomplete file of the model; resolves once all are verified. */

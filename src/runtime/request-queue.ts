@@ -29,21 +29,4 @@ export interface RequestQueue {
   readonly maxSize: number;
 }
 
-/** Thrown when a queue is full. Carries the size and a hint of when to retry. */
-export class QueueFullError extends Error {
-  override readonly name = 'QueueFullError';
-
-  constructor(
-    readonly size: number,
-    readonly maxSize: number,
-    /** Seconds after which a retry may succeed. */
-    readonly retryAfterSeconds: number,
-  ) {
-    super(`queue is full: ${size} of ${maxSize} requests queued; retry in about ${retryAfterSeconds} s`);
-  }
-}
-
-/** Type guard for {@link QueueFullError}. */
-export function isQueueFullError(error: unknown): error is QueueFullError {
-  return error instanceof QueueFullError;
-}
+export { QueueFullError, isQueueFullError } from './job-store-errors.js';

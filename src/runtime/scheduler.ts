@@ -6,6 +6,7 @@ import type { UnderstudyEvent } from './engine-events.js';
 import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
 import type { JobRunner } from './job-runner.js';
 import { waitingForModelTotal, type JobStore } from './job-store.js';
+import type { ModelDownloads } from './model-downloads.js';
 
 /** Model affinity: prefer a job for a model already loaded, when that skips at most `maxSkip` jobs of equal priority. */
 export interface AffinityOptions {
@@ -26,6 +27,8 @@ export interface SchedulerContext {
   availability: BackendAvailability;
   recovery: FallbackRecoverySystem;
   runner: JobRunner;
+  /** Releases jobs waiting for a model that became ready; the scheduler wakes whenever it does. */
+  downloads: ModelDownloads;
   /** Names this worker in leases, e.g. `host-1234`. */
   owner: string;
   affinity: AffinityOptions;
@@ -49,7 +52,9 @@ export class Scheduler {
   private accepting = true;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly ctx: SchedulerContext) {}
+  constructor(private readonly ctx: SchedulerContext) {
+    ctx.downloads.onReleased(() => this.wake());
+  }
 
   /**
    * Starts the housekeeping tick and a first pass. Jobs a previous process left running are requeued as soon as
@@ -114,7 +119,7 @@ export class Scheduler {
 
   /** Expiry, lapsed leases, and waits whose model is now available; then a scheduling pass. */
   private async housekeeping(): Promise<void> {
-    const { store, clock, emit, availability } = this.ctx;
+    const { store, clock, emit, availability, downloads } = this.ctx;
     const now = clock.now();
     for (const job of await store.expireDue(now)) {
       emit({ type: 'job.expired', at: now, jobId: job.id, status: job.status, model: job.modelUsed, message: job.error?.message ?? 'expired' });
@@ -126,9 +131,7 @@ export class Scheduler {
     const statuses = await availability.snapshot();
     for (const [modelId, counts] of Object.entries(snapshot.byModel)) {
       if (waitingForModelTotal(counts) === 0 || statuses.get(modelId)?.status !== 'available') continue;
-      for (const job of await store.releaseWaiting(modelId, now)) {
-        emit({ type: 'job.released', at: now, jobId: job.id, status: job.status, model: modelId, message: `${modelId} is ready` });
-      }
+      await downloads.release(modelId, now);
     }
     await this.pump();
   }

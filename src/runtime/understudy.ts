@@ -15,8 +15,12 @@ import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
 import { DEFAULT_INPUT_LIMITS, decodeImageDataUrl, generationInputSchema, type GenerationInputDraft, type GenerationInputLimits } from './generation-input.js';
-import type { IntelligentFallbackManager, QueueStatus } from './intelligent-fallback-manager.js';
-import type { Job, JobState } from './job.js';
+import type { EstimateLearner } from '../core/learner.js';
+import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
+import type { JobQueue } from './job-queue.js';
+import type { ModelDownloads } from './model-downloads.js';
+import type { QueueStatus, QueueTotals } from './queue-status.js';
+import type { Job, JobRequest, JobState } from './job.js';
 import { waitingForModelTotal, type JobStore } from './job-store.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -47,14 +51,16 @@ export interface UnderstudyParts {
   /** Where input images are kept. */
   inputDir: string;
   limits?: GenerationInputLimits;
-  /** Starts the download of a model. */
-  requestDownload: (modelId: string) => void;
-  /** Downloads a model; resolves once it is available. */
-  download: (modelId: string) => Promise<void>;
+  /** Model downloads, and the release of the jobs waiting for them. */
+  downloads: ModelDownloads;
+  /** The queue's totals, counts and limits. */
+  queue: JobQueue;
   /** The models directory, when Understudy manages model files itself. */
   files?: ModelFileStore;
-  /** Runs when the engine closes (stops monitors, closes the store). */
-  onClose?: () => Promise<void>;
+  /** Keeps what the estimator learned for the next start; saved when the engine closes. */
+  learnedEstimates?: { save(learner: EstimateLearner): Promise<void> };
+  /** What the engine started and stops when it closes (e.g. ComfyUI backends it launched). */
+  stopOnClose?: ReadonlyArray<{ stop(): Promise<void> }>;
 }
 
 /** The outcome of a submit: the stored job and its place in the queue (null when it waits for a model). */
@@ -72,10 +78,10 @@ export interface SubmitResult {
 export class Understudy {
   readonly manager: IntelligentFallbackManager;
   readonly recovery: FallbackRecoverySystem;
-  readonly store: JobStore;
   readonly clock: Clock;
   /** Every engine event, typed; the WebSocket forwards them. */
   readonly onEvent: Event<UnderstudyEvent>;
+  private readonly store: JobStore;
   private readonly inputSchema: ReturnType<typeof generationInputSchema>;
   private closed = false;
 
@@ -97,7 +103,7 @@ export class Understudy {
     const [snapshot, availability] = await Promise.all([this.store.queueSnapshot(), this.parts.availability.snapshot()]);
     for (const [modelId, counts] of Object.entries(snapshot.byModel)) {
       const status = availability.get(modelId)?.status;
-      if (waitingForModelTotal(counts) > 0 && status !== 'available' && this.manager.catalog.byId.has(modelId)) this.parts.requestDownload(modelId);
+      if (waitingForModelTotal(counts) > 0 && status !== 'available' && this.manager.catalog.byId.has(modelId)) this.parts.downloads.request(modelId);
     }
   }
 
@@ -133,7 +139,13 @@ export class Understudy {
     const plan = await this.manager.getFallbackStrategy(input.model, { requirements: rest });
     if (plan.strategyType === 'reject') throw new PlanRejectedError(plan);
     const image = input.image ? await this.saveImage(input.image) : undefined;
-    const request = { prompt: input.prompt, requirements: plan.requirements, ...(image ? { image } : {}) };
+    const request: JobRequest = {
+      prompt: input.prompt,
+      ...(input.negativePrompt !== undefined ? { negativePrompt: input.negativePrompt } : {}),
+      ...(input.seed !== undefined ? { seed: input.seed } : {}),
+      requirements: plan.requirements,
+      ...(image ? { image } : {}),
+    };
     const waits = plan.strategyType === 'queue_and_wait' || plan.strategyType === 'download_and_retry';
     const modelUsed = plan.strategyType === 'mock_generation' ? PREVIEW_MODEL_ID : plan.model;
 
@@ -150,7 +162,7 @@ export class Understudy {
       ...(hybridJob ? { hybridOf: hybridJob.id } : {}),
     });
     this.announce(job.status === 'waiting_for_model' ? 'job.waiting' : 'job.accepted', job, plan.userMessage);
-    if (plan.strategyType === 'download_and_retry') this.parts.requestDownload(input.model);
+    if (plan.strategyType === 'download_and_retry') this.parts.downloads.request(input.model);
     this.parts.scheduler.wake();
     return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition: await this.store.queuePosition((hybridJob ?? job).id) };
   }
@@ -181,7 +193,7 @@ export class Understudy {
   /** Downloads a model (resuming partial files) and releases the jobs waiting for it; resolves once it is available. */
   async downloadModel(modelId: string): Promise<void> {
     this.requireKnownModel(modelId);
-    await this.parts.download(modelId);
+    await this.parts.downloads.download(modelId);
   }
 
   /** Checks every file of a model by sha256; only for models whose files Understudy manages. */
@@ -193,26 +205,29 @@ export class Understudy {
     return this.parts.files.verify(modelId);
   }
 
-  /** Queue totals (queued and waiting jobs), by model and priority. */
-  async queueStatus(): Promise<QueueStatus> {
-    const snapshot = await this.store.queueSnapshot();
-    const queueByModel: Record<string, number> = {};
-    const queueByPriority: QueueStatus['queueByPriority'] = { critical: 0, high: 0, normal: 0, low: 0 };
-    for (const [model, counts] of Object.entries(snapshot.byModel)) {
-      queueByModel[model] = counts.total;
-      for (const p of Object.keys(queueByPriority) as Array<keyof typeof queueByPriority>) {
-        queueByPriority[p] += counts.queued[p] + counts.waitingForModel[p];
-      }
-    }
-    const oldest = await this.store.oldestWaitingAcceptedAt();
-    return {
-      totalQueuedRequests: snapshot.total,
-      queueByModel,
-      queueByPriority,
-      maxQueueSize: this.store.maxQueueSize,
-      queueUtilization: (snapshot.total / this.store.maxQueueSize) * 100,
-      oldestRequestAgeSeconds: oldest === null ? null : (this.clock.now() - oldest) / 1000,
-    };
+  /** Queue totals (queued and waiting jobs), by model and priority, and the age of the longest-waiting job. */
+  queueStatus(): Promise<QueueStatus> {
+    return this.parts.queue.status();
+  }
+
+  /** Queue totals without the age of the oldest job: a few rows of kept counts, for routes that are polled. */
+  queueTotals(): Promise<QueueTotals> {
+    return this.parts.queue.totals();
+  }
+
+  /** Number of jobs in each state. */
+  jobCounts(): Promise<Record<JobState, number>> {
+    return this.parts.queue.counts();
+  }
+
+  /** Most jobs waiting (queued or waiting for a model) at once. */
+  get maxQueueSize(): number {
+    return this.parts.queue.maxQueueSize;
+  }
+
+  /** How many jobs wait for each model now: what the planner counts as ahead of a new request. */
+  jobsAhead(): Promise<(modelId: string) => number> {
+    return this.parts.queue.jobsAhead();
   }
 
   /** Resolves when every accepted job has finished (nothing running, queued or waiting). */
@@ -220,12 +235,19 @@ export class Understudy {
     return this.parts.scheduler.onIdle();
   }
 
-  /** Stops accepting, lets running jobs finish within `graceMs`, gives the rest back to the queue, closes the store. */
+  /**
+   * Stops accepting, lets running jobs finish within `graceMs`, gives the rest back to the queue, stops downloads and
+   * monitoring, saves what the estimator learned, stops what the engine launched, and closes the store.
+   */
   async close(graceMs = 30_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.parts.scheduler.close(graceMs);
-    await this.parts.onClose?.();
+    this.parts.downloads.close();
+    this.recovery.stopHealthMonitoring();
+    await this.parts.learnedEstimates?.save(this.manager.learner);
+    await Promise.all((this.parts.stopOnClose ?? []).map((s) => s.stop()));
+    await this.store.close();
   }
 
   private requireKnownModel(modelId: string): ModelDescriptor {

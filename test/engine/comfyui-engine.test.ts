@@ -4,8 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isValidationError } from '../../src/core/validation.js';
-import { SystemClock } from '../../src/runtime/clocks.js';
-import { createUnderstudy } from '../../src/runtime/create-understudy.js';
+import { SystemClock } from '../../src/adapters/system-clock.js';
+import { createUnderstudy } from '../../src/composition/index.js';
 import { FakeComfyUi } from '../comfyui/fake-comfyui.js';
 import { calmProbe } from './fixtures.js';
 

@@ -3,7 +3,7 @@
  * is durable) and keeps running; `drain` restarts on the same data dir, waits until every job has finished and
  * prints their states as JSON.
  */
-import { createUnderstudy } from '../../src/runtime/create-understudy.js';
+import { createUnderstudy } from '../../src/composition/index.js';
 import { calmProbe } from './fixtures.js';
 
 const [mode, dataDir, count] = process.argv.slice(2);

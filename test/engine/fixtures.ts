@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatedBackend, type SimulatedBackendOptionsInput } from '../../src/adapters/simulated-backend.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
-import { createUnderstudy, type UnderstudyConfigInput } from '../../src/runtime/create-understudy.js';
+import { createUnderstudy, type UnderstudyConfigInput } from '../../src/composition/index.js';
 import type { UnderstudyEvent } from '../../src/runtime/engine-events.js';
 import type { HealthProbe } from '../../src/runtime/health-monitor.js';
 import type { Understudy } from '../../src/runtime/understudy.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { isValidationError } from '../../src/core/validation.js';
 import { ScriptedServer, catalogFile, generateFile, makeTempDir, sendFile } from '../model-files/helpers.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
-import { createUnderstudy } from '../../src/runtime/create-understudy.js';
+import { createUnderstudy } from '../../src/composition/index.js';
 import type { UnderstudyEvent } from '../../src/runtime/engine-events.js';
 import { calmProbe, instantLogSync, startEngine } from './fixtures.js';
 

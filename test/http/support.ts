@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { SystemClock } from '../../src/runtime/clocks.js';
+import { SystemClock } from '../../src/adapters/system-clock.js';
 import { ServiceConfigSchema } from '../../src/interfaces/config.js';
 import { startService, type RunningService } from '../../src/interfaces/http/service.js';
 import type { UnderstudyEvent } from '../../src/runtime/engine-events.js';

@@ -4,7 +4,7 @@
  * completing each, and prints the ids it ran as JSON.
  */
 import { once } from 'node:events';
-import { SqliteJobStore } from '../../src/adapters/sqlite-job-store.js';
+import { SqliteJobStore } from '../../src/adapters/sqlite/index.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
 
 const [path, owner] = process.argv.slice(2);

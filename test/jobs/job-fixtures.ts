@@ -3,15 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { SqliteJobStore, type SqliteJobStoreOptions } from '../../src/adapters/sqlite-job-store.js';
+import Database from 'better-sqlite3';
+import { SqliteJobStore, type SqliteJobStoreOptions } from '../../src/adapters/sqlite/index.js';
 import type { FallbackStrategy } from '../../src/core/planning.js';
 import { withDefaults, type GenerationRequirements } from '../../src/core/requirements.js';
 import type { Priority } from '../../src/core/vocabulary.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
 import type { NewJob } from '../../src/runtime/job.js';
+import type { JobStore } from '../../src/runtime/job-store.js';
+import type { ContractFixture } from './job-store-contract.js';
 
 /** A store under test, its clock and file, and a way to open more stores on the same file. */
-export interface StoreFixture {
+export interface StoreFixture extends ContractFixture {
   store: SqliteJobStore;
   clock: ManualClock;
   path: string;
@@ -34,7 +37,15 @@ export function storeFixture(t: TestContext, options: Partial<SqliteJobStoreOpti
     for (const store of opened) await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { store: open(), clock, path, open };
+  const orphanedTimelineEntries = async (): Promise<number> => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return (db.prepare('SELECT COUNT(*) AS n FROM job_timeline WHERE job_seq NOT IN (SELECT seq FROM jobs)').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  return { store: open(), clock, path, open, orphanedTimelineEntries };
 }
 
 /** Requirements with the documented defaults. */
@@ -86,7 +97,7 @@ export function newJob(spec: JobSpec = {}): NewJob {
 }
 
 /** Claims every ready job in turn and returns their ids in claim order. */
-export async function drain(store: SqliteJobStore, owner = 'worker-1', now?: number): Promise<string[]> {
+export async function drain(store: JobStore, owner = 'worker-1', now?: number): Promise<string[]> {
   const ids: string[] = [];
   for (;;) {
     const job = await store.claimNext(now === undefined ? { owner } : { owner, now });

@@ -3,7 +3,8 @@
 import type { HealthProbe, HealthReading } from '../../src/runtime/health-monitor.js';
 import type { RecoveryTarget, TargetHealth } from '../../src/runtime/recovery-target.js';
 import type { OffloadMode } from '../../src/core/recovery-policy.js';
-import { sleep, type ManualClock } from '../../src/runtime/clocks.js';
+import { sleep } from '../../src/core/clock.js';
+import type { ManualClock } from '../../src/runtime/clocks.js';
 import type { Clock } from '../../src/core/clock.js';
 
 export const GIB = 1024 ** 3;

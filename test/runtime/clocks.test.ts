@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock, sleep } from '../../src/runtime/clocks.js';
+import { sleep } from '../../src/core/clock.js';
+import { ManualClock } from '../../src/runtime/clocks.js';
 
 test('the manual clock fires timers in due order and only when advanced', async () => {
   const clock = new ManualClock(0);

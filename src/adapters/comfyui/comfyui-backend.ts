@@ -24,7 +24,6 @@ import {
   abortError,
   outputFileName,
   untilAborted,
-  writeOutputAtomically,
   type Backend,
   type BackendEvent,
   type GeneratedOutput,
@@ -34,6 +33,7 @@ import {
   type ModelUnloadReason,
   type VramUsage,
 } from '../../runtime/backend.js';
+import { writeOutputAtomically } from '../output-file.js';
 import type { ReportedVram, VramReporter } from '../../runtime/health-monitor.js';
 import type { TargetHealth } from '../../runtime/recovery-target.js';
 import { ComfyUiClient, type SystemStatsDevice } from './comfyui-client.js';

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { EventEmitter, type Event } from 'cockatiel';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { BackendError } from '../../runtime/backend.js';
-import { sleep } from '../../runtime/clocks.js';
+import { sleep } from '../../core/clock.js';
 import { formatMs } from './comfyui-errors.js';
 
 /** Lines of output kept for error messages. */

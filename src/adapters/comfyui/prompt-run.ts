@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { BackendError } from '../../runtime/backend.js';
-import { sleep } from '../../runtime/clocks.js';
+import { sleep } from '../../core/clock.js';
 import type { ComfyUiClient, ComfyUiSocket, ComfyUiSocketEvent, HistoryEntry } from './comfyui-client.js';
 import { ComfyUiExecutionError, formatMs, type ExecutionErrorReport } from './comfyui-errors.js';
 import { outputFiles, type ComfyUiMessage, type OutputFile } from './comfyui-messages.js';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { ModelDescriptor, ModelFile } from '../../core/catalog.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { parseOrThrow } from '../../core/validation.js';
-import { sleep } from '../../runtime/clocks.js';
+import { sleep } from '../../core/clock.js';
 import { DigestCache } from './digest-cache.js';
 import { DownloadError, fileSystemError, isDownloadError, isModelPathError, type DownloadErrorCode } from './download-errors.js';
 import { FileHashWorker } from './file-digest.js';

@@ -25,7 +25,7 @@ export function installMetrics(app: FastifyInstance, understudy: Understudy): vo
   /** Reads the store's figures, and checks health once if no check has been seen yet; called on every scrape. */
   const refresh = async (): Promise<void> => {
     if (!healthSeen) await understudy.recovery.getSystemHealthStatus();
-    const [counts, queue] = await Promise.all([understudy.store.counts(), readQueueTotals(understudy)]);
+    const [counts, queue] = await Promise.all([understudy.jobCounts(), readQueueTotals(understudy)]);
     for (const state of JOB_STATES) jobs.set({ state }, counts[state]);
     queueDepth.reset();
     for (const [model, n] of Object.entries(queue.queueByModel)) queueDepth.set({ model }, n);

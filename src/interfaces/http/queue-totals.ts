@@ -7,19 +7,10 @@ import type { QueueStatusSchema } from './schemas.js';
 /** What `GET /v1/queue` answers. */
 export type QueueTotalsView = z.infer<typeof QueueStatusSchema>;
 
-/**
- * Queue totals from the store's snapshot (a few rows of trigger-kept counts). `Understudy.queueStatus` also finds the
- * oldest waiting job, one more query, which the API does not show.
- */
+/** Queue totals from the engine (a few rows of kept counts; the age of the oldest job is not read). */
 export async function readQueueTotals(understudy: Understudy): Promise<QueueTotalsView> {
-  const snapshot = await understudy.store.queueSnapshot();
-  const maxQueueSize = understudy.store.maxQueueSize;
-  return {
-    totalQueuedRequests: snapshot.total,
-    queueByModel: Object.fromEntries(Object.entries(snapshot.byModel).map(([model, counts]) => [model, counts.total])),
-    maxQueueSize,
-    queueUtilization: (snapshot.total / maxQueueSize) * 100,
-  };
+  const { totalQueuedRequests, queueByModel, maxQueueSize, queueUtilization } = await understudy.queueTotals();
+  return { totalQueuedRequests, queueByModel, maxQueueSize, queueUtilization };
 }
 
 /** Job events that change what waits; progress does not. */

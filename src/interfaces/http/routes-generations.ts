@@ -68,7 +68,7 @@ export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<
       query: ListGenerationsQuerySchema,
       responses: { 200: { description: 'A page of generations', schema: JobPageSchema }, 400: error('Bad filter') },
       handler: async ({ query }) => {
-        const [{ jobs, nextCursor }, counts] = await Promise.all([understudy.list(query), understudy.store.counts()]);
+        const [{ jobs, nextCursor }, counts] = await Promise.all([understudy.list(query), understudy.jobCounts()]);
         const total = query.status ? counts[query.status] : Object.values(counts).reduce((a, b) => a + b, 0);
         const page: JobPageView = { generations: jobs.map(jobView), total, nextCursor };
         return page;

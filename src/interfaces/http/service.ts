@@ -4,7 +4,7 @@
  * status, events and outputs stay readable, gives the rest back to the durable queue, then closes the server.
  */
 import type { FastifyInstance } from 'fastify';
-import { createUnderstudy, type UnderstudyDependencies } from '../../runtime/create-understudy.js';
+import { createUnderstudy, type UnderstudyDependencies } from '../../composition/index.js';
 import type { Understudy } from '../../runtime/understudy.js';
 import { engineConfig, type ServiceConfig } from '../config.js';
 import { assertSafeBind } from './bind-policy.js';

@@ -1,0 +1,558 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { v7 as timeOrderedUuid } from 'uuid';
+import type { Clock } from '../../core/clock.js';
+import { effectiveRank, laneAhead } from '../../core/queue-ordering.js';
+import { PRIORITIES, type Priority } from '../../core/vocabulary.js';
+import { JOB_STATES, WAITING_JOB_STATES, type Job, type JobError, type JobLease, type JobOutput, type JobState, type NewJob, type TimelineEntry } from '../../runtime/job.js';
+import {
+  JOB_STORE_DEFAULTS,
+  JobAlreadyExistsError,
+  JobNotFoundError,
+  type ClaimOptions,
+  type ExpireOptions,
+  type FailOptions,
+  type JobPage,
+  type JobStore,
+  type JobStoreOptions,
+  type ListOptions,
+  type ModelQueueCounts,
+  type QueueOrderOptions,
+  type QueueSnapshot,
+  type WaitForModelOptions,
+} from '../../runtime/job-store.js';
+import {
+  acceptJob,
+  admitToQueue,
+  cancelJob,
+  claimJob,
+  completeJob,
+  expireJob,
+  failAttempt,
+  lapseLease,
+  releaseJob,
+  renewJobLease,
+  reportProgress,
+  requirePositiveInteger,
+  waitForModel,
+} from '../../runtime/job-transitions.js';
+import { SystemClock } from '../system-clock.js';
+import { BatchedWrites } from './batched-writes.js';
+import { GroupSync } from './group-sync.js';
+import { factsOf, parseCursor, timelineEntryOf, toJob, type JobBody, type JobRow, type TimelineRow } from './job-rows.js';
+import { prepareJobStatements, type JobStatements } from './job-statements.js';
+import { LOCK_SPIN_MS, retryWhileLocked } from './lock-retry.js';
+import { LogFileSync, type FileSync } from './log-file-sync.js';
+import { migrate } from './migrations.js';
+
+export type { FileSync } from './log-file-sync.js';
+
+/** Options of {@link SqliteJobStore}. */
+export interface SqliteJobStoreOptions extends JobStoreOptions {
+  /** The database file; its folder is created when missing. */
+  path: string;
+  /** Syncs the write-ahead log (`<path>-wal`) before a durable change resolves. Default: `fdatasync` of the log. */
+  syncLog?: FileSync;
+  /**
+   * How long a read or change waits for another process that holds the database locked before it fails with
+   * `SQLITE_BUSY`, ms on `lockClock`. Default 5000. The event loop keeps turning meanwhile: SQLite itself waits at
+   * most {@link LOCK_SPIN_MS} per try, then the store tries again after a pause on `lockClock`.
+   */
+  lockWaitMs?: number;
+  /**
+   * The clock lock waits are timed on. Default: the system clock, whatever `clock` is, since the lock is held by
+   * another process in real time.
+   */
+  lockClock?: Clock;
+}
+
+/** An enqueue waiting for the next batch; see {@link SqliteJobStore.enqueue}. */
+interface PendingEnqueue {
+  newJob: NewJob;
+  at: number;
+}
+
+/** A job considered by claimNext, with its priority after aging. */
+interface Candidate {
+  seq: number;
+  model_used: string;
+  eff_rank: number;
+}
+
+/**
+ * The job store on an embedded SQLite file, shared by the gateway and workers of one machine (several processes may
+ * open the same file). Every change runs in an immediate transaction and is on disk when its promise resolves, except
+ * claims, lease renewals and progress, which survive a process crash but not a power cut (see writeRelaxed).
+ *
+ * Durability is a group commit: transactions commit to the write-ahead log without a sync (`synchronous = NORMAL`),
+ * then a durable change waits for an `fdatasync` of the log, off the event loop and shared by every change that
+ * committed meanwhile (see {@link GroupSync}). So many concurrent submits cost one or two syncs, not one each, and
+ * the event loop never blocks on the disk. SQLite itself still syncs the log before each checkpoint and the database
+ * after it.
+ */
+export class SqliteJobStore implements JobStore {
+  readonly maxQueueSize: number;
+  private readonly clock: Clock;
+  private readonly agingSeconds: number;
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly retentionMs: number;
+  private readonly retryAfterSeconds: number;
+  private readonly lockWaitMs: number;
+  private readonly lockClock: Clock;
+  private readonly db: Database.Database;
+  private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly sql: JobStatements;
+  private readonly logSync: GroupSync;
+  private readonly logFile: LogFileSync | undefined;
+  private readonly enqueues = new BatchedWrites<PendingEnqueue, Job>((batch) => this.storeBatch(batch));
+
+  constructor(options: SqliteJobStoreOptions) {
+    this.clock = options.clock;
+    this.maxQueueSize = options.maxQueueSize ?? JOB_STORE_DEFAULTS.maxQueueSize;
+    this.agingSeconds = options.agingSeconds ?? JOB_STORE_DEFAULTS.agingSeconds;
+    this.leaseMs = options.leaseMs ?? JOB_STORE_DEFAULTS.leaseMs;
+    this.maxAttempts = options.maxAttempts ?? JOB_STORE_DEFAULTS.maxAttempts;
+    this.retentionMs = options.retentionMs ?? JOB_STORE_DEFAULTS.retentionMs;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? JOB_STORE_DEFAULTS.retryAfterSeconds;
+    this.lockWaitMs = options.lockWaitMs ?? 5000;
+    this.lockClock = options.lockClock ?? new SystemClock();
+    requirePositiveInteger(this.maxQueueSize, 'maxQueueSize');
+    requirePositiveInteger(this.maxAttempts, 'maxAttempts');
+
+    mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    try {
+      // WAL: readers never block the writer, and a commit is one append to the log.
+      const mode = this.db.pragma('journal_mode = WAL', { simple: true }) as string;
+      if (mode !== 'wal') throw new Error(`job database ${options.path} cannot use WAL journaling (got ${mode})`);
+      // NORMAL: a commit appends to the log without syncing it; write() then syncs the log, grouped (see above).
+      this.db.pragma('synchronous = NORMAL');
+      // Other processes (a worker, a second gateway) may hold the write lock briefly: opening and migrating wait for
+      // it here; afterwards SQLite waits only LOCK_SPIN_MS per try and the store retries on a timer (see lock-retry).
+      this.db.pragma(`busy_timeout = ${this.lockWaitMs}`);
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+      this.db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
+      this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
+      this.sql = prepareJobStatements(this.db, this.agingSeconds);
+      const logPath = `${options.path}-wal`;
+      const syncLog = options.syncLog;
+      this.logFile = syncLog ? undefined : new LogFileSync(logPath);
+      this.logSync = new GroupSync(syncLog ? () => syncLog(logPath) : (this.logFile as LogFileSync).sync);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Group commit: enqueues are gathered and stored together, one transaction and one sync per batch (see
+   * {@link BatchedWrites}). A job refused by a check (full queue, taken id) is refused before it writes anything, so
+   * it does not affect the others; a failure of SQLite itself rolls the whole batch back and rejects every job in it.
+   */
+  async enqueue(newJob: NewJob): Promise<Job> {
+    return this.enqueues.add({ newJob, at: newJob.acceptedAt ?? this.clock.now() });
+  }
+
+  private async storeBatch(batch: PendingEnqueue[]): Promise<Array<{ value: Job } | { error: unknown }>> {
+    const outcomes = await this.writeRelaxed(() =>
+      batch.map(({ newJob, at }): { value: Job } | { error: unknown } => {
+        try {
+          return { value: this.insertJob(newJob, at) };
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
+    if (!outcomes.some((o) => 'value' in o)) return outcomes;
+    try {
+      await this.logSync.flush();
+      return outcomes;
+    } catch (error) {
+      return outcomes.map((o) => ('value' in o ? { error } : o));
+    }
+  }
+
+  /**
+   * Inserts a job as the lifecycle accepts it, with its first timeline entries; returns it as it reads back. Throws,
+   * having written nothing, when the queue is full, the id is taken or an option is bad.
+   */
+  private insertJob(newJob: NewJob, at: number): Job {
+    admitToQueue(this.waitingCount(), this.maxQueueSize, this.retryAfterSeconds);
+    if (newJob.id !== undefined && this.sql.selectById.get(newJob.id)) throw new JobAlreadyExistsError(newJob.id);
+    const accepted = acceptJob(newJob, at, this.maxAttempts);
+    // Time-ordered (UUIDv7): a new id goes at the end of the id index instead of a random page of it, which halved
+    // the system time of an enqueue here and keeps inserts cheap as the table grows past the page cache.
+    const id = newJob.id ?? timeOrderedUuid();
+    const body: JobBody = { requestedModel: accepted.requestedModel, request: newJob.request, plan: newJob.plan };
+    if (newJob.parentJobId !== undefined) body.parentJobId = newJob.parentJobId;
+    if (newJob.hybridOf !== undefined) body.hybridOf = newJob.hybridOf;
+    const inserted = {
+      id,
+      status: accepted.status,
+      priority_rank: accepted.priorityRank,
+      model_used: accepted.modelUsed,
+      waiting_for: accepted.waitingFor,
+      created_at: at,
+      updated_at: at,
+      deadline: accepted.deadline,
+      max_attempts: accepted.maxAttempts,
+      body: JSON.stringify(body),
+    };
+    const seq = Number(this.sql.insertJob.run(inserted).lastInsertRowid);
+    const timeline = this.addTimeline(seq, accepted.timeline);
+    const row: JobRow = {
+      ...inserted,
+      seq,
+      attempts: 0,
+      lease_owner: null,
+      lease_expires_at: null,
+      progress: 0,
+      progress_message: null,
+      output: null,
+      error: null,
+    };
+    return toJob(row, timeline);
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return this.read(() => {
+      const row = this.sql.selectById.get(id) as JobRow | undefined;
+      return row ? this.toJobs([row])[0] ?? null : null;
+    });
+  }
+
+  async list(options: ListOptions = {}): Promise<JobPage> {
+    const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 50)), 1000);
+    const states = options.status === undefined ? JOB_STATES : typeof options.status === 'string' ? [options.status] : options.status;
+    const newestFirst = options.order === 'newest_first';
+    const cursor = options.cursor === undefined ? undefined : parseCursor(options.cursor);
+    return this.read(() => {
+      const params = { states: JSON.stringify(states), limit: limit + 1 };
+      const rows = (
+        newestFirst
+          ? this.sql.listNewestFirst.all({ ...params, before: cursor ?? Number.MAX_SAFE_INTEGER })
+          : this.sql.listOldestFirst.all({ ...params, after: cursor ?? 0 })
+      ) as JobRow[];
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return { jobs: this.toJobs(page), nextCursor: rows.length > limit && last ? String(last.seq) : null };
+    });
+  }
+
+  async listQueue(options: QueueOrderOptions = {}): Promise<Job[]> {
+    const now = options.now ?? this.clock.now();
+    return this.read(() => {
+      const statement = options.status === 'waiting_for_model' ? this.sql.waitingOrder : this.sql.queuedOrder;
+      const rows = statement.all({ ...this.agingParams(now), limit: options.limit ?? -1 }) as JobRow[];
+      return this.toJobs(rows);
+    });
+  }
+
+  /**
+   * Counts, lane by lane, the oldest jobs that are ahead (see {@link laneAhead}) with index ranges: for a job just
+   * accepted that reads the lane totals and the few jobs old enough to have aged past it, however long the queue.
+   */
+  async queuePosition(id: string, now = this.clock.now()): Promise<number | null> {
+    return this.read(() => {
+      const row = this.requireRow(id);
+      if (row.status !== 'queued') return null;
+      const rank = effectiveRank({ priority: PRIORITIES[row.priority_rank] as Priority, queuedAt: row.created_at, sequence: row.seq }, now, this.agingSeconds);
+      let ahead = 0;
+      for (let lane = 0; lane < PRIORITIES.length; lane++) {
+        const { allUpTo, tiedUpTo } = laneAhead(lane, rank, now, this.agingSeconds);
+        if (tiedUpTo === -Infinity) continue; // then allUpTo is -Infinity too: none of this lane is ahead
+        const total = (this.sql.laneTotal.get({ lane }) as { n: number }).n;
+        if (allUpTo === Infinity) {
+          ahead += total;
+          continue;
+        }
+        const before = total - (this.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number }).n;
+        const tied = tiedUpTo === Infinity ? before : Math.min(this.countLaneUpTo(lane, tiedUpTo), before);
+        ahead += Math.max(this.countLaneUpTo(lane, allUpTo), tied);
+      }
+      return ahead + 1;
+    });
+  }
+
+  async claimNext(options: ClaimOptions): Promise<Job | null> {
+    const now = options.now ?? this.clock.now();
+    const leaseMs = options.leaseMs ?? this.leaseMs;
+    const prefer = options.preferModel;
+    const take = prefer ? Math.max(0, Math.floor(prefer.maxSkip)) + 1 : 1;
+    // Decided before taking the write lock, so that a pass with nothing to run (the common case on every submit)
+    // neither locks nor writes. A job of another model queued meanwhile waits for the next pass.
+    const ready = options.readyModels === undefined ? undefined : this.readyModelIds(options.readyModels);
+    if (ready?.length === 0) return null;
+    return this.writeRelaxed(() => {
+      const params = { ...this.agingParams(now), take };
+      const candidates = (
+        ready === undefined ? this.sql.candidates.all(params) : this.sql.readyCandidates.all({ ...params, ready: JSON.stringify(ready) })
+      ) as Candidate[];
+      const head = candidates[0];
+      if (!head) return null;
+      const preferred = prefer ? candidates.find((c) => c.model_used === prefer.modelId && c.eff_rank === head.eff_rank) : undefined;
+      const chosen = preferred ?? head;
+      const skipped = candidates.indexOf(chosen);
+
+      const row = this.rowAt(chosen.seq);
+      const claim = claimJob(factsOf(row), options.owner, now, leaseMs, skipped);
+      this.sql.markRunning.run({ seq: row.seq, owner: claim.lease.owner, expires_at: claim.lease.expiresAt, attempts: claim.attempts, now });
+      this.addTimeline(row.seq, claim.timeline);
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async renewLease(id: string, owner: string, now?: number, leaseMs?: number): Promise<JobLease> {
+    const at = now ?? this.clock.now();
+    return this.writeRelaxed(() => {
+      const row = this.requireRow(id);
+      const lease = renewJobLease(factsOf(row), owner, at, leaseMs ?? this.leaseMs);
+      this.sql.renewLease.run({ seq: row.seq, expires_at: lease.expiresAt, now: at });
+      return lease;
+    });
+  }
+
+  async updateProgress(id: string, owner: string, progress: number, message?: string): Promise<void> {
+    const now = this.clock.now();
+    await this.writeRelaxed(() => {
+      const row = this.requireRow(id);
+      const reported = reportProgress(factsOf(row), owner, progress, message, now);
+      this.sql.setProgress.run({ seq: row.seq, progress: reported.progress, message: reported.progressMessage, now });
+      this.addTimeline(row.seq, reported.timeline);
+    });
+  }
+
+  async appendTimeline(id: string, entry: Omit<TimelineEntry, 'at'> & { at?: number }): Promise<TimelineEntry> {
+    const at = entry.at ?? this.clock.now();
+    return this.write(() => {
+      const row = this.requireRow(id);
+      const added: TimelineEntry = entry.data === undefined ? { at, kind: entry.kind, message: entry.message } : { at, kind: entry.kind, message: entry.message, data: entry.data };
+      this.addTimeline(row.seq, [added]);
+      this.sql.touch.run({ seq: row.seq, now: at });
+      return added;
+    });
+  }
+
+  async complete(id: string, owner: string, output: JobOutput): Promise<Job> {
+    const now = this.clock.now();
+    return this.write(() => {
+      const row = this.requireRow(id);
+      const done = completeJob(factsOf(row), owner, output, now);
+      this.sql.markSucceeded.run({ seq: row.seq, output: JSON.stringify(output), now });
+      this.addTimeline(row.seq, done.timeline);
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async fail(id: string, owner: string, error: JobError, options: FailOptions): Promise<Job> {
+    const now = this.clock.now();
+    return this.write(() => {
+      const row = this.requireRow(id);
+      const failed = failAttempt(factsOf(row), owner, error, options, now);
+      const errorJson = JSON.stringify(failed.error);
+      if (failed.status === 'failed') {
+        this.sql.markFailed.run({ seq: row.seq, error: errorJson, now });
+      } else {
+        if (failed.replan) {
+          const { plan, modelUsed, requirements } = failed.replan;
+          const body = JSON.parse(row.body) as JobBody;
+          const replanned: JobBody = { ...body, plan, request: { ...body.request, requirements } };
+          this.sql.replan.run({ seq: row.seq, model_used: modelUsed, body: JSON.stringify(replanned) });
+        }
+        this.sql.markRequeued.run({ seq: row.seq, error: errorJson, now });
+      }
+      this.addTimeline(row.seq, failed.timeline);
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async setWaitingForModel(id: string, options: WaitForModelOptions): Promise<Job> {
+    const now = this.clock.now();
+    return this.write(() => {
+      const row = this.requireRow(id);
+      const parked = waitForModel(factsOf(row), options, now);
+      this.sql.markWaiting.run({ seq: row.seq, waiting_for: parked.waitingFor, attempts: parked.attempts, now });
+      this.addTimeline(row.seq, parked.timeline);
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async releaseWaiting(modelId: string, now?: number): Promise<Job[]> {
+    const at = now ?? this.clock.now();
+    return this.write(() => {
+      const rows = this.sql.waitingFor.all({ model: modelId }) as JobRow[];
+      for (const row of rows) {
+        this.sql.markReleased.run({ seq: row.seq, now: at });
+        this.addTimeline(row.seq, releaseJob(modelId, at).timeline);
+      }
+      return rows.map((row) => this.jobAt(row.seq));
+    });
+  }
+
+  async cancel(id: string, reason: string, options: { ifState?: JobState } = {}): Promise<Job> {
+    const now = this.clock.now();
+    return this.write(() => {
+      const row = this.requireRow(id);
+      const cancelled = cancelJob(factsOf(row), reason, now, options.ifState);
+      this.sql.markCancelled.run({ seq: row.seq, error: JSON.stringify(cancelled.error), now });
+      this.addTimeline(row.seq, cancelled.timeline);
+      return this.jobAt(row.seq);
+    });
+  }
+
+  async expireDue(now?: number, options: ExpireOptions = {}): Promise<Job[]> {
+    const at = now ?? this.clock.now();
+    const states = options.states ?? WAITING_JOB_STATES;
+    return this.write(() => {
+      const rows = (this.sql.due.all({ now: at }) as JobRow[]).filter((row) => (states as readonly JobState[]).includes(row.status));
+      for (const row of rows) {
+        const expired = expireJob(factsOf(row), at);
+        this.sql.markExpired.run({ seq: row.seq, error: JSON.stringify(expired.error), now: at });
+        this.addTimeline(row.seq, expired.timeline);
+      }
+      return rows.map((row) => this.jobAt(row.seq));
+    });
+  }
+
+  async recoverLapsedLeases(now?: number): Promise<Job[]> {
+    const at = now ?? this.clock.now();
+    return this.write(() => {
+      const rows = this.sql.lapsed.all({ now: at }) as JobRow[];
+      for (const row of rows) {
+        const lapsed = lapseLease(factsOf(row), at);
+        const error = lapsed.error === null ? null : JSON.stringify(lapsed.error);
+        if (lapsed.status === 'queued') this.sql.markRequeued.run({ seq: row.seq, error, now: at });
+        else this.sql.markFailed.run({ seq: row.seq, error, now: at });
+        this.addTimeline(row.seq, lapsed.timeline);
+      }
+      return rows.map((row) => this.jobAt(row.seq));
+    });
+  }
+
+  async purgeFinished(olderThan?: number): Promise<number> {
+    const before = olderThan ?? this.clock.now() - this.retentionMs;
+    return this.write(() => this.sql.purge.run({ before }).changes);
+  }
+
+  // counts() and queueSnapshot() are one statement each, consistent on its own: no transaction around them.
+  async counts(): Promise<Record<JobState, number>> {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const { status, n } of this.sql.counts.all() as Array<{ status: JobState; n: number }>) counts[status] = n;
+    return counts;
+  }
+
+  async queueSnapshot(): Promise<QueueSnapshot> {
+    const takenAt = this.clock.now();
+    const byModel: Record<string, ModelQueueCounts> = {};
+    let total = 0;
+    for (const g of this.sql.snapshot.all() as Array<{ status: JobState; model: string; priority_rank: number; n: number }>) {
+      const counts = (byModel[g.model] ??= { queued: zeroByPriority(), waitingForModel: zeroByPriority(), total: 0 });
+      const priority = PRIORITIES[g.priority_rank] as Priority;
+      if (g.status === 'queued') counts.queued[priority] += g.n;
+      else counts.waitingForModel[priority] += g.n;
+      counts.total += g.n;
+      total += g.n;
+    }
+    return { takenAt, byModel, total };
+  }
+
+  async oldestWaitingAcceptedAt(): Promise<number | null> {
+    return (this.sql.oldestWaiting.get() as { at: number | null }).at;
+  }
+
+  /** Waits for pending syncs (the last connection's close removes the log), then closes the database. */
+  async close(): Promise<void> {
+    await this.logSync.flush().catch(() => undefined);
+    await this.logFile?.close();
+    this.db.close();
+  }
+
+  /**
+   * Runs `fn` in an immediate (write-locking) transaction, so that changes by two processes cannot interleave, and
+   * resolves once the commit is synced to disk (with every other commit made while the sync was pending).
+   */
+  private async write<T>(fn: () => T): Promise<T> {
+    const result = await this.writeRelaxed(fn);
+    await this.logSync.flush();
+    return result;
+  }
+
+  /**
+   * Like {@link write}, but returns as soon as the transaction committed, unsynced: safe against a process crash,
+   * while a power cut may lose it. Used only for claims, lease renewals and progress. A power cut stops every worker
+   * on this machine, so such a loss leaves a job queued (claim lost) or with an older lease (renewal lost) whose
+   * worker is gone anyway: exactly what the queue and recoverLapsedLeases handle. The log is sequential, so the next
+   * synced change carries these along, and nothing synced ever depends on something lost.
+   */
+  private writeRelaxed<T>(fn: () => T): Promise<T> {
+    return retryWhileLocked(() => this.runInTransaction.immediate(fn) as T, this.lockClock, this.lockWaitMs);
+  }
+
+  /** Runs `fn` in a read transaction: one consistent snapshot across its queries. */
+  private read<T>(fn: () => T): Promise<T> {
+    return retryWhileLocked(() => this.runInTransaction.deferred(fn) as T, this.lockClock, this.lockWaitMs);
+  }
+
+  private waitingCount(): number {
+    const row = this.sql.waitingCount.get() as { n: number };
+    return row.n;
+  }
+
+  private agingParams(now: number): Record<string, number> {
+    return this.agingSeconds > 0 ? { now, aging: this.agingSeconds } : { now };
+  }
+
+  /** The ids of queued jobs' models that are ready. */
+  private readyModelIds(ready: NonNullable<ClaimOptions['readyModels']>): string[] {
+    if (typeof ready !== 'function') return [...ready];
+    const queuedModels = (this.sql.queuedModels.all() as Array<{ model: string }>).map((r) => r.model);
+    return queuedModels.filter((m) => ready(m));
+  }
+
+  /** Queued jobs of a priority lane accepted at or before `upTo` (epoch ms, finite, or -Infinity for none). */
+  private countLaneUpTo(lane: number, upTo: number): number {
+    return upTo === -Infinity ? 0 : (this.sql.laneUpTo.get({ lane, upTo }) as { n: number }).n;
+  }
+
+  private requireRow(id: string): JobRow {
+    const row = this.sql.selectById.get(id) as JobRow | undefined;
+    if (!row) throw new JobNotFoundError(id);
+    return row;
+  }
+
+  private rowAt(seq: number): JobRow {
+    return this.sql.selectBySeq.get(seq) as JobRow;
+  }
+
+  private jobAt(seq: number): Job {
+    return this.toJobs([this.rowAt(seq)])[0] as Job;
+  }
+
+  /** Adds timeline entries and returns them as they read back (their data through JSON). */
+  private addTimeline(seq: number, entries: readonly TimelineEntry[]): TimelineEntry[] {
+    return entries.map(({ at, kind, message, data }) => {
+      const json = data === undefined ? null : JSON.stringify(data);
+      this.sql.insertTimeline.run({ seq, at, kind, message, data: json });
+      return timelineEntryOf({ job_seq: seq, at, kind, message, data: json });
+    });
+  }
+
+  /** Turns rows into jobs, reading all their timelines in one query. */
+  private toJobs(rows: readonly JobRow[]): Job[] {
+    if (rows.length === 0) return [];
+    const timelines = new Map<number, TimelineEntry[]>();
+    for (const t of this.sql.timelines.all({ seqs: JSON.stringify(rows.map((r) => r.seq)) }) as TimelineRow[]) {
+      const list = timelines.get(t.job_seq);
+      if (list) list.push(timelineEntryOf(t));
+      else timelines.set(t.job_seq, [timelineEntryOf(t)]);
+    }
+    return rows.map((row) => toJob(row, timelines.get(row.seq) ?? []));
+  }
+}
+
+function zeroByPriority(): Record<Priority, number> {
+  return Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<Priority, number>;
+}

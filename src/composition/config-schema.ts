@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { EstimationConfigSchema } from '../core/estimates.js';
+import { DownloaderOptionsSchema, RequestHeadersSchema } from '../adapters/model-files/downloader.js';
+
+/** Everything `createUnderstudy` can be configured with; every key has a documented default. */
+export const UnderstudyConfigSchema = z.strictObject({
+  /** Where the SQLite file, outputs and input images live (default `./data`). */
+  dataDir: z.string().min(1).default('./data'),
+  /** Most jobs waiting at once (default 100). */
+  maxQueueSize: z.number().int().min(1).max(1_000_000).default(100),
+  /** A catalog file (JSON or YAML) merged over the built-in Wan2.2 models. */
+  catalogFile: z.string().optional(),
+  /** Planner weights, tables, thresholds and policies (default: the reference's). */
+  planner: z.record(z.string(), z.unknown()).default({}),
+  /** Recovery chains, cooldowns, attempt budget and breakers (default: the reference's). */
+  recovery: z.record(z.string(), z.unknown()).default({}),
+  jobs: z
+    .strictObject({
+      /** How long a claim lasts unless renewed, ms (default 15 000). */
+      leaseMs: z.number().int().min(100).default(15_000),
+      /** Runs a job gets (default 3). */
+      maxAttempts: z.number().int().min(1).max(20).default(3),
+      /** Seconds of waiting that raise a job one priority level; 0 turns aging off (default 600). */
+      agingSeconds: z.number().min(0).default(600),
+      /** Days finished jobs are kept (default 7). */
+      retentionDays: z.number().positive().default(7),
+    })
+    .prefault({}),
+  scheduling: z
+    .strictObject({
+      /** Prefer jobs for the model already loaded (default true). */
+      affinity: z.boolean().default(true),
+      /** Most equal-priority jobs affinity may pass (default 3). */
+      affinityMaxSkip: z.number().int().min(0).default(3),
+      /** Housekeeping period, ms (default 1000). */
+      tickMs: z.number().int().min(10).default(1000),
+    })
+    .prefault({}),
+  /**
+   * ComfyUI servers to run generations on, one backend each (see docs/comfyui.md). When given, they replace the
+   * simulated GPU.
+   */
+  comfyui: z.array(z.record(z.string(), z.unknown())).default([]),
+  /** The simulated GPU: the embedded default backend, a demo of every failure path. */
+  simulated: z
+    .strictObject({
+      /** GPU memory, GiB (default 24). */
+      vramGb: z.number().positive().default(24),
+      /** Jobs at once (default 1). */
+      slots: z.number().int().min(1).default(1),
+      /** Models installed at start (default ti2v-5B only; the others download when needed). */
+      installedModels: z.array(z.string()).default(['ti2v-5B']),
+      /** Simulated download speed, MiB/s (default 50). */
+      downloadMiBPerSecond: z.number().positive().default(50),
+      /** Multiplies every simulated duration (default 0.02: a 120 s reference job takes 2.4 s). */
+      timeScale: z.number().positive().default(0.02),
+      /** Chance of each fault per job, 0 to 1 (default none). */
+      faultProbabilities: z.record(z.string(), z.number().min(0).max(1)).default({}),
+    })
+    .prefault({}),
+  /** Request limits. */
+  limits: z
+    .strictObject({
+      /** Longest prompt, characters (default 4000). */
+      maxPromptLength: z.number().int().positive().default(4000),
+      /** Largest input image, bytes (default 10 MiB). */
+      maxImageBytes: z.number().int().positive().default(10 * 1024 * 1024),
+    })
+    .prefault({}),
+  /**
+   * A models directory whose files Understudy downloads and verifies itself, for catalog models that list files
+   * (default none: the backends report availability).
+   */
+  modelFiles: z
+    .strictObject({
+      /** The models directory. */
+      dir: z.string().min(1),
+      /** `flat`, or `comfyui` for ComfyUI's models/diffusion_models, models/vae, ... (default flat). */
+      layout: z.enum(['flat', 'comfyui']).default('flat'),
+      /** Only these hosts may be downloaded from (default any). */
+      allowedHosts: z.array(z.string().min(1)).min(1).optional(),
+      /** Largest file accepted, bytes (default 256 GiB). */
+      maxFileBytes: z.number().int().positive().optional(),
+      /** Downloads at once (default 2). */
+      maxConcurrent: z.number().int().min(1).max(32).optional(),
+      /** A PEM file of CA certificates trusted for https beside the bundled roots, e.g. a private mirror's. */
+      caFile: z.string().min(1).optional(),
+      /**
+       * Extra request headers for downloads, e.g. `{ authorization: "Bearer hf_..." }` for gated models; credentials
+       * are not sent on when a redirect leaves the first URL's origin.
+       */
+      headers: RequestHeadersSchema.optional(),
+      /** An http proxy for downloads (default: HTTPS_PROXY / HTTP_PROXY from the environment, minus NO_PROXY). */
+      proxy: DownloaderOptionsSchema.shape.proxy,
+    })
+    .optional(),
+  /** Health monitoring period, seconds; 0 turns it off (default 60). */
+  healthIntervalSeconds: z.number().min(0).default(60),
+});
+export type UnderstudyConfig = z.output<typeof UnderstudyConfigSchema>;
+export type UnderstudyConfigInput = z.input<typeof UnderstudyConfigSchema>;
+
+/**
+ * On the simulated GPU, generations and downloads run `timeScale` times faster than their simulated figures: unless
+ * the planner is told otherwise, it assumes the same (for the time a job ahead takes, too), so the demo's estimates
+ * are honest from the first request.
+ */
+export function withSimulatedSpeeds(config: UnderstudyConfig, simulated: boolean): Record<string, unknown> {
+  const estimation = (config.planner.estimation ?? {}) as Record<string, unknown>;
+  if (!simulated) return config.planner;
+  const scale = config.simulated.timeScale;
+  return {
+    ...config.planner,
+    estimation: {
+      downloadBytesPerSecond: (config.simulated.downloadMiBPerSecond * 1024 ** 2) / scale,
+      generationSpeedFactor: scale,
+      secondsPerQueuePosition: EstimationConfigSchema.parse({}).secondsPerQueuePosition * scale,
+      ...estimation,
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { jobStoreContract } from './job-store-contract.js';
+import { storeFixture } from './job-fixtures.js';
+
+jobStoreContract('SqliteJobStore', storeFixture);
