@@ -24,10 +24,17 @@ const GIB = 1024 ** 3;
 export type JobScript =
   /** Runs every node; samplers report every step; save nodes write a small file. */
   | { readonly kind: 'success' }
-  /** Fails at the second step of the first sampler with torch.OutOfMemoryError: "Allocation on device". */
-  | { readonly kind: 'oom' }
-  /** Closes the client's socket after the first sampling step, then carries on to success. */
-  | { readonly kind: 'drop_socket' }
+  /**
+   * Fails at the second step of the first sampler with torch.OutOfMemoryError, ComfyUI's full text. With
+   * `frameLost` the execution_error is recorded in /history but never reaches the socket (a frame missed).
+   */
+  | { readonly kind: 'oom'; readonly frameLost?: boolean }
+  /**
+   * Closes the client's socket after the first sampling step, then carries on to success. `closeNoticedLate`: the
+   * old socket's close is handled after the client reconnected, so server.py's unguarded `sockets.pop(sid)` drops
+   * the new socket and nothing more reaches the client. `holdAfterDrop`: waits for {@link FakeComfyUi.release}.
+   */
+  | { readonly kind: 'drop_socket'; readonly closeNoticedLate?: boolean; readonly holdAfterDrop?: boolean }
   /** Pauses at the first sampling step until {@link FakeComfyUi.release} or an interrupt. */
   | { readonly kind: 'hold' };
 
@@ -81,6 +88,13 @@ const LOADER_INPUTS: Record<string, Record<string, string>> = {
 };
 const SAVE_NODES: Record<string, string> = { SaveVideo: 'mp4', SaveWEBM: 'webm', SaveAnimatedWEBP: 'webp', SaveImage: 'png' };
 
+/** torch's cudaMallocAsync out-of-memory text (c10/cuda/CUDACachingAllocator), as ComfyUI passes it on. */
+export const CUDA_OOM_TEXT =
+  'Allocation on device 0 would exceed allowed memory. (out of memory)\nCurrently allocated     : 21.47 GiB\nRequested               : 1.41 GiB\nDevice limit            : 23.99 GiB\nFree (according to CUDA): 0 bytes\nPyTorch limit (set by user-supplied memory fraction)\n                        : 17179869184.00 GiB';
+/** What execution.py appends to an OOM exception's message (`"{}\n{}".format(ex, tips)`). */
+export const OOM_TIPS =
+  'This error means you ran out of memory on your GPU.\n\nTIPS: If the workflow worked before you might have accidentally set the batch_size to a large number.';
+
 /** Bytes of every file the fake "saves": recognisable in tests. */
 export const FAKE_VIDEO_BYTES = Buffer.from('fake mp4 bytes from the fake ComfyUI');
 
@@ -115,6 +129,9 @@ export class FakeComfyUi {
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly sockets = new Map<string, WebSocket>();
+  /** Client ids whose dropped socket's close is handled only after their next connection. */
+  private readonly closeNoticedLate = new Set<string>();
+  private readonly lateCloses = new Map<string, () => void>();
   private readonly scripts: JobScript[] = [];
   private readonly pending: QueueItem[] = [];
   private running: QueueItem | undefined;
@@ -196,6 +213,11 @@ export class FakeComfyUi {
     return this.gate !== undefined;
   }
 
+  /** Whether ComfyUI has finished `promptId` and recorded it in /history. */
+  hasHistory(promptId: string): boolean {
+    return this.history.has(promptId);
+  }
+
   /** The prompt id running now. */
   get runningPromptId(): string | undefined {
     return this.running?.prompt.promptId;
@@ -236,11 +258,17 @@ export class FakeComfyUi {
     this.sockets.set(sid, ws);
     this.connections.push(sid);
     ws.on('close', () => {
-      if (this.sockets.get(sid) === ws) this.sockets.delete(sid);
+      // server.py's `finally: self.sockets.pop(sid, None)`: whatever socket the sid holds by now, even a newer one.
+      const pop = (): void => void this.sockets.delete(sid);
+      if (this.closeNoticedLate.delete(sid)) this.lateCloses.set(sid, pop);
+      else pop();
     });
     this.send(sid, 'status', { status: this.queueInfo(), sid });
     // As server.py: a reconnecting client whose prompt is running is told the current node (without prompt_id).
     if (this.running?.prompt.clientId === sid && this.lastNode !== undefined) this.send(sid, 'executing', { node: this.lastNode });
+    const lateClose = this.lateCloses.get(sid);
+    this.lateCloses.delete(sid);
+    lateClose?.();
     this.changed();
   }
 
@@ -446,6 +474,7 @@ export class FakeComfyUi {
         ? { ...data, timestamp: Date.now() }
         : data;
       if (type.startsWith('execution_')) messages.push([type, stamped]);
+      if (type === 'execution_error' && script.kind === 'oom' && script.frameLost) return;
       this.send(client, type, stamped);
     };
     const entry = (status: string, outputs: HistoryEntry['outputs']): HistoryEntry => ({
@@ -484,12 +513,11 @@ export class FakeComfyUi {
               node_id: nodeId,
               node_type: node.class_type,
               executed,
-              exception_message: 'Allocation on device ',
+              exception_message: `${CUDA_OOM_TEXT}\n${OOM_TIPS}`,
               exception_type: 'torch.OutOfMemoryError',
               traceback: [
-                '  File "/ComfyUI/execution.py", line 496, in execute\n',
-                '  File "/ComfyUI/comfy/ldm/wan/model.py", line 231, in forward\n',
-                'torch.OutOfMemoryError: Allocation on device \n',
+                '  File "/ComfyUI/execution.py", line 496, in execute\n    output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(prompt_id, unique_id, obj, input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)\n',
+                '  File "/ComfyUI/comfy/ldm/wan/model.py", line 231, in forward\n    x = x + y * e[2]\n',
               ],
               current_inputs: {},
               current_outputs: [],
@@ -500,7 +528,17 @@ export class FakeComfyUi {
           const ws = client === undefined ? undefined : this.sockets.get(client);
           // A binary preview frame (event 1, JPEG), as ComfyUI sends while sampling.
           if (value === 1) ws?.send(Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, 1]), Buffer.from('jpeg')]));
-          if (firstSampler && value === 1 && script.kind === 'drop_socket') ws?.terminate();
+          if (firstSampler && value === 1 && script.kind === 'drop_socket') {
+            if (script.closeNoticedLate && client !== undefined) this.closeNoticedLate.add(client);
+            ws?.terminate();
+            if (script.holdAfterDrop) {
+              await new Promise<void>((open) => {
+                this.gate = { open };
+                this.changed();
+              });
+              this.gate = undefined;
+            }
+          }
           await tick();
         }
         firstSampler = false;

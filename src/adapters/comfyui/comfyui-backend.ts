@@ -16,6 +16,7 @@ import type { ModelStatus } from '../../core/availability.js';
 import { DEFAULT_MODELS, type ModelDescriptor } from '../../core/catalog.js';
 import type { Clock } from '../../core/clock.js';
 import { GIB } from '../../core/estimates.js';
+import { classifyFailure } from '../../core/failure-classification.js';
 import { OFFLOAD_MODES, type OffloadMode } from '../../core/recovery-policy.js';
 import { parseResolution } from '../../core/requirements.js';
 import { ValidationError, parseOrThrow, type ValidationIssue } from '../../core/validation.js';
@@ -38,6 +39,7 @@ import type { ReportedVram, VramReporter } from '../../runtime/health-monitor.js
 import type { TargetHealth } from '../../runtime/recovery-target.js';
 import { ComfyUiClient, type SystemStatsDevice } from './comfyui-client.js';
 import { DEFAULT_MODEL_FOLDERS, DEFAULT_OFFLOAD_ARGS, parseComfyUiConfig, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
+import { ComfyUiExecutionError } from './comfyui-errors.js';
 import type { OutputFile } from './comfyui-messages.js';
 import { ManagedProcess, type ProcessExit } from './managed-process.js';
 import { runPrompt } from './prompt-run.js';
@@ -231,6 +233,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
         workflow,
         queueTimeoutMs: timeouts.queueMs,
         executionTimeoutMs: timeouts.executionMs,
+        statusCheckMs: timeouts.statusCheckMs,
         reconnect,
         signal: jobSignal,
         onProgress,
@@ -251,6 +254,8 @@ export class ComfyUiBackend implements Backend, VramReporter {
       onProgress(1, `saved ${file.subfolder ? `${file.subfolder}/` : ''}${file.filename} from ComfyUI`);
       return { path, mediaType, sizeBytes: viewed.bytes.length, isPreview: false, durationMs: this.clock.now() - startedAt };
     } catch (error) {
+      // After an out-of-memory error ComfyUI unloads every model itself (execution.py "unloading all loaded models").
+      if (error instanceof ComfyUiExecutionError && classifyFailure(error).failureType === 'vram_exhaustion') this.forgetLoaded('evicted');
       throw signal.aborted ? abortError(signal) : error;
     }
   }

@@ -273,11 +273,25 @@ export type ComfyUiSocketEvent =
   /** The socket closed or failed; `error` says how (a network error for the classifier). Nothing follows. */
   | { readonly kind: 'closed'; readonly error: BackendError };
 
-/** An open `/ws` connection: parsed messages in order, then one `closed` event. Binary preview frames are skipped. */
+/**
+ * An open `/ws` connection: parsed messages in order, then one `closed` event. Binary preview frames are skipped.
+ * Events that arrive before the first listener (ComfyUI sends `status` and, on a reconnect, `executing` right after
+ * the upgrade) are kept and given to that listener, so none is lost between opening and listening.
+ */
 export class ComfyUiSocket {
   private readonly events = new EventEmitter<ComfyUiSocketEvent>();
-  /** Messages, then the close. */
-  readonly onEvent: Event<ComfyUiSocketEvent> = this.events.addListener;
+  /** Events received before the first listener. */
+  private readonly unheard: ComfyUiSocketEvent[] = [];
+  private heard = false;
+  /** Messages, then the close; the first listener also gets what arrived before it. */
+  readonly onEvent: Event<ComfyUiSocketEvent> = (listener) => {
+    const subscription = this.events.addListener(listener);
+    if (!this.heard) {
+      this.heard = true;
+      for (const event of this.unheard.splice(0)) this.events.emit(event);
+    }
+    return subscription;
+  };
   private closed = false;
 
   constructor(
@@ -293,7 +307,7 @@ export class ComfyUiSocket {
         this.finish(new BackendError(`${what}: ${(error as Error).message}`, { code: 'COMFYUI_PROTOCOL' }));
         return;
       }
-      if (message) this.events.emit({ kind: 'message', message });
+      if (message) this.emit({ kind: 'message', message });
     });
     socket.on('error', (error) => this.finish(connectionError(what, error)));
     socket.on('close', (code, reason) => {
@@ -319,7 +333,12 @@ export class ComfyUiSocket {
   private finish(error: BackendError): void {
     if (this.closed) return;
     this.close();
-    this.events.emit({ kind: 'closed', error });
+    this.emit({ kind: 'closed', error });
+  }
+
+  private emit(event: ComfyUiSocketEvent): void {
+    if (this.heard) this.events.emit(event);
+    else this.unheard.push(event);
   }
 }
 

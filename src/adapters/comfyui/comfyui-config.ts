@@ -69,6 +69,11 @@ export const ComfyUiTimeoutsSchema = z.strictObject({
   queueMs: milliseconds.default(1_800_000),
   /** A prompt running, from its start to its end; then it is interrupted and the job fails. Default 7200000 (2 h). */
   executionMs: milliseconds.default(7_200_000),
+  /**
+   * Silence on the WebSocket after which, and period at which, GET /history and /queue are asked how a prompt is doing
+   * (a reconnected socket can go silent for good, see docs/comfyui.md). Default 15000.
+   */
+  statusCheckMs: milliseconds.default(15_000),
   /** A managed ComfyUI answering `GET /system_stats` after launch. Default 180000 (3 min). */
   startupMs: milliseconds.default(180_000),
   /** A managed ComfyUI exiting after SIGTERM, before SIGKILL. Default 10000. */

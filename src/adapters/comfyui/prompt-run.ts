@@ -6,6 +6,12 @@
  *
  * - A dropped socket is reopened with the same client id (the first try at once, then with doubling waits on the
  *   clock); ComfyUI then resumes the stream, and /history and /queue tell what was missed while it was down.
+ * - A socket can also go silent without closing: on a reconnect, ComfyUI's handler of the old socket pops the client
+ *   id whatever socket it holds (server.py `finally: self.sockets.pop(sid)`), so the new socket may get nothing more.
+ *   After `statusCheckMs` without a message, and every `statusCheckMs` while the silence lasts, /history and /queue
+ *   are asked how the prompt is doing.
+ * - The outcome is what /history recorded (`status.messages`), so a missed `execution_error` still fails the run with
+ *   ComfyUI's error rather than as "no output".
  * - Cancelling (the signal), a queue wait or a run longer than its limit withdraws the prompt: it is deleted from the
  *   queue and, when it is the one running, interrupted (POST /interrupt with its prompt_id).
  * - Progress: the sampler nodes' steps map to 0–0.9 of the job (equal shares per sampler node), the rest is decoding
@@ -34,6 +40,8 @@ export interface PromptRunOptions {
   readonly queueTimeoutMs: number;
   /** Longest run once started, ms. */
   readonly executionTimeoutMs: number;
+  /** Silence on the socket after which, and period at which, /history and /queue are asked, ms. */
+  readonly statusCheckMs: number;
   readonly reconnect: { readonly attempts: number; readonly initialDelayMs: number };
   /** Aborting cancels the prompt; the run then rejects with the signal's reason. */
   readonly signal: AbortSignal;
@@ -72,6 +80,8 @@ class PromptRun {
   private startedAt: number | undefined;
   private samplingReported = false;
   private timer: TimerHandle | undefined;
+  /** Fires after `statusCheckMs` without a message. */
+  private silenceTimer: TimerHandle | undefined;
   private reconnecting = false;
   /** execution_success arrived: the outcome is known once /history has the prompt. */
   private succeeded = false;
@@ -112,6 +122,7 @@ class PromptRun {
       const submitted = await client.submitPrompt(workflow, this.clientId, this.requestedId, signal);
       this.promptId = submitted.promptId;
       this.enterQueue();
+      this.watchSilence();
       for (const message of this.early.splice(0)) this.handle(message);
       await this.finished;
       return { promptId: submitted.promptId, files: await this.collectFiles(submitted.promptId) };
@@ -124,6 +135,7 @@ class PromptRun {
       this.settled = true;
       this.ended.abort();
       this.clearTimer();
+      if (this.silenceTimer) this.options.clock.clearTimeout(this.silenceTimer);
       this.socket?.close();
     }
   }
@@ -135,8 +147,28 @@ class PromptRun {
 
   private onSocketEvent(event: ComfyUiSocketEvent): void {
     if (this.settled) return;
-    if (event.kind === 'message') this.handle(event.message);
-    else void this.reconnect(event.error);
+    if (event.kind === 'message') {
+      this.watchSilence();
+      this.handle(event.message);
+    } else void this.reconnect(event.error);
+  }
+
+  /** (Re)starts the silence timer: when no message comes for `statusCheckMs`, /history and /queue are asked. */
+  private watchSilence(): void {
+    const { clock, statusCheckMs } = this.options;
+    if (this.silenceTimer) clock.clearTimeout(this.silenceTimer);
+    if (this.settled || this.promptId === undefined) return;
+    this.silenceTimer = clock.setTimeout(() => void this.checkAfterSilence(), statusCheckMs);
+  }
+
+  private async checkAfterSilence(): Promise<void> {
+    this.silenceTimer = undefined;
+    if (this.settled) return;
+    if (!this.reconnecting) {
+      this.report(`no message from ComfyUI for ${formatMs(this.options.statusCheckMs)}; asking /history and /queue about the prompt`);
+      await this.catchUp().catch(() => undefined);
+    }
+    if (!this.silenceTimer) this.watchSilence();
   }
 
   private handle(message: ComfyUiMessage): void {
@@ -165,7 +197,10 @@ class PromptRun {
         return;
       case 'executing':
         this.enterRunning();
-        if (this.currentNode !== undefined && this.samplerProgress.has(this.currentNode)) this.samplerProgress.set(this.currentNode, 1);
+        // A sampler is done when another node starts; ComfyUI resends the current node to a reconnecting client.
+        if (this.currentNode !== undefined && this.currentNode !== message.data.node && this.samplerProgress.has(this.currentNode)) {
+          this.samplerProgress.set(this.currentNode, 1);
+        }
         this.currentNode = message.data.node ?? undefined;
         if (message.data.node === null) {
           this.serverFinished = true;
@@ -289,8 +324,8 @@ class PromptRun {
             socket.close();
             return;
           }
-          this.attach(socket);
           this.report('reconnected to ComfyUI');
+          this.attach(socket);
           await this.catchUp();
           return;
         } catch (error) {
@@ -343,25 +378,39 @@ class PromptRun {
   private finishFromHistory(entry: HistoryEntry): void {
     this.serverFinished = true;
     this.history = entry;
-    const messages = entry.status?.messages ?? [];
-    const error = messages.find(([type]) => type === 'execution_error');
-    if (error) {
-      this.settle(new ComfyUiExecutionError(this.options.client.label, (error[1] ?? {}) as ExecutionErrorReport));
-      return;
-    }
-    const interruption = messages.find(([type]) => type === 'execution_interrupted');
-    if (interruption) {
-      const data = (interruption[1] ?? {}) as { node_id?: string; node_type?: string };
-      this.settle(this.interrupted(data.node_id, data.node_type));
+    const failure = this.failureIn(entry);
+    if (failure) {
+      this.settle(failure);
       return;
     }
     this.fraction = Math.max(this.fraction, EXECUTED_FRACTION);
     this.settle();
   }
 
-  /** The saved files: from /history (the record ComfyUI keeps), else from the `executed` messages. */
+  /** How a recorded prompt failed (its execution_error or execution_interrupted), or undefined when it did not. */
+  private failureIn(entry: HistoryEntry): Error | undefined {
+    const messages = entry.status?.messages ?? [];
+    const error = messages.find(([type]) => type === 'execution_error');
+    if (error) return new ComfyUiExecutionError(this.options.client.label, (error[1] ?? {}) as ExecutionErrorReport);
+    const interruption = messages.find(([type]) => type === 'execution_interrupted');
+    if (interruption) {
+      const data = (interruption[1] ?? {}) as { node_id?: string; node_type?: string };
+      return this.interrupted(data.node_id, data.node_type);
+    }
+    if (entry.status?.status_str === 'error') {
+      return new BackendError(`${this.options.client.label} recorded prompt ${this.promptId} as failed (status "error") without saying why`, { code: 'COMFYUI_EXECUTION_ERROR' });
+    }
+    return undefined;
+  }
+
+  /**
+   * The saved files: from /history (the record ComfyUI keeps), else from the `executed` messages. Throws how the
+   * prompt failed when /history says it did (its error frame was missed on the socket).
+   */
   private async collectFiles(promptId: string): Promise<OutputFile[]> {
     const entry = this.history ?? (await this.options.client.history(promptId, this.options.signal));
+    const failure = entry ? this.failureIn(entry) : undefined;
+    if (failure) throw failure;
     const byNode = entry ? Object.entries(entry.outputs).map(([node, output]) => [node, outputFiles(output)] as const) : [...this.savedFiles];
     return byNode.flatMap(([, files]) => files);
   }
