@@ -43,6 +43,7 @@ export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly body: unknown;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** A prompt accepted by POST /prompt. */
@@ -63,6 +64,11 @@ export interface FakeComfyUiOptions {
   readonly stepsPerSampler?: number;
   /** Whether a finished prompt ends with `executing` {node: null} (true, as main.py does); false tests clients that must not depend on it. */
   readonly sendsExecutingNull?: boolean;
+  /**
+   * Headers every request and WebSocket upgrade must carry, as a proxy in front of ComfyUI demands (ComfyUI itself
+   * has no auth); others get 401. Default none.
+   */
+  readonly requiredHeaders?: Readonly<Record<string, string>>;
 }
 
 /** Every model file the shipped Wan2.2 templates load. */
@@ -123,6 +129,8 @@ export class FakeComfyUi {
   readonly uploads: Array<{ name: string; bytes: Buffer; type: string }> = [];
   models: Record<string, string[]>;
   vram: { total: number; free: number };
+  /** WebSocket upgrades refused for missing or wrong credentials. */
+  refusedUpgrades = 0;
   /** Paths whose requests are recorded and never answered (a hung server). */
   readonly stalled = new Set<string>();
 
@@ -152,6 +160,12 @@ export class FakeComfyUi {
       const url = new URL(request.url ?? '/', 'http://localhost');
       if (url.pathname !== '/ws') {
         socket.destroy();
+        return;
+      }
+      if (!this.authorized(request)) {
+        this.refusedUpgrades++;
+        socket.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="comfyui"\r\nContent-Length: 0\r\n\r\n');
+        this.changed();
         return;
       }
       this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, url.searchParams.get('clientId') ?? ''));
@@ -249,6 +263,10 @@ export class FakeComfyUi {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  private authorized(request: IncomingMessage): boolean {
+    return Object.entries(this.options.requiredHeaders ?? {}).every(([name, value]) => request.headers[name.toLowerCase()] === value);
+  }
+
   private changed(): void {
     for (const listener of [...this.listeners]) listener();
   }
@@ -296,8 +314,14 @@ export class FakeComfyUi {
     const contentType = request.headers['content-type'] ?? '';
     let body: unknown = raw.length > 0 && contentType.includes('json') ? JSON.parse(raw.toString('utf8')) : undefined;
     if (contentType.startsWith('multipart/form-data')) body = await new Response(raw, { headers: { 'content-type': contentType } }).formData();
-    this.requests.push({ method: request.method ?? 'GET', path: url.pathname, body });
+    this.requests.push({ method: request.method ?? 'GET', path: url.pathname, body, headers: request.headers });
     if (this.stalled.has(url.pathname)) {
+      this.changed();
+      return;
+    }
+    if (!this.authorized(request)) {
+      response.writeHead(401, { 'www-authenticate': 'Basic realm="comfyui"', 'content-type': 'text/plain' });
+      response.end('401: Unauthorized');
       this.changed();
       return;
     }

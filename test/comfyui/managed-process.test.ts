@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ComfyUiBackend } from '../../src/adapters/comfyui/comfyui-backend.js';
 import { ComfyUiClient } from '../../src/adapters/comfyui/comfyui-client.js';
+import { resolveEndpoint } from '../../src/adapters/comfyui/comfyui-endpoint.js';
 import type { ComfyUiConfigInput } from '../../src/adapters/comfyui/comfyui-config.js';
 import { ManagedProcess, type ManagedProcessEvent, type ManagedProcessOptions } from '../../src/adapters/comfyui/managed-process.js';
 import { classifyFailure } from '../../src/core/failure-classification.js';
@@ -144,7 +145,7 @@ test('without vramOptimizationArgs, apply_vram_optimization on a managed ComfyUI
 
 /** A ManagedProcess running node with `args`, ready when GET /system_stats answers on `port`. */
 function processFor(args: string[], port: number, clock: ManualClock, options: Partial<ManagedProcessOptions> = {}) {
-  const client = new ComfyUiClient({ baseUrl: `http://127.0.0.1:${port}`, clock, requestTimeoutMs: 5000, connectTimeoutMs: 5000 });
+  const client = new ComfyUiClient({ endpoint: resolveEndpoint(`http://127.0.0.1:${port}`, {}, {}), clock, requestTimeoutMs: 5000, connectTimeoutMs: 5000 });
   const managed = new ManagedProcess({
     label: 'ComfyUI process',
     command: process.execPath,

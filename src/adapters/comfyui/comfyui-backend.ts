@@ -39,6 +39,7 @@ import type { ReportedVram, VramReporter } from '../../runtime/health-monitor.js
 import type { TargetHealth } from '../../runtime/recovery-target.js';
 import { ComfyUiClient, type SystemStatsDevice } from './comfyui-client.js';
 import { DEFAULT_MODEL_FOLDERS, DEFAULT_OFFLOAD_ARGS, parseComfyUiConfig, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
+import { resolveEndpoint, type ComfyUiEndpoint } from './comfyui-endpoint.js';
 import { ComfyUiExecutionError } from './comfyui-errors.js';
 import type { OutputFile } from './comfyui-messages.js';
 import { ManagedProcess, type ProcessExit } from './managed-process.js';
@@ -76,6 +77,8 @@ export interface ComfyUiBackendDependencies {
   readonly models?: readonly ModelDescriptor[];
   /** Source of [0, 1) numbers for seeds of requests without one (default Math.random). */
   readonly random?: () => number;
+  /** Where `{"env": NAME}` header values are read (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** One ComfyUI server. Create it with {@link ComfyUiBackend.create}; call {@link start} before use and {@link stop} at the end. */
@@ -148,7 +151,8 @@ export class ComfyUiBackend implements Backend, VramReporter {
       });
     }
     if (issues.length > 0) throw new ValidationError('ComfyUI backend config', issues);
-    return new ComfyUiBackend(parsed, byId, templates, folders, dependencies);
+    const endpoint = resolveEndpoint(parsed.url, parsed.headers, dependencies.env ?? process.env);
+    return new ComfyUiBackend(parsed, byId, templates, folders, endpoint, dependencies);
   }
 
   private constructor(
@@ -156,6 +160,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
     models: ReadonlyMap<string, ModelDescriptor>,
     private readonly templates: ReadonlyMap<string, WorkflowTemplate>,
     private readonly folders: Readonly<Record<string, string>>,
+    endpoint: ComfyUiEndpoint,
     dependencies: ComfyUiBackendDependencies,
   ) {
     this.id = config.id;
@@ -164,7 +169,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
     this.random = dependencies.random ?? Math.random;
     this.models = models;
     const { timeouts } = config;
-    this.client = new ComfyUiClient({ baseUrl: config.url, clock: this.clock, requestTimeoutMs: timeouts.requestMs, connectTimeoutMs: timeouts.connectMs });
+    this.client = new ComfyUiClient({ endpoint, clock: this.clock, requestTimeoutMs: timeouts.requestMs, connectTimeoutMs: timeouts.connectMs });
     this.offloadArgs = { ...DEFAULT_OFFLOAD_ARGS, ...config.launch?.offloadArgs };
     this.process = config.launch && this.createProcess(config.launch);
   }
@@ -361,7 +366,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
     if (!managed) {
       throw new BackendError(
         `${this.id} cannot switch ComfyUI to ${wanted} offload: ComfyUI chooses its VRAM mode at launch (${flags.join(' ') || 'no flags'}) and ` +
-          `${this.config.url} is not launched by Understudy (no "launch" in its config); restart it with those flags yourself or configure "launch"`,
+          `${this.client.label} is not launched by Understudy (no "launch" in its config); restart it with those flags yourself or configure "launch"`,
         { code: 'NOT_MANAGED' },
       );
     }
@@ -384,7 +389,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
     const flags = this.config.launch?.vramOptimizationArgs ?? [];
     if (!managed) {
       throw new BackendError(
-        `${this.id} cannot apply VRAM optimisations: ComfyUI takes them as launch flags and ${this.config.url} is not launched by Understudy (no "launch" in its config)`,
+        `${this.id} cannot apply VRAM optimisations: ComfyUI takes them as launch flags and ${this.client.label} is not launched by Understudy (no "launch" in its config)`,
         { code: 'NOT_MANAGED' },
       );
     }

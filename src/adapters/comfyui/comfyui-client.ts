@@ -9,13 +9,14 @@ import { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
 import { BackendError } from '../../runtime/backend.js';
+import type { ComfyUiEndpoint } from './comfyui-endpoint.js';
 import { ComfyUiHttpError, connectionError, timeoutError } from './comfyui-errors.js';
 import { parseComfyUiMessage, type ComfyUiMessage, type OutputFile } from './comfyui-messages.js';
 
 /** Options of a {@link ComfyUiClient}. */
 export interface ComfyUiClientOptions {
-  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8188`. */
-  readonly baseUrl: string;
+  /** The server: base URL, query and headers for the proxy in front of it (see comfyui-endpoint.ts). */
+  readonly endpoint: ComfyUiEndpoint;
   readonly clock: Clock;
   /** Limit of one HTTP request, body included, ms. */
   readonly requestTimeoutMs: number;
@@ -83,7 +84,7 @@ export class ComfyUiClient {
   readonly label: string;
 
   constructor(private readonly options: ComfyUiClientOptions) {
-    this.label = `ComfyUI at ${options.baseUrl}`;
+    this.label = `ComfyUI at ${options.endpoint.display}`;
   }
 
   /**
@@ -165,7 +166,7 @@ export class ComfyUiClient {
    * and replaces an older socket of the same id, so a reconnect resumes the stream.
    */
   openSocket(clientId: string, signal: AbortSignal): Promise<ComfyUiSocket> {
-    const url = new URL(`${this.options.baseUrl}/ws`);
+    const url = this.url('/ws');
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('clientId', clientId);
     const what = `${this.label}: WebSocket ${url.pathname}`;
@@ -174,7 +175,7 @@ export class ComfyUiClient {
         reject(signal.reason as Error);
         return;
       }
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(url, { headers: { ...this.options.endpoint.headers } });
       const fail = (error: Error): void => {
         cleanup();
         socket.removeAllListeners();
@@ -194,6 +195,12 @@ export class ComfyUiClient {
       };
       socket.once('error', onError);
       socket.once('close', onClose);
+      // A proxy refusing the upgrade (401, 403, 404 behind a wrong prefix) answers with a plain HTTP response.
+      socket.once('unexpected-response', (_request, response) => {
+        response.resume();
+        const status = response.statusCode ?? 0;
+        fail(new ComfyUiHttpError(`${what} failed with HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}${statusHint(status)}`, status, ''));
+      });
       socket.once('open', () => {
         cleanup();
         resolve(new ComfyUiSocket(socket, what));
@@ -232,15 +239,16 @@ export class ComfyUiClient {
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const init: RequestInit = { method, signal: controller.signal };
+      const headers: Record<string, string> = { ...this.options.endpoint.headers };
+      const init: RequestInit = { method, signal: controller.signal, headers };
       if (body instanceof FormData) init.body = body;
       else if (body !== undefined) {
         init.body = JSON.stringify(body);
-        init.headers = { 'content-type': 'application/json' };
+        headers['content-type'] = 'application/json';
       }
       let response: Response;
       try {
-        response = await fetch(`${this.options.baseUrl}${path}`, init);
+        response = await fetch(this.url(path), init);
       } catch (error) {
         throw controller.signal.aborted ? controller.signal.reason : connectionError(what, error);
       }
@@ -256,6 +264,13 @@ export class ComfyUiClient {
       clock.clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** The URL of `path` (which may carry its own query), with the configured query added. */
+  private url(path: string): URL {
+    const url = new URL(`${this.options.endpoint.baseUrl}${path}`);
+    for (const [name, value] of this.options.endpoint.query) url.searchParams.append(name, value);
+    return url;
   }
 
   private parse<S extends z.ZodType>(schema: S, value: unknown, route: string): z.output<S> {
@@ -362,7 +377,16 @@ async function httpError(what: string, method: string, path: string, response: R
   }
   const detail = method === 'POST' && routeOf(path) === '/prompt' ? describePromptRejection(body) : describeBody(body);
   const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
-  return new ComfyUiHttpError(`${what} failed with HTTP ${status}${detail ? `: ${detail}` : ''}`, response.status, body);
+  return new ComfyUiHttpError(`${what} failed with HTTP ${status}${detail ? `: ${detail}` : ''}${statusHint(response.status)}`, response.status, body);
+}
+
+/** What to check for a status ComfyUI itself never sends: auth refused by a proxy, or a route that is not there. */
+function statusHint(status: number): string {
+  if (status === 401 || status === 403) {
+    return ' (ComfyUI has no auth of its own: the proxy in front of it refused the credentials; check "headers" and the user:password of the URL in the config)';
+  }
+  if (status === 404) return ' (not found: check the URL and its path prefix, or the file asked for)';
+  return '';
 }
 
 /** Explains a 400 from POST /prompt: the error, then each node's errors (`node 37 (UNETLoader): Value not in list: …`). */

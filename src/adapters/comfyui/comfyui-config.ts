@@ -5,7 +5,8 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { OFFLOAD_MODES, type OffloadMode } from '../../core/recovery-policy.js';
-import { parseOrThrow } from '../../core/validation.js';
+import { ValidationError, toValidationIssues, type ValidationIssue } from '../../core/validation.js';
+import { redactUrl } from './comfyui-endpoint.js';
 
 /** The workflow templates shipped with Understudy (`templates/comfyui` at the package root). */
 export const SHIPPED_TEMPLATES_DIR = fileURLToPath(new URL('../../../templates/comfyui/', import.meta.url));
@@ -90,17 +91,42 @@ export const ComfyUiReconnectSchema = z.strictObject({
   initialDelayMs: milliseconds.default(1000),
 });
 
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * A header value: the text itself, or `{"env": "NAME"}` to read it from the environment variable NAME when the
+ * backend is created (so a token need not be written in the config file).
+ */
+export const HeaderValueSchema = z.union([
+  z.string().min(1).regex(/^[^\r\n]*$/, 'expected a header value without line breaks'),
+  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name') }),
+]);
+export type HeaderValue = z.output<typeof HeaderValueSchema>;
+
 /** Configuration of one ComfyUI backend. */
 export const ComfyUiConfigSchema = z.strictObject({
   /** Names the backend in jobs, events, breakers and recovery attempts. Default `comfyui`. */
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected letters, digits, ".", "_" or "-", at most 64').default('comfyui'),
-  /** Base URL of the ComfyUI server. Default `http://127.0.0.1:8188`. */
+  /**
+   * Base URL of the ComfyUI server, with a path prefix behind a proxy. `user:password@` in it is sent as a basic-auth
+   * `Authorization` header (never as part of the URL); a query (`?token=…`) is added to every request and the
+   * WebSocket. Neither is ever shown in labels, errors or events. Default `http://127.0.0.1:8188`.
+   */
   url: z
     .string()
     .url()
     .refine((u) => /^https?:\/\//.test(u), 'expected an http or https URL')
     .transform((u) => u.replace(/\/+$/, ''))
     .default('http://127.0.0.1:8188'),
+  /**
+   * Headers sent with every request and the WebSocket upgrade, for a proxy in front of ComfyUI (nginx basic auth,
+   * Cloudflare Access `CF-Access-Client-Id`/`-Secret`, a bearer token). Values may come from the environment
+   * (`{"env": "NAME"}`). Default none.
+   */
+  headers: z
+    .record(z.string().regex(HEADER_NAME, 'expected an HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)'), HeaderValueSchema)
+    .default({}),
   /** Prompts Understudy gives this server at once; ComfyUI queues what it cannot start yet. Default 1. */
   slots: z.number().int().min(1).max(64).default(1),
   /** Directory of the workflow templates, one `<model id>.json` per model. Default the shipped templates. */
@@ -128,7 +154,19 @@ export type ComfyUiConfig = z.output<typeof ComfyUiConfigSchema>;
 export type ComfyUiLaunchConfig = z.output<typeof ComfyUiLaunchSchema>;
 export type ComfyUiTimeouts = z.output<typeof ComfyUiTimeoutsSchema>;
 
-/** Validates a ComfyUI backend configuration; throws a ValidationError naming each bad field. */
+/**
+ * Validates a ComfyUI backend configuration; throws a ValidationError naming each bad field. Header values and the
+ * URL's credentials and query are never echoed back.
+ */
 export function parseComfyUiConfig(input: unknown = {}): ComfyUiConfig {
-  return parseOrThrow(ComfyUiConfigSchema, input, 'ComfyUI backend config');
+  const result = ComfyUiConfigSchema.safeParse(input, { reportInput: true });
+  if (result.success) return result.data;
+  throw new ValidationError('ComfyUI backend config', toValidationIssues(result.error).map(withoutSecrets));
+}
+
+function withoutSecrets(issue: ValidationIssue): ValidationIssue {
+  if (issue.field === 'url' && typeof issue.received === 'string') return { ...issue, received: redactUrl(issue.received) };
+  if (issue.field !== 'headers' && !issue.field.startsWith('headers.')) return issue;
+  const { received: _secret, ...rest } = issue;
+  return rest;
 }
