@@ -50,6 +50,7 @@ export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     const userinfo = parsed.username !== '' || parsed.password !== '' ? '…@' : '';
+    if (userinfo === '' && parsed.search === '') return url;
     return `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}${parsed.search ? '?…' : ''}`;
   } catch {
     return url.replace(/\/\/[^/@]*@/, '//…@').replace(/\?.*$/, '?…');
