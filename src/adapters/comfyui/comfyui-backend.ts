@@ -42,6 +42,7 @@ import { DEFAULT_MODEL_FOLDERS, DEFAULT_OFFLOAD_ARGS, parseComfyUiConfig, type C
 import { resolveEndpoint, type ComfyUiEndpoint } from './comfyui-endpoint.js';
 import { ComfyUiExecutionError } from './comfyui-errors.js';
 import type { OutputFile } from './comfyui-messages.js';
+import { withLaunchFlags } from './launch-args.js';
 import { ManagedProcess, type ProcessExit } from './managed-process.js';
 import { runPrompt } from './prompt-run.js';
 import { loadWorkflowTemplate, renderWorkflow, type WorkflowTemplate } from './workflow-template.js';
@@ -495,6 +496,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
       args: launch.args,
       ...(launch.cwd !== undefined && { cwd: launch.cwd }),
       env: launch.env,
+      combineArgs: withLaunchFlags,
       clock: this.clock,
       startupMs: timeouts.startupMs,
       stopMs: timeouts.stopMs,
