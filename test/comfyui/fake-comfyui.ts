@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { isAtLeast } from '../../src/adapters/comfyui/comfyui-version.js';
 
 const GIB = 1024 ** 3;
 
@@ -69,6 +70,11 @@ export interface FakeComfyUiOptions {
    * has no auth); others get 401. Default none.
    */
   readonly requiredHeaders?: Readonly<Record<string, string>>;
+  /**
+   * `comfyui_version` in /system_stats. Default 0.3.60. Below 0.3.57 POST /interrupt stops whatever runs, whatever
+   * `prompt_id` it names, as servers did before PR #9607.
+   */
+  readonly version?: string;
 }
 
 /** Every model file the shipped Wan2.2 templates load. */
@@ -358,7 +364,8 @@ export class FakeComfyUi {
         this.broadcastStatus();
         ok();
       } else if (route === 'POST /interrupt') {
-        const promptId = (body as { prompt_id?: string } | undefined)?.prompt_id;
+        const targeted = isAtLeast(this.options.version ?? '0.3.60', '0.3.57');
+        const promptId = targeted ? (body as { prompt_id?: string } | undefined)?.prompt_id : undefined;
         if (this.running && (!promptId || promptId === this.running.prompt.promptId)) {
           this.interruptRequested = true;
           this.gate?.open();
@@ -396,7 +403,7 @@ export class FakeComfyUi {
         os: 'posix',
         ram_total: 64 * GIB,
         ram_free: 48 * GIB,
-        comfyui_version: '0.3.60',
+        comfyui_version: this.options.version ?? '0.3.60',
         python_version: '3.12.3',
         pytorch_version: '2.8.0+cu128',
         embedded_python: false,

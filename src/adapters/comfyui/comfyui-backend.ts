@@ -37,10 +37,11 @@ import {
 } from '../../runtime/backend.js';
 import type { ReportedVram, VramReporter } from '../../runtime/health-monitor.js';
 import type { TargetHealth } from '../../runtime/recovery-target.js';
-import { ComfyUiClient, type SystemStatsDevice } from './comfyui-client.js';
+import { ComfyUiClient, type SystemStats, type SystemStatsDevice } from './comfyui-client.js';
 import { DEFAULT_MODEL_FOLDERS, DEFAULT_OFFLOAD_ARGS, parseComfyUiConfig, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
 import { resolveEndpoint, type ComfyUiEndpoint } from './comfyui-endpoint.js';
-import { ComfyUiExecutionError } from './comfyui-errors.js';
+import { ComfyUiExecutionError, ComfyUiVersionError } from './comfyui-errors.js';
+import { TARGETED_INTERRUPT_VERSION, isAtLeast, versionProblem } from './comfyui-version.js';
 import type { OutputFile } from './comfyui-messages.js';
 import { withLaunchFlags } from './launch-args.js';
 import { ManagedProcess, type ProcessExit } from './managed-process.js';
@@ -105,6 +106,8 @@ export class ComfyUiBackend implements Backend, VramReporter {
   /** Aborted when the managed process exits: prompts running then fail with why. */
   private pipelineLife = new AbortController();
   private lastVram: VramUsage | undefined;
+  /** `comfyui_version` from the last GET /system_stats. */
+  private serverVersion: string | undefined;
   private processQueue: Promise<void> = Promise.resolve();
 
   /**
@@ -190,13 +193,27 @@ export class ComfyUiBackend implements Backend, VramReporter {
     return this.optimized;
   }
 
-  /** Launches a managed ComfyUI and waits until it answers; nothing to do for a ComfyUI run by someone else. */
-  start(signal: AbortSignal = new AbortController().signal): Promise<void> {
+  /**
+   * Launches a managed ComfyUI and waits until it answers, then checks its version; for a ComfyUI run by someone
+   * else, only checks the version when it answers (one that is down is reported by health checks, not here).
+   * @throws ComfyUiVersionError when the server is older than 0.3.46 (no Wan2.2 nodes)
+   */
+  async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
     const managed = this.process;
-    if (!managed) return Promise.resolve();
+    if (!managed) {
+      const stats = await this.systemStats(signal).catch(() => undefined);
+      if (stats) this.requireSupportedVersion();
+      return;
+    }
     return this.exclusively(async () => {
       if (managed.running) return;
       await this.launch(managed, signal, 'started by Understudy');
+      try {
+        this.requireSupportedVersion();
+      } catch (error) {
+        await managed.stop();
+        throw error;
+      }
     });
   }
 
@@ -218,6 +235,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
         await untilAborted(this.processQueue, signal);
       }
       this.requireRunningProcess();
+      this.requireSupportedVersion();
       const jobSignal = AbortSignal.any([signal, this.pipelineLife.signal]);
       const startedAt = this.clock.now();
       const { width, height } = parseResolution(request.settings.resolution);
@@ -241,6 +259,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
         executionTimeoutMs: timeouts.executionMs,
         statusCheckMs: timeouts.statusCheckMs,
         reconnect,
+        targetedInterrupt: isAtLeast(this.serverVersion, TARGETED_INTERRUPT_VERSION),
         signal: jobSignal,
         onProgress,
         onSamplingStarted: (loadMs) => this.noteLoaded(request.modelId, loadMs),
@@ -278,7 +297,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
   async vram(): Promise<VramUsage | null> {
     let device: SystemStatsDevice | undefined;
     try {
-      device = gpuDevices((await this.client.systemStats(this.requestSignal())).devices)[0];
+      device = gpuDevices((await this.systemStats(this.requestSignal())).devices)[0];
     } catch {
       return null;
     }
@@ -293,7 +312,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
 
   /** The GPU devices of GET /system_stats for the health monitor; throws when ComfyUI cannot be reached. */
   async readVram(): Promise<readonly ReportedVram[] | null> {
-    const stats = await this.client.systemStats(this.requestSignal());
+    const stats = await this.systemStats(this.requestSignal());
     return gpuDevices(stats.devices).map((device) => ({ device: `${this.id}: ${device.name}`, totalBytes: device.vram_total, freeBytes: device.vram_free }));
   }
 
@@ -417,7 +436,9 @@ export class ComfyUiBackend implements Backend, VramReporter {
       return { healthy: false, reason: exit ? `${managed.describeExit(exit)} and has not been restarted` : `${this.client.label} has not been started` };
     }
     try {
-      const stats = await this.client.systemStats(signal);
+      const stats = await this.systemStats(signal);
+      const tooOld = versionProblem(this.client.label, stats.system.comfyui_version);
+      if (tooOld) return { healthy: false, reason: tooOld };
       if (gpuDevices(stats.devices).length === 0) return { healthy: false, reason: `${this.client.label} runs without a GPU (no CUDA device in /system_stats)` };
       return { healthy: true };
     } catch (error) {
@@ -502,7 +523,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
       stopMs: timeouts.stopMs,
       pollMs: timeouts.pollMs,
       isReady: async (signal) => {
-        await this.client.systemStats(signal);
+        await this.systemStats(signal);
         return true;
       },
     });
@@ -560,6 +581,19 @@ export class ComfyUiBackend implements Backend, VramReporter {
 
   private emitState(state: 'running' | 'crashed' | 'restarting', detail: string): void {
     this.events.emit({ type: 'pipeline_state', backendId: this.id, state, detail, at: this.clock.now() });
+  }
+
+  /** GET /system_stats, keeping the version it reports. */
+  private async systemStats(signal: AbortSignal): Promise<SystemStats> {
+    const stats = await this.client.systemStats(signal);
+    this.serverVersion = stats.system.comfyui_version;
+    return stats;
+  }
+
+  /** Refuses a server known to be older than 0.3.46 (no Wan2.2 nodes). */
+  private requireSupportedVersion(): void {
+    const problem = versionProblem(this.client.label, this.serverVersion);
+    if (problem) throw new ComfyUiVersionError(problem, this.serverVersion ?? '');
   }
 
   /** A signal for requests nobody cancels (each still has the client's time limit). */

@@ -19,6 +19,19 @@ export class ComfyUiHttpError extends BackendError {
   }
 }
 
+/** The server is a ComfyUI too old for the Wan2.2 templates; trying again cannot help (`retryable` false). */
+export class ComfyUiVersionError extends BackendError {
+  /** Read by the failure classifier: the same request fails until ComfyUI is updated. */
+  readonly retryable = false;
+  /** The version the server reported. */
+  readonly version: string;
+
+  constructor(message: string, version: string) {
+    super(message, { code: 'COMFYUI_TOO_OLD' });
+    this.version = version;
+  }
+}
+
 /** What ComfyUI reports in an `execution_error` WebSocket message. */
 export interface ExecutionErrorReport {
   readonly prompt_id?: string;

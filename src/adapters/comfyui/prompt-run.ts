@@ -43,6 +43,11 @@ export interface PromptRunOptions {
   /** Silence on the socket after which, and period at which, /history and /queue are asked, ms. */
   readonly statusCheckMs: number;
   readonly reconnect: { readonly attempts: number; readonly initialDelayMs: number };
+  /**
+   * Whether POST /interrupt `{prompt_id}` stops only that prompt (ComfyUI 0.3.57 and later). When false, an interrupt
+   * is sent only when a fresh GET /queue shows this prompt running, never on what the socket last said.
+   */
+  readonly targetedInterrupt: boolean;
   /** Aborting cancels the prompt; the run then rejects with the signal's reason. */
   readonly signal: AbortSignal;
   readonly onProgress: (fraction: number, message: string) => void;
@@ -424,7 +429,9 @@ class PromptRun {
     const signal = new AbortController().signal;
     try {
       await client.deleteFromQueue([promptId], signal);
-      const running = this.phase === 'running' || (await client.queue(signal)).running.includes(promptId);
+      // An older ComfyUI interrupts whatever runs: only a fresh look at the queue may decide it.
+      const trustPhase = this.options.targetedInterrupt && this.phase === 'running';
+      const running = trustPhase || (await client.queue(signal)).running.includes(promptId);
       if (running) await client.interrupt(promptId, signal);
     } catch {
       // The server is unreachable or broken; there is nothing more to withdraw from it.
