@@ -363,6 +363,11 @@ export class FakeComfyUi {
         }
         this.broadcastStatus();
         ok();
+      } else if (route === 'POST /history') {
+        const { clear, delete: ids } = (body ?? {}) as { clear?: boolean; delete?: string[] };
+        if (clear) this.history.clear();
+        for (const id of ids ?? []) this.history.delete(id);
+        ok();
       } else if (route === 'POST /interrupt') {
         const targeted = isAtLeast(this.options.version ?? '0.3.60', '0.3.57');
         const promptId = targeted ? (body as { prompt_id?: string } | undefined)?.prompt_id : undefined;

@@ -43,6 +43,7 @@ import { resolveEndpoint, type ComfyUiEndpoint } from './comfyui-endpoint.js';
 import { ComfyUiExecutionError, ComfyUiVersionError } from './comfyui-errors.js';
 import { TARGETED_INTERRUPT_VERSION, isAtLeast, versionProblem } from './comfyui-version.js';
 import type { OutputFile } from './comfyui-messages.js';
+import { HistoryCleanup } from './history-cleanup.js';
 import { withLaunchFlags } from './launch-args.js';
 import { ManagedProcess, type ProcessExit } from './managed-process.js';
 import { runPrompt } from './prompt-run.js';
@@ -106,6 +107,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
   /** Aborted when the managed process exits: prompts running then fail with why. */
   private pipelineLife = new AbortController();
   private lastVram: VramUsage | undefined;
+  private readonly historyCleanup: HistoryCleanup;
   /** `comfyui_version` from the last GET /system_stats. */
   private serverVersion: string | undefined;
   private processQueue: Promise<void> = Promise.resolve();
@@ -176,6 +178,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
     this.client = new ComfyUiClient({ endpoint, clock: this.clock, requestTimeoutMs: timeouts.requestMs, connectTimeoutMs: timeouts.connectMs });
     this.offloadArgs = { ...DEFAULT_OFFLOAD_ARGS, ...config.launch?.offloadArgs };
     this.process = config.launch && this.createProcess(config.launch);
+    this.historyCleanup = new HistoryCleanup(this.client, this.clock, config.cleanup.historyRetentionMs);
   }
 
   /** Ids of the models this server runs (those with a template). */
@@ -218,9 +221,10 @@ export class ComfyUiBackend implements Backend, VramReporter {
   }
 
   /** Stops a managed ComfyUI (prompts running on it fail); nothing to do for a ComfyUI run by someone else. */
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
+    await this.historyCleanup.flush();
     const managed = this.process;
-    if (!managed) return Promise.resolve();
+    if (!managed) return;
     return this.exclusively(() => managed.stop());
   }
 
@@ -276,11 +280,13 @@ export class ComfyUiBackend implements Backend, VramReporter {
       const mediaType = mediaTypeOf(extension) ?? viewed.contentType ?? 'application/octet-stream';
       if (signal.aborted) throw abortError(signal);
       const path = await writeOutputAtomically(request.outputDir, outputFileName(request.jobId, extension), viewed.bytes);
+      await this.historyCleanup.finished(result.promptId);
       onProgress(1, `saved ${file.subfolder ? `${file.subfolder}/` : ''}${file.filename} from ComfyUI`);
       return { path, mediaType, sizeBytes: viewed.bytes.length, isPreview: false, durationMs: this.clock.now() - startedAt };
     } catch (error) {
       // After an out-of-memory error ComfyUI unloads every model itself (execution.py "unloading all loaded models").
       if (error instanceof ComfyUiExecutionError && classifyFailure(error).failureType === 'vram_exhaustion') this.forgetLoaded('evicted');
+      if (error instanceof ComfyUiExecutionError && error.prompt_id !== undefined) await this.historyCleanup.finished(error.prompt_id);
       throw signal.aborted ? abortError(signal) : error;
     }
   }

@@ -126,6 +126,11 @@ export class ComfyUiClient {
     return entry === undefined ? null : this.parse(HistoryEntrySchema, entry, `GET /history/${promptId}`);
   }
 
+  /** POST /history {delete}: forgets finished prompts (their outputs and workflow); unknown ids are ignored. */
+  async deleteHistory(promptIds: readonly string[], signal: AbortSignal): Promise<void> {
+    await this.json('POST', '/history', signal, { delete: promptIds });
+  }
+
   /** GET /view: the bytes of an output file. */
   async view(file: OutputFile, signal: AbortSignal): Promise<ViewedFile> {
     const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });

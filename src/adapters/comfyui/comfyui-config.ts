@@ -104,6 +104,15 @@ export const HeaderValueSchema = z.union([
 ]);
 export type HeaderValue = z.output<typeof HeaderValueSchema>;
 
+/** What Understudy removes from the ComfyUI server after a job. */
+export const ComfyUiCleanupSchema = z.strictObject({
+  /**
+   * How long a finished prompt of ours stays in ComfyUI's /history once its outputs are saved, ms: 0 deletes it at
+   * once (POST /history {delete}), null keeps it (ComfyUI keeps up to 10000 records in memory). Default 0.
+   */
+  historyRetentionMs: z.number().int().min(0).nullable().default(0),
+});
+
 /** Configuration of one ComfyUI backend. */
 export const ComfyUiConfigSchema = z.strictObject({
   /** Names the backend in jobs, events, breakers and recovery attempts. Default `comfyui`. */
@@ -145,6 +154,7 @@ export const ComfyUiConfigSchema = z.strictObject({
   launch: ComfyUiLaunchSchema.optional(),
   timeouts: ComfyUiTimeoutsSchema.prefault({}),
   reconnect: ComfyUiReconnectSchema.prefault({}),
+  cleanup: ComfyUiCleanupSchema.prefault({}),
 });
 
 /** ComfyUI backend configuration as written (every field optional). */
