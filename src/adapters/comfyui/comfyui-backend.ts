@@ -8,18 +8,19 @@
  * health and circuit breaker. The API followed is ComfyUI's server.py / execution.py of v0.3.x (see docs/comfyui.md).
  */
 import { randomUUID } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { EventEmitter } from 'cockatiel';
+import PQueue from 'p-queue';
 import { z } from 'zod';
 import type { ModelStatus } from '../../core/availability.js';
-import { DEFAULT_MODELS, type ModelDescriptor } from '../../core/catalog.js';
+import type { ModelDescriptor } from '../../core/catalog.js';
 import type { Clock } from '../../core/clock.js';
 import { GIB } from '../../core/estimates.js';
 import { classifyFailure } from '../../core/failure-classification.js';
 import { OFFLOAD_MODES, type OffloadMode } from '../../core/recovery-policy.js';
 import { parseResolution } from '../../core/requirements.js';
-import { ValidationError, parseOrThrow, type ValidationIssue } from '../../core/validation.js';
+import { parseOrThrow } from '../../core/validation.js';
 import {
   BackendError,
   abortError,
@@ -37,17 +38,19 @@ import {
 } from '../../runtime/backend.js';
 import type { ReportedVram, VramReporter } from '../../runtime/health-monitor.js';
 import type { TargetHealth } from '../../runtime/recovery-target.js';
+import { prepareBackend, type BackendSetup, type ComfyUiBackendDependencies } from './backend-setup.js';
 import { ComfyUiClient, type SystemStats, type SystemStatsDevice } from './comfyui-client.js';
-import { DEFAULT_MODEL_FOLDERS, DEFAULT_OFFLOAD_ARGS, parseComfyUiConfig, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
-import { resolveEndpoint, type ComfyUiEndpoint } from './comfyui-endpoint.js';
+import { DEFAULT_OFFLOAD_ARGS, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
 import { ComfyUiExecutionError, ComfyUiVersionError } from './comfyui-errors.js';
-import { TARGETED_INTERRUPT_VERSION, isAtLeast, versionProblem } from './comfyui-version.js';
 import type { OutputFile } from './comfyui-messages.js';
+import { TARGETED_INTERRUPT_VERSION, isAtLeast, versionProblem } from './comfyui-version.js';
 import { HistoryCleanup } from './history-cleanup.js';
 import { withLaunchFlags } from './launch-args.js';
 import { ManagedProcess, type ProcessExit } from './managed-process.js';
 import { runPrompt } from './prompt-run.js';
-import { loadWorkflowTemplate, renderWorkflow, type WorkflowTemplate } from './workflow-template.js';
+import { renderWorkflow, type WorkflowTemplate } from './workflow-template.js';
+
+export type { ComfyUiBackendDependencies } from './backend-setup.js';
 
 /** Output extensions in order of preference (a video over a still), with their media types. */
 const OUTPUT_MEDIA_TYPES: ReadonlyArray<readonly [string, string]> = [
@@ -72,18 +75,6 @@ interface RequiredFile {
   readonly sizeBytes?: number;
 }
 
-/** What a ComfyUI backend needs besides its config. */
-export interface ComfyUiBackendDependencies {
-  /** Time limits, reconnection waits and event times run on this clock. */
-  readonly clock: Clock;
-  /** The catalog's models (default the three Wan2.2 models). */
-  readonly models?: readonly ModelDescriptor[];
-  /** Source of [0, 1) numbers for seeds of requests without one (default Math.random). */
-  readonly random?: () => number;
-  /** Where `{"env": NAME}` header values are read (default process.env). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-}
-
 /** One ComfyUI server. Create it with {@link ComfyUiBackend.create}; call {@link start} before use and {@link stop} at the end. */
 export class ComfyUiBackend implements Backend, VramReporter {
   readonly id: string;
@@ -97,6 +88,9 @@ export class ComfyUiBackend implements Backend, VramReporter {
   /** Model loads and unloads, VRAM changes and process state changes. */
   readonly onEvent = this.events.addListener;
 
+  private readonly config: ComfyUiConfig;
+  private readonly templates: ReadonlyMap<string, WorkflowTemplate>;
+  private readonly folders: Readonly<Record<string, string>>;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly models: ReadonlyMap<string, ModelDescriptor>;
@@ -110,72 +104,29 @@ export class ComfyUiBackend implements Backend, VramReporter {
   private readonly historyCleanup: HistoryCleanup;
   /** `comfyui_version` from the last GET /system_stats. */
   private serverVersion: string | undefined;
-  private processQueue: Promise<void> = Promise.resolve();
+  /** Process operations (start, stop, relaunch), one at a time. */
+  private readonly processLock = new PQueue({ concurrency: 1 });
 
   /**
    * Reads the config and loads the templates of the models this server runs.
    * @throws ValidationError naming the bad config field or template file (with the node and placeholder)
    */
   static async create(config: ComfyUiConfigInput, dependencies: ComfyUiBackendDependencies): Promise<ComfyUiBackend> {
-    const parsed = parseComfyUiConfig(config);
-    const catalog = dependencies.models ?? DEFAULT_MODELS;
-    const byId = new Map(catalog.map((model) => [model.id, model]));
-    const issues: ValidationIssue[] = [];
-    const known = `one of ${[...byId.keys()].join(', ')}`;
-    parsed.models?.forEach((id, index) => {
-      if (!byId.has(id)) issues.push({ field: `models[${index}]`, problem: `expected a catalog model id, ${known}`, received: id });
-    });
-    for (const id of Object.keys(parsed.templates)) {
-      if (!byId.has(id)) issues.push({ field: `templates.${id}`, problem: `expected a catalog model id as key, ${known}`, received: id });
-    }
-    if (issues.length > 0) throw new ValidationError('ComfyUI backend config', issues);
-
-    const templates = new Map<string, WorkflowTemplate>();
-    for (const model of catalog) {
-      const wanted = parsed.models?.includes(model.id) ?? true;
-      if (!wanted) continue;
-      const file = join(parsed.templatesDir, parsed.templates[model.id] ?? `${model.id}.json`);
-      const explicit = parsed.models !== undefined || parsed.templates[model.id] !== undefined;
-      if (!explicit && !(await exists(file))) continue;
-      templates.set(model.id, await loadWorkflowTemplate(file, model));
-    }
-    if (templates.size === 0) {
-      throw new ValidationError('ComfyUI backend config', [
-        { field: 'templatesDir', problem: `expected a workflow template <model id>.json for at least one of ${[...byId.keys()].join(', ')}`, received: parsed.templatesDir },
-      ]);
-    }
-    const folders = { ...DEFAULT_MODEL_FOLDERS, ...parsed.modelFolders };
-    for (const model of catalog.filter((m) => templates.has(m.id))) {
-      model.files.forEach((file, index) => {
-        const first = file.path.split('/')[0] ?? '';
-        if (!file.path.includes('/') || folders[first] === undefined) {
-          issues.push({
-            field: 'modelFolders',
-            problem: `expected a ComfyUI folder for catalog file ${model.id} files[${index}] "${file.path}" (its first folder "${first}" is not in modelFolders: ${Object.keys(folders).join(', ')})`,
-          });
-        }
-      });
-    }
-    if (issues.length > 0) throw new ValidationError('ComfyUI backend config', issues);
-    const endpoint = resolveEndpoint(parsed.url, parsed.headers, dependencies.env ?? process.env);
-    return new ComfyUiBackend(parsed, byId, templates, folders, endpoint, dependencies);
+    return new ComfyUiBackend(await prepareBackend(config, dependencies), dependencies);
   }
 
-  private constructor(
-    private readonly config: ComfyUiConfig,
-    models: ReadonlyMap<string, ModelDescriptor>,
-    private readonly templates: ReadonlyMap<string, WorkflowTemplate>,
-    private readonly folders: Readonly<Record<string, string>>,
-    endpoint: ComfyUiEndpoint,
-    dependencies: ComfyUiBackendDependencies,
-  ) {
+  private constructor(setup: BackendSetup, dependencies: ComfyUiBackendDependencies) {
+    const { config } = setup;
+    this.config = config;
+    this.templates = setup.templates;
+    this.folders = setup.folders;
+    this.models = setup.models;
     this.id = config.id;
     this.slots = config.slots;
     this.clock = dependencies.clock;
     this.random = dependencies.random ?? Math.random;
-    this.models = models;
     const { timeouts } = config;
-    this.client = new ComfyUiClient({ endpoint, clock: this.clock, requestTimeoutMs: timeouts.requestMs, connectTimeoutMs: timeouts.connectMs });
+    this.client = new ComfyUiClient({ endpoint: setup.endpoint, clock: this.clock, requestTimeoutMs: timeouts.requestMs, connectTimeoutMs: timeouts.connectMs });
     this.offloadArgs = { ...DEFAULT_OFFLOAD_ARGS, ...config.launch?.offloadArgs };
     this.process = config.launch && this.createProcess(config.launch);
     this.historyCleanup = new HistoryCleanup(this.client, this.clock, config.cleanup.historyRetentionMs);
@@ -236,7 +187,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
       this.checkInputs(request);
       if (this.process && !this.process.running) {
         onProgress(0, 'waiting for the ComfyUI process to be started');
-        await untilAborted(this.processQueue, signal);
+        await untilAborted(this.processLock.onIdle(), signal);
       }
       this.requireRunningProcess();
       this.requireSupportedVersion();
@@ -609,13 +560,9 @@ export class ComfyUiBackend implements Backend, VramReporter {
 
   /** Runs process operations one at a time: a restart never overlaps a relaunch. */
   private exclusively<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.processQueue.then(task);
-    this.processQueue = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
+    return this.processLock.add(task, { throwOnTimeout: true });
   }
+
 }
 
 /** The file to keep among a prompt's saved files: the first video, else the first animation or image. */
@@ -639,13 +586,4 @@ function gpuDevices(devices: readonly SystemStatsDevice[]): SystemStatsDevice[] 
 
 function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

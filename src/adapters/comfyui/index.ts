@@ -1,5 +1,6 @@
 /** ComfyUI servers as backends: config, the backend, its protocol client, workflow templates and the managed process. */
-export { ComfyUiBackend, type ComfyUiBackendDependencies } from './comfyui-backend.js';
+export { ComfyUiBackend } from './comfyui-backend.js';
+export { prepareBackend, type BackendSetup, type ComfyUiBackendDependencies } from './backend-setup.js';
 export {
   ComfyUiClient,
   ComfyUiSocket,
