@@ -9,7 +9,7 @@ import type { Clock } from '../../core/clock.js';
 import { ValidationError, type ValidationIssue } from '../../core/validation.js';
 import { DEFAULT_MODEL_FOLDERS, parseComfyUiConfig, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
 import { resolveEndpoint, type ComfyUiEndpoint } from './comfyui-endpoint.js';
-import { loadWorkflowTemplate, type WorkflowTemplate } from './workflow-template.js';
+import { LOADER_FILE_INPUTS, loadWorkflowTemplate, type LoaderTable, type WorkflowTemplate } from './workflow-template.js';
 
 /** What a ComfyUI backend needs besides its config. */
 export interface ComfyUiBackendDependencies {
@@ -55,13 +55,16 @@ export async function prepareBackend(config: ComfyUiConfigInput, dependencies: C
     if (issues.length > 0) throw new ValidationError('ComfyUI backend config', issues);
 
     const templates = new Map<string, WorkflowTemplate>();
+    const loaders = loaderTable(parsed.loaders);
     for (const model of catalog) {
       const wanted = parsed.models?.includes(model.id) ?? true;
       if (!wanted) continue;
-      const file = join(parsed.templatesDir, parsed.templates[model.id] ?? `${model.id}.json`);
+      const name = parsed.templates[model.id] ?? `${model.id}.json`;
+      const own = parsed.userTemplatesDir === undefined ? undefined : join(parsed.userTemplatesDir, name);
+      const file = own !== undefined && (await exists(own)) ? own : join(parsed.templatesDir, name);
       const explicit = parsed.models !== undefined || parsed.templates[model.id] !== undefined;
       if (!explicit && !(await exists(file))) continue;
-      templates.set(model.id, await loadWorkflowTemplate(file, model));
+      templates.set(model.id, await loadWorkflowTemplate(file, model, loaders));
     }
     if (templates.size === 0) {
       throw new ValidationError('ComfyUI backend config', [
@@ -83,6 +86,16 @@ export async function prepareBackend(config: ComfyUiConfigInput, dependencies: C
     if (issues.length > 0) throw new ValidationError('ComfyUI backend config', issues);
     const endpoint = resolveEndpoint(parsed.url, parsed.headers, dependencies.env ?? process.env);
     return { config: parsed, models: byId, templates, folders, endpoint };
+}
+
+/** The built-in loader table with the configured entries added (a configured input replaces the built-in one). */
+function loaderTable(configured: ComfyUiConfig['loaders']): LoaderTable {
+  const table: Record<string, Record<string, readonly string[]>> = {};
+  for (const [classType, inputs] of Object.entries(LOADER_FILE_INPUTS)) table[classType] = { ...inputs };
+  for (const [classType, inputs] of Object.entries(configured)) {
+    for (const [input, folders] of Object.entries(inputs)) (table[classType] ??= {})[input] = typeof folders === 'string' ? [folders] : folders;
+  }
+  return table;
 }
 
 async function exists(file: string): Promise<boolean> {

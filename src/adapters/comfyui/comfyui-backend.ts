@@ -46,9 +46,10 @@ import type { OutputFile } from './comfyui-messages.js';
 import { TARGETED_INTERRUPT_VERSION, isAtLeast, versionProblem } from './comfyui-version.js';
 import { HistoryCleanup } from './history-cleanup.js';
 import { withLaunchFlags } from './launch-args.js';
+import { modelStatus, requiredFiles, type FolderListings } from './model-availability.js';
 import { ManagedProcess, type ProcessExit } from './managed-process.js';
 import { runPrompt } from './prompt-run.js';
-import { renderWorkflow, type WorkflowTemplate } from './workflow-template.js';
+import { renderWorkflow, templateSize, type WorkflowTemplate } from './workflow-template.js';
 
 export type { ComfyUiBackendDependencies } from './backend-setup.js';
 
@@ -66,14 +67,6 @@ const OUTPUT_MEDIA_TYPES: ReadonlyArray<readonly [string, string]> = [
 ];
 
 const IMAGE_EXTENSIONS: Readonly<Record<string, string>> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif', 'image/bmp': 'bmp' };
-
-/** A model file to look for in ComfyUI: a folder of GET /models/{folder} and a name in it. */
-interface RequiredFile {
-  readonly folder: string;
-  readonly name: string;
-  /** Size from the catalog, when it lists the file. */
-  readonly sizeBytes?: number;
-}
 
 /** One ComfyUI server. Create it with {@link ComfyUiBackend.create}; call {@link start} before use and {@link stop} at the end. */
 export class ComfyUiBackend implements Backend, VramReporter {
@@ -193,16 +186,22 @@ export class ComfyUiBackend implements Backend, VramReporter {
       this.requireSupportedVersion();
       const jobSignal = AbortSignal.any([signal, this.pipelineLife.signal]);
       const startedAt = this.clock.now();
-      const { width, height } = parseResolution(request.settings.resolution);
+      const requested = { ...parseResolution(request.settings.resolution), frames: request.settings.numFrames ?? template.defaults.frames ?? this.config.referenceFrames };
+      const size = templateSize(template, requested);
+      if (size.width !== requested.width || size.height !== requested.height || size.frames !== requested.frames) {
+        onProgress(
+          0,
+          `ComfyUI makes ${size.width}x${size.height}, ${size.frames} frames of the ${requested.width}x${requested.height}, ${requested.frames} frames asked for ` +
+            `(the template's nodes take sizes in multiples of ${template.sizeMultiple} and ${template.frameMultiple}k+1 frames)`,
+        );
+      }
       const image = request.image ? await this.uploadImage(request.image, request.jobId, jobSignal) : undefined;
       const workflow = renderWorkflow(template, {
         prompt: request.prompt,
         ...(request.negativePrompt !== undefined && { negative_prompt: request.negativePrompt }),
         ...(image !== undefined && { image }),
-        width,
-        height,
-        frames: request.settings.numFrames ?? this.config.referenceFrames,
-        steps: request.settings.steps ?? this.config.referenceSteps,
+        ...size,
+        steps: request.settings.steps ?? template.defaults.steps ?? this.config.referenceSteps,
         seed: request.settings.seed ?? Math.floor(this.random() * Number.MAX_SAFE_INTEGER),
       });
       const { timeouts, reconnect } = this.config;
@@ -279,33 +278,24 @@ export class ComfyUiBackend implements Backend, VramReporter {
    * when ComfyUI cannot be asked.
    */
   async installedModels(): Promise<ModelStatus[]> {
-    const required = new Map([...this.templates.keys()].map((id) => [id, this.requiredFiles(id)]));
-    const folders = [...new Set([...required.values()].flat().map((file) => file.folder))];
+    const required = new Map([...this.templates.keys()].map((id) => [id, requiredFiles(this.templates.get(id), this.models.get(id), this.folders)]));
+    const folders = [...new Set([...required.values()].flatMap((files) => files.flatMap((file) => file.folders)))];
     const now = this.clock.now();
     const exit = this.process && !this.process.running ? this.process.lastExit : undefined;
     if (this.process && exit) {
       const detail = `${this.process.describeExit(exit)}; its model files cannot be listed until it is restarted`;
       return [...required.keys()].map((modelId) => ({ modelId, status: 'unknown', detail, updatedAt: now }));
     }
-    let listings: Map<string, ReadonlySet<string> | null>;
+    let listings: FolderListings;
     try {
       const signal = this.requestSignal();
       const lists = await Promise.all(folders.map((folder) => this.client.listModels(folder, signal)));
-      listings = new Map(folders.map((folder, index) => [folder, lists[index] ? new Set(lists[index]) : null]));
+      listings = new Map(folders.map((folder, index) => [folder, lists[index] ?? null]));
     } catch (error) {
       const detail = `${this.client.label} could not list its model files: ${(error as Error).message}`;
       return [...required.keys()].map((modelId) => ({ modelId, status: 'unknown', detail, updatedAt: now }));
     }
-    return [...required].map(([modelId, files]): ModelStatus => {
-      const model = this.models.get(modelId);
-      const catalogBytes = model?.files.reduce((sum, file) => sum + file.sizeBytes, 0) ?? 0;
-      const bytesTotal = catalogBytes > 0 ? catalogBytes : Math.round((model?.sizeGb ?? 0) * GIB);
-      const absent = files.filter((file) => !listings.get(file.folder)?.has(file.name));
-      if (absent.length === 0) return { modelId, status: 'available', bytesPresent: bytesTotal, bytesTotal, updatedAt: now };
-      const presentBytes = files.filter((file) => !absent.includes(file)).reduce((sum, file) => sum + (file.sizeBytes ?? 0), 0);
-      const named = absent.map((file) => (listings.get(file.folder) === null ? `${file.folder}/${file.name} (this ComfyUI has no "${file.folder}" folder)` : `${file.folder}/${file.name}`));
-      return { modelId, status: 'missing', bytesPresent: presentBytes, bytesTotal, detail: `not in ComfyUI's model folders: ${named.join(', ')}`, updatedAt: now };
-    });
+    return [...required].map(([modelId, files]) => modelStatus(modelId, this.models.get(modelId), files, listings, now));
   }
 
   /** clear_gpu_cache: POST /free {free_memory: true} (ComfyUI also unloads models and drops its cache, after any running prompt). */
@@ -437,19 +427,6 @@ export class ComfyUiBackend implements Backend, VramReporter {
     const extension = IMAGE_EXTENSIONS[mediaType] ?? (fromPath || 'png');
     const name = outputFileName(`understudy-${jobId}-${randomUUID().slice(0, 8)}`, extension);
     return this.client.uploadImage(bytes, name, mediaType, signal);
-  }
-
-  /** The files a model needs: its template's loader files and the catalog's files (mapped through modelFolders). */
-  private requiredFiles(modelId: string): RequiredFile[] {
-    const files = new Map<string, RequiredFile>();
-    for (const file of this.templates.get(modelId)?.modelFiles ?? []) files.set(`${file.folder}/${file.name}`, { folder: file.folder, name: file.name });
-    for (const file of this.models.get(modelId)?.files ?? []) {
-      const [first = '', ...rest] = file.path.split('/');
-      const folder = this.folders[first] ?? first;
-      const name = rest.join('/');
-      files.set(`${folder}/${name}`, { folder, name, sizeBytes: file.sizeBytes });
-    }
-    return [...files.values()];
   }
 
   private async free(request: { unloadModels?: boolean; freeMemory?: boolean }, signal: AbortSignal, what: string): Promise<void> {

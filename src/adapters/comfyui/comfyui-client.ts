@@ -155,11 +155,10 @@ export class ComfyUiClient {
     return this.parse(SystemStatsSchema, await this.json('GET', '/system_stats', signal), 'GET /system_stats');
   }
 
-  /** GET /models/{folder}: file names in a model folder (with "/" separators), or null when the server has no such folder. */
+  /** GET /models/{folder}: file names in a model folder as ComfyUI lists them ("\\" separators on Windows), or null when the server has no such folder. */
   async listModels(folder: string, signal: AbortSignal): Promise<string[] | null> {
     try {
-      const names = this.parse(z.array(z.string()), await this.json('GET', `/models/${encodeURIComponent(folder)}`, signal), `GET /models/${folder}`);
-      return names.map((name) => name.replaceAll('\\', '/'));
+      return this.parse(z.array(z.string()), await this.json('GET', `/models/${encodeURIComponent(folder)}`, signal), `GET /models/${folder}`);
     } catch (error) {
       if (error instanceof ComfyUiHttpError && error.status === 404) return null;
       throw error;

@@ -140,10 +140,21 @@ export const ComfyUiConfigSchema = z.strictObject({
   slots: z.number().int().min(1).max(64).default(1),
   /** Directory of the workflow templates, one `<model id>.json` per model. Default the shipped templates. */
   templatesDir: z.string().min(1).default(SHIPPED_TEMPLATES_DIR),
+  /**
+   * Your own templates: a `<model id>.json` (or the `templates` file) here is used instead of the one in `templatesDir`,
+   * so the shipped ones stay as fallbacks. Default none.
+   */
+  userTemplatesDir: z.string().min(1).optional(),
   /** Template file per model id, relative to `templatesDir`, where it is not `<model id>.json`. Default none. */
   templates: z.record(z.string(), z.string().min(1)).default({}),
   /** Ids of the catalog models this server runs. Default every catalog model that has a template file. */
   models: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * Loader nodes whose inputs name model files, for availability: `{ class: { input: folder or [folders] } }`, e.g.
+   * `{"WanVideoModelLoader": {"model": "diffusion_models"}}`. Adds to the built-in table (core loaders and
+   * ComfyUI-GGUF's `UnetLoaderGGUF`, `CLIPLoaderGGUF`, …). Default none.
+   */
+  loaders: z.record(z.string().min(1), z.record(z.string().min(1), z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]))).default({}),
   /** First folder of catalog file paths → ComfyUI model folder. Entries given here add to {@link DEFAULT_MODEL_FOLDERS}. */
   modelFolders: z.record(z.string().min(1), z.string().min(1)).default({}),
   /** Frames when a request gives none (the planner's reference count). Default 16. */
