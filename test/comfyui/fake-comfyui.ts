@@ -7,8 +7,11 @@
  *   { executing · progress… · executed (save nodes) }… · execution_success · status · executing {node: null}
  *
  * or, on failure, execution_error / execution_interrupted instead of the rest, then status and executing null.
- * Prompts run one at a time in queue order, like ComfyUI's single prompt worker. POST /prompt validates loader file
- * names against the model folders ("Value not in list"), as ComfyUI does.
+ * Prompts run one at a time in queue order, like ComfyUI's single prompt worker. POST /prompt validates like
+ * execution.py's validate_prompt (fake-validate-prompt.ts) against real node definitions (fake-object-info.ts), with
+ * ComfyUI's error types and texts. Loader outputs are cached from one prompt to the next (no `executing` for them,
+ * `executed` with `output: null`), `progress_state` accompanies progress, POST /free needs a JSON body and takes
+ * effect once the running prompt is done, and a dropped socket's close pops the client id unguarded, as server.py does.
  *
  * Scripts make the next prompts succeed, fail out of memory, drop the socket mid-job, or hold at their first
  * sampling step until released or interrupted. Started on 127.0.0.1, port 0.
@@ -18,6 +21,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAtLeast } from '../../src/adapters/comfyui/comfyui-version.js';
+import { objectInfo } from './fake-object-info.js';
+import { validatePrompt } from './fake-validate-prompt.js';
 
 const GIB = 1024 ** 3;
 
@@ -75,6 +80,8 @@ export interface FakeComfyUiOptions {
    * `prompt_id` it names, as servers did before PR #9607.
    */
   readonly version?: string;
+  /** Node classes this server lacks (a node pack not installed, a ComfyUI too old): POST /prompt rejects them. */
+  readonly withoutNodes?: readonly string[];
 }
 
 /** Every model file the shipped Wan2.2 templates load. */
@@ -93,11 +100,8 @@ export const WAN22_MODEL_FILES: Record<string, string[]> = {
   clip_vision: [],
 };
 
-const LOADER_INPUTS: Record<string, Record<string, string>> = {
-  UNETLoader: { unet_name: 'diffusion_models' },
-  CLIPLoader: { clip_name: 'text_encoders' },
-  VAELoader: { vae_name: 'vae' },
-};
+/** Loader nodes whose outputs ComfyUI's cache keeps from one prompt to the next when their inputs are the same. */
+const CACHED_LOADERS = new Set(['UNETLoader', 'CLIPLoader', 'VAELoader', 'UnetLoaderGGUF', 'CLIPLoaderGGUF']);
 const SAVE_NODES: Record<string, string> = { SaveVideo: 'mp4', SaveWEBM: 'webm', SaveAnimatedWEBP: 'webp', SaveImage: 'png' };
 
 /** torch's cudaMallocAsync out-of-memory text (c10/cuda/CUDACachingAllocator), as ComfyUI passes it on. */
@@ -135,6 +139,8 @@ export class FakeComfyUi {
   readonly uploads: Array<{ name: string; bytes: Buffer; type: string }> = [];
   models: Record<string, string[]>;
   vram: { total: number; free: number };
+  /** /free requests as the worker applied them: the flags, and the prompt they waited for (none when it was idle). */
+  readonly freed: Array<{ unload_models: boolean; free_memory: boolean; afterPrompt: string | undefined }> = [];
   /** WebSocket upgrades refused for missing or wrong credentials. */
   refusedUpgrades = 0;
   /** Paths whose requests are recorded and never answered (a hung server). */
@@ -157,6 +163,10 @@ export class FakeComfyUi {
   private interruptRequested = false;
   private number = 0;
   private workerActive = false;
+  /** Input signatures of the loaders the last prompt ran: their outputs are cached for the next one. */
+  private loaderCache = new Set<string>();
+  /** /free flags waiting for the worker to be idle (main.py applies them after the running prompt). */
+  private freeFlags: { unload_models: boolean; free_memory: boolean } | undefined;
 
   private constructor(private readonly options: FakeComfyUiOptions) {
     this.models = structuredClone(options.models ?? WAN22_MODEL_FILES);
@@ -376,7 +386,17 @@ export class FakeComfyUi {
           this.gate?.open();
         }
         ok();
-      } else if (route === 'POST /free') ok();
+      } else if (route === 'POST /free') {
+        // server.py: `json_data = await request.json()`: no JSON body, no answer but aiohttp's 500.
+        const flags = JSON.parse(raw.toString('utf8') || 'null') as { unload_models?: boolean; free_memory?: boolean } | null;
+        if (flags === null || typeof flags !== 'object') throw new Error('expected a JSON object');
+        this.freeFlags = {
+          unload_models: (this.freeFlags?.unload_models ?? false) || flags.unload_models === true,
+          free_memory: (this.freeFlags?.free_memory ?? false) || flags.free_memory === true,
+        };
+        if (!this.workerActive) this.applyFreeFlags(undefined);
+        ok();
+      }
       else if (request.method === 'GET' && history) {
         const id = decodeURIComponent(history[1] ?? '');
         const entry = this.history.get(id);
@@ -434,29 +454,14 @@ export class FakeComfyUi {
       json(400, { error: { type: 'no_prompt', message: 'No prompt provided', details: 'No prompt provided', extra_info: {} }, node_errors: {} });
       return;
     }
-    const nodeErrors: Record<string, unknown> = {};
-    for (const [nodeId, node] of Object.entries(workflow)) {
-      for (const [input, folder] of Object.entries(LOADER_INPUTS[node.class_type] ?? {})) {
-        const value = node.inputs[input];
-        const list = this.models[folder] ?? [];
-        if (typeof value === 'string' && !list.includes(value)) {
-          nodeErrors[nodeId] = {
-            errors: [
-              {
-                type: 'value_not_in_list',
-                message: 'Value not in list',
-                details: `${input}: '${value}' not in ${JSON.stringify(list)}`,
-                extra_info: { input_name: input, received_value: value },
-              },
-            ],
-            dependent_outputs: [],
-            class_type: node.class_type,
-          };
-        }
-      }
-    }
-    if (Object.keys(nodeErrors).length > 0) {
-      json(400, { error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '', extra_info: {} }, node_errors: nodeErrors });
+    const uploaded = this.uploads.map((u) => u.name);
+    const nodes = objectInfo(this.models, uploaded);
+    for (const name of this.options.withoutNodes ?? []) delete nodes[name];
+    const validation = validatePrompt(workflow, nodes, (classType, input, value) =>
+      classType === 'LoadImage' && input === 'image' && !uploaded.includes(String(value)) ? `Invalid image file: ${String(value)}` : true,
+    );
+    if (!validation.ok) {
+      json(400, { error: validation.error, node_errors: validation.node_errors });
       return;
     }
     const promptId = typeof body.prompt_id === 'string' ? body.prompt_id : randomUUID();
@@ -479,6 +484,16 @@ export class FakeComfyUi {
     json(200, { name, subfolder: '', type: 'input' });
   }
 
+  /** main.py's prompt_worker after a prompt (or at once when idle): `free_memory` resets the cache, both unload models. */
+  private applyFreeFlags(afterPrompt: string | undefined): void {
+    const flags = this.freeFlags;
+    if (!flags) return;
+    this.freeFlags = undefined;
+    if (flags.free_memory) this.loaderCache.clear();
+    this.freed.push({ ...flags, afterPrompt });
+    this.changed();
+  }
+
   private startWorker(): void {
     if (this.workerActive) return;
     this.workerActive = true;
@@ -494,6 +509,7 @@ export class FakeComfyUi {
         this.lastNode = undefined;
         this.broadcastStatus();
         if (this.options.sendsExecutingNull ?? true) this.send(item.prompt.clientId, 'executing', { node: null, prompt_id: item.prompt.promptId });
+        this.applyFreeFlags(item.prompt.promptId);
       }
       this.workerActive = false;
     })();
@@ -520,14 +536,32 @@ export class FakeComfyUi {
       meta: {},
     });
     message('execution_start', { prompt_id: id });
-    message('execution_cached', { nodes: [], prompt_id: id });
+    const order = executionOrder(prompt.workflow);
+    const signatures = new Map(order.map((nodeId) => [nodeId, loaderSignature(prompt.workflow[nodeId])]));
+    // execution.py lists cached nodes in prompt order (`for node_id in prompt`).
+    const cached = Object.keys(prompt.workflow).filter((nodeId) => this.loaderCache.has(signatures.get(nodeId) ?? ''));
+    // As CLASSIC caching: what this prompt does not use is dropped; its loaders are kept for the next prompt.
+    this.loaderCache = new Set([...signatures.values()].filter((signature): signature is string => signature !== undefined));
+    message('execution_cached', { nodes: cached, prompt_id: id });
     const outputs: HistoryEntry['outputs'] = {};
     const executed: string[] = [];
+    const states: Record<string, unknown> = {};
+    const progressState = (nodeId: string, value: number, max: number, state: string): void => {
+      states[nodeId] = { value, max, state, node_id: nodeId, prompt_id: id, display_node_id: nodeId, parent_node_id: null, real_node_id: nodeId };
+      this.send(client, 'progress_state', { prompt_id: id, nodes: structuredClone(states) });
+    };
     let firstSampler = true;
-    for (const nodeId of executionOrder(prompt.workflow)) {
+    for (const nodeId of order) {
       const node = prompt.workflow[nodeId] as { class_type: string; inputs: Record<string, unknown> };
+      if (cached.includes(nodeId)) {
+        // execution.py: a cached node gets no `executing`, only `executed` with its cached UI output (none for loaders).
+        message('executed', { node: nodeId, display_node: nodeId, output: null, prompt_id: id });
+        executed.push(nodeId);
+        continue;
+      }
       this.lastNode = nodeId;
       message('executing', { node: nodeId, display_node: nodeId, prompt_id: id });
+      progressState(nodeId, 0, 1, 'running');
       await tick();
       if (/Sampler(Advanced)?$/.test(node.class_type)) {
         const max = this.options.stepsPerSampler ?? 3;
@@ -561,6 +595,7 @@ export class FakeComfyUi {
             return entry('error', {});
           }
           message('progress', { value, max, prompt_id: id, node: nodeId });
+          progressState(nodeId, value, max, 'running');
           const ws = client === undefined ? undefined : this.sockets.get(client);
           // A binary preview frame (event 1, JPEG), as ComfyUI sends while sampling.
           if (value === 1) ws?.send(Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, 1]), Buffer.from('jpeg')]));
@@ -590,11 +625,17 @@ export class FakeComfyUi {
         outputs[nodeId] = output;
         message('executed', { node: nodeId, display_node: nodeId, output, prompt_id: id });
       }
+      progressState(nodeId, 1, 1, 'finished');
       executed.push(nodeId);
     }
     message('execution_success', { prompt_id: id });
     return entry('success', outputs);
   }
+}
+
+/** The cache key of a loader node (class and inputs), or undefined for nodes the fake never caches. */
+function loaderSignature(node: { class_type: string; inputs: Record<string, unknown> } | undefined): string | undefined {
+  return node && CACHED_LOADERS.has(node.class_type) ? JSON.stringify([node.class_type, node.inputs]) : undefined;
 }
 
 /** Node ids in an order where every node comes after the nodes it links to. */
