@@ -7,11 +7,8 @@
  * Several ComfyUI servers (one per GPU or machine) are several ComfyUiBackend objects, each with its own id, slots,
  * health and circuit breaker. The API followed is ComfyUI's server.py / execution.py of v0.3.x (see docs/comfyui.md).
  */
-import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { EventEmitter } from 'cockatiel';
-import PQueue from 'p-queue';
 import { z } from 'zod';
 import type { ModelStatus } from '../../core/availability.js';
 import type { ModelDescriptor } from '../../core/catalog.js';
@@ -25,7 +22,6 @@ import {
   BackendError,
   abortError,
   outputFileName,
-  untilAborted,
   writeOutputAtomically,
   type Backend,
   type BackendEvent,
@@ -42,31 +38,16 @@ import { prepareBackend, type BackendSetup, type ComfyUiBackendDependencies } fr
 import { ComfyUiClient, type SystemStats, type SystemStatsDevice } from './comfyui-client.js';
 import { DEFAULT_OFFLOAD_ARGS, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
 import { ComfyUiExecutionError, ComfyUiVersionError } from './comfyui-errors.js';
-import type { OutputFile } from './comfyui-messages.js';
 import { TARGETED_INTERRUPT_VERSION, isAtLeast, versionProblem } from './comfyui-version.js';
 import { HistoryCleanup } from './history-cleanup.js';
-import { withLaunchFlags } from './launch-args.js';
 import { modelStatus, requiredFiles, type FolderListings } from './model-availability.js';
-import { ManagedProcess, type ProcessExit } from './managed-process.js';
+import { ComfyUiLauncher } from './comfyui-launcher.js';
+import type { ManagedProcess } from './managed-process.js';
+import { imageUpload, mediaTypeOf, pickOutput } from './output-media.js';
 import { runPrompt } from './prompt-run.js';
 import { renderWorkflow, templateSize, type WorkflowTemplate } from './workflow-template.js';
 
 export type { ComfyUiBackendDependencies } from './backend-setup.js';
-
-/** Output extensions in order of preference (a video over a still), with their media types. */
-const OUTPUT_MEDIA_TYPES: ReadonlyArray<readonly [string, string]> = [
-  ['mp4', 'video/mp4'],
-  ['webm', 'video/webm'],
-  ['mkv', 'video/x-matroska'],
-  ['mov', 'video/quicktime'],
-  ['webp', 'image/webp'],
-  ['gif', 'image/gif'],
-  ['png', 'image/png'],
-  ['jpg', 'image/jpeg'],
-  ['jpeg', 'image/jpeg'],
-];
-
-const IMAGE_EXTENSIONS: Readonly<Record<string, string>> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif', 'image/bmp': 'bmp' };
 
 /** One ComfyUI server. Create it with {@link ComfyUiBackend.create}; call {@link start} before use and {@link stop} at the end. */
 export class ComfyUiBackend implements Backend, VramReporter {
@@ -89,16 +70,12 @@ export class ComfyUiBackend implements Backend, VramReporter {
   private readonly models: ReadonlyMap<string, ModelDescriptor>;
   private readonly offloadArgs: Readonly<Record<OffloadMode, readonly string[]>>;
   private readonly loaded = new Set<string>();
-  private currentOffloadMode: OffloadMode = 'none';
-  private optimized = false;
-  /** Aborted when the managed process exits: prompts running then fail with why. */
-  private pipelineLife = new AbortController();
+  /** Starts and relaunches ComfyUI, when Understudy launches it (config `launch`). */
+  private readonly launcher: ComfyUiLauncher | undefined;
   private lastVram: VramUsage | undefined;
   private readonly historyCleanup: HistoryCleanup;
   /** `comfyui_version` from the last GET /system_stats. */
   private serverVersion: string | undefined;
-  /** Process operations (start, stop, relaunch), one at a time. */
-  private readonly processLock = new PQueue({ concurrency: 1 });
 
   /**
    * Reads the config and loads the templates of the models this server runs.
@@ -121,7 +98,22 @@ export class ComfyUiBackend implements Backend, VramReporter {
     const { timeouts } = config;
     this.client = new ComfyUiClient({ endpoint: setup.endpoint, clock: this.clock, requestTimeoutMs: timeouts.requestMs, connectTimeoutMs: timeouts.connectMs });
     this.offloadArgs = { ...DEFAULT_OFFLOAD_ARGS, ...config.launch?.offloadArgs };
-    this.process = config.launch && this.createProcess(config.launch);
+    this.launcher =
+      config.launch &&
+      new ComfyUiLauncher({
+        launch: config.launch,
+        timeouts,
+        offloadArgs: this.offloadArgs,
+        clock: this.clock,
+        serverLabel: this.client.label,
+        isReady: async (signal) => {
+          await this.systemStats(signal);
+          return true;
+        },
+        onState: (state, detail) => this.events.emit({ type: 'pipeline_state', backendId: this.id, state, detail, at: this.clock.now() }),
+        onExit: (exit) => this.forgetLoaded(exit.requested ? 'reconfigured' : 'pipeline_exit'),
+      });
+    this.process = this.launcher?.process;
     this.historyCleanup = new HistoryCleanup(this.client, this.clock, config.cleanup.historyRetentionMs);
   }
 
@@ -132,12 +124,12 @@ export class ComfyUiBackend implements Backend, VramReporter {
 
   /** The offload mode of the running ComfyUI, as far as Understudy set it (`none` until it relaunches it). */
   get offloadMode(): OffloadMode {
-    return this.currentOffloadMode;
+    return this.launcher?.offloadMode ?? 'none';
   }
 
   /** Whether the VRAM optimisation flags are on. */
   get vramOptimized(): boolean {
-    return this.optimized;
+    return this.launcher?.vramOptimized ?? false;
   }
 
   /**
@@ -146,30 +138,15 @@ export class ComfyUiBackend implements Backend, VramReporter {
    * @throws ComfyUiVersionError when the server is older than 0.3.46 (no Wan2.2 nodes)
    */
   async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
-    const managed = this.process;
-    if (!managed) {
-      const stats = await this.systemStats(signal).catch(() => undefined);
-      if (stats) this.requireSupportedVersion();
-      return;
-    }
-    return this.exclusively(async () => {
-      if (managed.running) return;
-      await this.launch(managed, signal, 'started by Understudy');
-      try {
-        this.requireSupportedVersion();
-      } catch (error) {
-        await managed.stop();
-        throw error;
-      }
-    });
+    if (this.launcher) return this.launcher.start(signal, () => this.requireSupportedVersion());
+    const stats = await this.systemStats(signal).catch(() => undefined);
+    if (stats) this.requireSupportedVersion();
   }
 
   /** Stops a managed ComfyUI (prompts running on it fail); nothing to do for a ComfyUI run by someone else. */
   async stop(): Promise<void> {
     await this.historyCleanup.flush();
-    const managed = this.process;
-    if (!managed) return;
-    return this.exclusively(() => managed.stop());
+    await this.launcher?.stop();
   }
 
   async generate(request: GenerationRequest, control: GenerationControl): Promise<GeneratedOutput> {
@@ -180,11 +157,11 @@ export class ComfyUiBackend implements Backend, VramReporter {
       this.checkInputs(request);
       if (this.process && !this.process.running) {
         onProgress(0, 'waiting for the ComfyUI process to be started');
-        await untilAborted(this.processLock.onIdle(), signal);
+        await this.launcher?.idle(signal);
       }
-      this.requireRunningProcess();
+      this.launcher?.requireRunning();
       this.requireSupportedVersion();
-      const jobSignal = AbortSignal.any([signal, this.pipelineLife.signal]);
+      const jobSignal = this.launcher ? AbortSignal.any([signal, this.launcher.lifeSignal]) : signal;
       const startedAt = this.clock.now();
       const requested = { ...parseResolution(request.settings.resolution), frames: request.settings.numFrames ?? template.defaults.frames ?? this.config.referenceFrames };
       const size = templateSize(template, requested);
@@ -314,12 +291,8 @@ export class ComfyUiBackend implements Backend, VramReporter {
    * the /free is all that can be done, and a ComfyUI that does not answer cannot be restarted.
    */
   restartPipeline(signal: AbortSignal): Promise<void> {
-    const managed = this.process;
-    if (!managed) return this.free({ unloadModels: true, freeMemory: true }, signal, 'restart the pipeline');
-    return this.exclusively(async () => {
-      if (managed.running) await this.client.free({ unloadModels: true, freeMemory: true }, signal).catch(() => undefined);
-      await this.relaunch(managed, signal, 'restart_pipeline');
-    });
+    if (!this.launcher) return this.free({ unloadModels: true, freeMemory: true }, signal, 'restart the pipeline');
+    return this.launcher.restart(signal, () => this.client.free({ unloadModels: true, freeMemory: true }, signal));
   }
 
   /**
@@ -329,32 +302,20 @@ export class ComfyUiBackend implements Backend, VramReporter {
   async setOffloadMode(mode: OffloadMode, signal: AbortSignal): Promise<void> {
     const wanted = parseOrThrow(z.enum(OFFLOAD_MODES), mode, 'offload mode');
     const flags = this.offloadArgs[wanted];
-    const managed = this.process;
-    if (!managed) {
+    if (!this.launcher) {
       throw new BackendError(
         `${this.id} cannot switch ComfyUI to ${wanted} offload: ComfyUI chooses its VRAM mode at launch (${flags.join(' ') || 'no flags'}) and ` +
           `${this.client.label} is not launched by Understudy (no "launch" in its config); restart it with those flags yourself or configure "launch"`,
         { code: 'NOT_MANAGED' },
       );
     }
-    return this.exclusively(async () => {
-      if (wanted === this.currentOffloadMode && managed.running) return;
-      const previous = this.currentOffloadMode;
-      this.currentOffloadMode = wanted;
-      try {
-        await this.relaunch(managed, signal, `offload mode ${wanted}`);
-      } catch (error) {
-        this.currentOffloadMode = previous;
-        throw error;
-      }
-    });
+    return this.launcher.setOffloadMode(wanted, signal);
   }
 
   /** apply_vram_optimization: relaunches a managed ComfyUI with launch.vramOptimizationArgs, when they are configured. */
   async applyVramOptimization(signal: AbortSignal): Promise<void> {
-    const managed = this.process;
     const flags = this.config.launch?.vramOptimizationArgs ?? [];
-    if (!managed) {
+    if (!this.launcher) {
       throw new BackendError(
         `${this.id} cannot apply VRAM optimisations: ComfyUI takes them as launch flags and ${this.client.label} is not launched by Understudy (no "launch" in its config)`,
         { code: 'NOT_MANAGED' },
@@ -363,25 +324,13 @@ export class ComfyUiBackend implements Backend, VramReporter {
     if (flags.length === 0) {
       throw new BackendError(`${this.id} has no VRAM optimisation flags configured (launch.vramOptimizationArgs, e.g. ["--reserve-vram", "2"])`, { code: 'NOT_CONFIGURED' });
     }
-    return this.exclusively(async () => {
-      if (this.optimized) throw new BackendError(`${this.id} already runs ComfyUI with ${flags.join(' ')}; nothing more to apply`, { code: 'ALREADY_APPLIED' });
-      this.optimized = true;
-      try {
-        await this.relaunch(managed, signal, 'VRAM optimisation');
-      } catch (error) {
-        this.optimized = false;
-        throw error;
-      }
-    });
+    return this.launcher.applyVramOptimization(signal, this.id);
   }
 
   /** Healthy when ComfyUI answers GET /system_stats with a GPU device (and, when managed, its process runs). */
   async checkHealth(signal: AbortSignal): Promise<TargetHealth> {
-    const managed = this.process;
-    if (managed && !managed.running) {
-      const exit = managed.lastExit;
-      return { healthy: false, reason: exit ? `${managed.describeExit(exit)} and has not been restarted` : `${this.client.label} has not been started` };
-    }
+    const down = this.launcher?.whyNotRunning();
+    if (down) return { healthy: false, reason: down };
     try {
       const stats = await this.systemStats(signal);
       const tooOld = versionProblem(this.client.label, stats.system.comfyui_version);
@@ -407,27 +356,14 @@ export class ComfyUiBackend implements Backend, VramReporter {
     if (model.inputs.text === 'required' && request.prompt.trim() === '') throw new BackendError(`ValueError: ${model.id} needs a text prompt`, { code: 'INVALID_INPUT' });
   }
 
-  private requireRunningProcess(): void {
-    const managed = this.process;
-    if (!managed || managed.running) return;
-    const exit = managed.lastExit;
-    if (!exit) throw new BackendError(`${this.client.label} has not been started (call start())`, { code: 'NOT_STARTED' });
-    throw new BackendError(`${managed.describeExit(exit)} and has not been restarted`, {
-      code: 'PIPELINE_EXITED',
-      ...(exit.code !== null && { exitCode: exit.code }),
-      ...(exit.signal !== null && { signal: exit.signal }),
-    });
-  }
+
 
   /** Uploads the input image through POST /upload/image under a name of its own; resolves with the name LoadImage takes. */
   private async uploadImage(image: GenerationImage, jobId: string, signal: AbortSignal): Promise<string> {
-    const bytes = 'path' in image ? new Uint8Array(await readFile(image.path)) : image.bytes;
-    const fromPath = 'path' in image ? extname(image.path).slice(1).toLowerCase() : '';
-    const mediaType = ('mediaType' in image && image.mediaType) || mediaTypeOf(fromPath) || 'image/png';
-    const extension = IMAGE_EXTENSIONS[mediaType] ?? (fromPath || 'png');
-    const name = outputFileName(`understudy-${jobId}-${randomUUID().slice(0, 8)}`, extension);
-    return this.client.uploadImage(bytes, name, mediaType, signal);
+    const upload = await imageUpload(image, jobId);
+    return this.client.uploadImage(upload.bytes, upload.name, upload.mediaType, signal);
   }
+
 
   private async free(request: { unloadModels?: boolean; freeMemory?: boolean }, signal: AbortSignal, what: string): Promise<void> {
     try {
@@ -443,64 +379,15 @@ export class ComfyUiBackend implements Backend, VramReporter {
     this.forgetLoaded('requested');
   }
 
-  private createProcess(launch: NonNullable<ComfyUiConfig['launch']>): ManagedProcess {
-    const { timeouts } = this.config;
-    const managed = new ManagedProcess({
-      label: `ComfyUI process (${[launch.command, ...launch.args].join(' ')})`,
-      command: launch.command,
-      args: launch.args,
-      ...(launch.cwd !== undefined && { cwd: launch.cwd }),
-      env: launch.env,
-      combineArgs: withLaunchFlags,
-      clock: this.clock,
-      startupMs: timeouts.startupMs,
-      stopMs: timeouts.stopMs,
-      pollMs: timeouts.pollMs,
-      isReady: async (signal) => {
-        await this.systemStats(signal);
-        return true;
-      },
-    });
-    managed.onEvent((event) => {
-      if (event.type === 'exited') this.onProcessExit(managed, event.exit);
-    });
-    return managed;
-  }
 
-  private onProcessExit(managed: ManagedProcess, exit: ProcessExit): void {
-    this.forgetLoaded(exit.requested ? 'reconfigured' : 'pipeline_exit');
-    const reason = exit.requested
-      ? new BackendError(`${this.client.label} was stopped by Understudy while the prompt ran`, { code: 'PIPELINE_STOPPED' })
-      : new BackendError(managed.describeExit(exit), {
-          code: 'PIPELINE_EXITED',
-          ...(exit.code !== null && { exitCode: exit.code }),
-          ...(exit.signal !== null && { signal: exit.signal }),
-        });
-    this.pipelineLife.abort(reason);
-    if (!exit.requested) this.emitState('crashed', managed.describeExit(exit));
-  }
 
-  private async relaunch(managed: ManagedProcess, signal: AbortSignal, why: string): Promise<void> {
-    this.emitState('restarting', `restarting ComfyUI (${why})`);
-    await managed.stop();
-    await this.launch(managed, signal, `restarted by Understudy (${why})`);
-  }
 
-  private async launch(managed: ManagedProcess, signal: AbortSignal, detail: string): Promise<void> {
-    this.pipelineLife = new AbortController();
-    try {
-      await managed.start(this.launchFlags(), signal);
-    } catch (error) {
-      this.emitState('crashed', (error as Error).message);
-      throw error;
-    }
-    const flags = managed.extraArgs.join(' ');
-    this.emitState('running', `${detail}${flags ? ` with ${flags}` : ''}`);
-  }
 
-  private launchFlags(): string[] {
-    return [...this.offloadArgs[this.currentOffloadMode], ...(this.optimized ? (this.config.launch?.vramOptimizationArgs ?? []) : [])];
-  }
+
+
+
+
+
 
   private noteLoaded(modelId: string, loadMs: number): void {
     if (this.loaded.has(modelId)) return;
@@ -513,9 +400,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
     this.loaded.clear();
   }
 
-  private emitState(state: 'running' | 'crashed' | 'restarting', detail: string): void {
-    this.events.emit({ type: 'pipeline_state', backendId: this.id, state, detail, at: this.clock.now() });
-  }
+
 
   /** GET /system_stats, keeping the version it reports. */
   private async systemStats(signal: AbortSignal): Promise<SystemStats> {
@@ -535,24 +420,8 @@ export class ComfyUiBackend implements Backend, VramReporter {
     return new AbortController().signal;
   }
 
-  /** Runs process operations one at a time: a restart never overlaps a relaunch. */
-  private exclusively<T>(task: () => Promise<T>): Promise<T> {
-    return this.processLock.add(task, { throwOnTimeout: true });
-  }
 
-}
 
-/** The file to keep among a prompt's saved files: the first video, else the first animation or image. */
-function pickOutput(files: readonly OutputFile[]): OutputFile | undefined {
-  for (const [extension] of OUTPUT_MEDIA_TYPES) {
-    const file = files.find((f) => extname(f.filename).slice(1).toLowerCase() === extension && f.type === 'output');
-    if (file) return file;
-  }
-  return files.find((f) => f.type === 'output') ?? files[0];
-}
-
-function mediaTypeOf(extension: string): string | undefined {
-  return OUTPUT_MEDIA_TYPES.find(([known]) => known === extension)?.[1];
 }
 
 /** Torch devices with their own memory (CUDA, ROCm, XPU, …): not the CPU, not Apple's shared memory. */

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
 import { BackendError } from '../../runtime/backend.js';
 import type { ComfyUiEndpoint } from './comfyui-endpoint.js';
-import { ComfyUiHttpError, connectionError, timeoutError } from './comfyui-errors.js';
+import { ComfyUiHttpError, connectionError, httpError, statusHint, timeoutError } from './comfyui-errors.js';
 import { parseComfyUiMessage, type ComfyUiMessage, type OutputFile } from './comfyui-messages.js';
 
 /** Options of a {@link ComfyUiClient}. */
@@ -369,54 +369,4 @@ function rawText(data: WebSocket.RawData): string {
 function routeOf(path: string): string {
   const query = path.indexOf('?');
   return query === -1 ? path : path.slice(0, query);
-}
-
-async function httpError(what: string, method: string, path: string, response: Response): Promise<ComfyUiHttpError> {
-  const text = await response.text().catch(() => '');
-  let body: unknown = text;
-  try {
-    body = text ? (JSON.parse(text) as unknown) : text;
-  } catch {
-    // keep the text
-  }
-  const detail = method === 'POST' && routeOf(path) === '/prompt' ? describePromptRejection(body) : describeBody(body);
-  const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
-  return new ComfyUiHttpError(`${what} failed with HTTP ${status}${detail ? `: ${detail}` : ''}${statusHint(response.status)}`, response.status, body);
-}
-
-/** What to check for a status ComfyUI itself never sends: auth refused by a proxy, or a route that is not there. */
-function statusHint(status: number): string {
-  if (status === 401 || status === 403) {
-    return ' (ComfyUI has no auth of its own: the proxy in front of it refused the credentials; check "headers" and the user:password of the URL in the config)';
-  }
-  if (status === 404) return ' (not found: check the URL and its path prefix, or the file asked for)';
-  return '';
-}
-
-/** Explains a 400 from POST /prompt: the error, then each node's errors (`node 37 (UNETLoader): Value not in list: …`). */
-function describePromptRejection(body: unknown): string {
-  if (body === null || typeof body !== 'object') return describeBody(body);
-  const { error, node_errors: nodeErrors } = body as { error?: unknown; node_errors?: unknown };
-  const parts = [describeProblem(error)];
-  if (nodeErrors !== null && typeof nodeErrors === 'object') {
-    for (const [nodeId, entry] of Object.entries(nodeErrors as Record<string, unknown>)) {
-      const { errors, class_type: classType } = (entry ?? {}) as { errors?: unknown; class_type?: unknown };
-      const problems = Array.isArray(errors) ? errors.map(describeProblem).filter(Boolean) : [];
-      parts.push(`node ${nodeId}${typeof classType === 'string' ? ` (${classType})` : ''}: ${problems.join('; ') || 'invalid'}`);
-    }
-  }
-  return parts.filter(Boolean).join('; ');
-}
-
-/** `{type, message, details}` → `message: details`; a string stays as it is. */
-function describeProblem(problem: unknown): string {
-  if (typeof problem === 'string') return problem;
-  if (problem === null || typeof problem !== 'object') return '';
-  const { message, details } = problem as { message?: unknown; details?: unknown };
-  return [message, details].filter((part) => typeof part === 'string' && part !== '').join(': ');
-}
-
-function describeBody(body: unknown): string {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }

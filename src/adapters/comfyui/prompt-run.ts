@@ -14,8 +14,7 @@
  *   ComfyUI's error rather than as "no output".
  * - Cancelling (the signal), a queue wait or a run longer than its limit withdraws the prompt: it is deleted from the
  *   queue and, when it is the one running, interrupted (POST /interrupt with its prompt_id).
- * - Progress: the sampler nodes' steps map to 0–0.9 of the job (equal shares per sampler node), the rest is decoding
- *   and saving. Fractions never decrease.
+ * - Progress: see prompt-progress.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.js';
@@ -24,12 +23,9 @@ import { sleep } from '../../runtime/clocks.js';
 import type { ComfyUiClient, ComfyUiSocket, ComfyUiSocketEvent, HistoryEntry } from './comfyui-client.js';
 import { ComfyUiExecutionError, formatMs, type ExecutionErrorReport } from './comfyui-errors.js';
 import { outputFiles, type ComfyUiMessage, type OutputFile } from './comfyui-messages.js';
+import { PromptProgress } from './prompt-progress.js';
 import type { ApiWorkflow } from './workflow-template.js';
 
-/** Share of a job's progress the sampling steps take. */
-const SAMPLING_SHARE = 0.9;
-/** Progress when ComfyUI reports the prompt done, before the output is fetched. */
-const EXECUTED_FRACTION = 0.95;
 
 /** What one prompt run needs. */
 export interface PromptRunOptions {
@@ -78,10 +74,8 @@ class PromptRun {
   private socket: ComfyUiSocket | undefined;
   /** Messages that arrived before POST /prompt answered. */
   private readonly early: ComfyUiMessage[] = [];
-  private readonly samplerProgress = new Map<string, number>();
+  private readonly progress: PromptProgress;
   private readonly savedFiles = new Map<string, OutputFile[]>();
-  private currentNode: string | undefined;
-  private fraction = 0;
   private startedAt: number | undefined;
   private samplingReported = false;
   private timer: TimerHandle | undefined;
@@ -111,9 +105,7 @@ class PromptRun {
 
   constructor(private readonly options: PromptRunOptions) {
     this.finished.catch(() => undefined);
-    for (const [nodeId, node] of Object.entries(options.workflow)) {
-      if (/Sampler(Custom)?(Advanced)?$/.test(node.class_type)) this.samplerProgress.set(nodeId, 0);
-    }
+    this.progress = new PromptProgress(options.workflow);
   }
 
   async run(): Promise<PromptResult> {
@@ -197,27 +189,21 @@ class PromptRun {
         return;
       case 'execution_cached':
         this.enterRunning();
-        for (const node of message.data.nodes) if (this.samplerProgress.has(node)) this.samplerProgress.set(node, 1);
-        this.advance();
+        this.progress.cached(message.data.nodes);
         return;
       case 'executing':
         this.enterRunning();
-        // A sampler is done when another node starts; ComfyUI resends the current node to a reconnecting client.
-        if (this.currentNode !== undefined && this.currentNode !== message.data.node && this.samplerProgress.has(this.currentNode)) {
-          this.samplerProgress.set(this.currentNode, 1);
-        }
-        this.currentNode = message.data.node ?? undefined;
         if (message.data.node === null) {
           this.serverFinished = true;
-          this.fraction = Math.max(this.fraction, EXECUTED_FRACTION);
+          this.progress.executed();
           this.settle();
           return;
         }
-        this.advance();
-        this.report(`running node ${message.data.node} (${this.classOf(message.data.node)})`);
+        this.progress.started(message.data.node);
+        this.report(`running node ${message.data.node} (${this.progress.classOf(message.data.node)})`);
         return;
       case 'progress':
-        this.onStep(message.data.node ?? this.currentNode, message.data.value, message.data.max);
+        this.onStep(message.data.node ?? this.progress.currentNode, message.data.value, message.data.max);
         return;
       case 'executed':
         this.savedFiles.set(message.data.node, outputFiles(message.data.output));
@@ -239,29 +225,16 @@ class PromptRun {
 
   private onStep(node: string | undefined, value: number, max: number): void {
     this.enterRunning();
-    if (node === undefined || !this.samplerProgress.has(node) || !(max > 0)) return;
+    if (node === undefined || !this.progress.step(node, value, max)) return;
     if (!this.samplingReported && this.startedAt !== undefined) {
       this.samplingReported = true;
       this.options.onSamplingStarted?.(this.options.clock.now() - this.startedAt);
     }
-    this.samplerProgress.set(node, Math.min(1, value / max));
-    this.advance();
-    this.report(`sampling step ${value}/${max} (node ${node} ${this.classOf(node)})`);
-  }
-
-  private advance(): void {
-    if (this.samplerProgress.size === 0) return;
-    let done = 0;
-    for (const share of this.samplerProgress.values()) done += share;
-    this.fraction = Math.max(this.fraction, (SAMPLING_SHARE * done) / this.samplerProgress.size);
+    this.report(`sampling step ${value}/${max} (node ${node} ${this.progress.classOf(node)})`);
   }
 
   private report(message: string): void {
-    this.options.onProgress(this.fraction, message);
-  }
-
-  private classOf(nodeId: string): string {
-    return this.options.workflow[nodeId]?.class_type ?? 'unknown node';
+    this.options.onProgress(this.progress.fraction, message);
   }
 
   private enterQueue(): void {
@@ -388,7 +361,7 @@ class PromptRun {
       this.settle(failure);
       return;
     }
-    this.fraction = Math.max(this.fraction, EXECUTED_FRACTION);
+    this.progress.executed();
     this.settle();
   }
 
