@@ -44,7 +44,7 @@ test('a reconnect the server silently drops (late close of the old socket) still
 test('a silent socket while the prompt still runs: checked every statusCheckMs until /history has it', LIMIT, async (t) => {
   const { fake, clock, backend, outputDir } = await setup(t, { timeouts: { statusCheckMs: 10_000 } });
   fake.script({ kind: 'drop_socket', closeNoticedLate: true, holdAfterDrop: true });
-  const { promise, state } = start(backend, request(outputDir));
+  const { promise, state, progress } = start(backend, request(outputDir));
   await fake.waitFor(() => fake.connections.length === 2 && fake.heldAtSampler, 'the client to reconnect while the prompt is held');
   const promptId = fake.prompts[0]?.promptId ?? '';
   await new Promise((resolve) => setTimeout(resolve, 50));
@@ -57,6 +57,8 @@ test('a silent socket while the prompt still runs: checked every statusCheckMs u
   await new Promise((resolve) => setTimeout(resolve, 50));
   await clock.advance(10_000);
   await promise;
+  const said = progress.filter(([, message]) => message.startsWith('no message from ComfyUI for 10 s'));
+  assert.equal(said.length, 1, 'the silence is reported once, however many checks it takes');
 });
 
 test('an execution_error missed on the socket fails the job with the error /history recorded, not as "no output"', LIMIT, async (t) => {

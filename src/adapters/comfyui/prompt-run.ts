@@ -81,6 +81,8 @@ class PromptRun {
   private timer: TimerHandle | undefined;
   /** Fires after `statusCheckMs` without a message. */
   private silenceTimer: TimerHandle | undefined;
+  /** No message since the last silence check. */
+  private silent = false;
   private reconnecting = false;
   /** execution_success arrived: the outcome is known once /history has the prompt. */
   private succeeded = false;
@@ -145,6 +147,7 @@ class PromptRun {
   private onSocketEvent(event: ComfyUiSocketEvent): void {
     if (this.settled) return;
     if (event.kind === 'message') {
+      this.silent = false;
       this.watchSilence();
       this.handle(event.message);
     } else void this.reconnect(event.error);
@@ -162,7 +165,9 @@ class PromptRun {
     this.silenceTimer = undefined;
     if (this.settled) return;
     if (!this.reconnecting) {
-      this.report(`no message from ComfyUI for ${formatMs(this.options.statusCheckMs)}; asking /history and /queue about the prompt`);
+      // Said once per silence: a long model load is quiet too.
+      if (!this.silent) this.report(`no message from ComfyUI for ${formatMs(this.options.statusCheckMs)}; asking /history and /queue about the prompt`);
+      this.silent = true;
       await this.catchUp().catch(() => undefined);
     }
     if (!this.silenceTimer) this.watchSilence();
