@@ -6,9 +6,13 @@
  * Decisions (see test/recovery/failure-classification.test.ts):
  * - A checksum mismatch is a `model_loading_failure` (the file on disk is not the model) and retryable, because
  *   downloading it again usually fixes it.
- * - HTTP 404 is a `model_loading_failure` (a model or file that is not there); 408, 429, 502, 503 and 504 are
- *   `network_error` (the backend or a proxy is unreachable or overloaded); any other 5xx is a
+ * - HTTP 404 is a non-retryable `generation_pipeline_error`: from ComfyUI it means a wrong URL or path prefix or a
+ *   missing output, never a missing model (those come back as a 400 "Value not in list"; the downloader's 404 has
+ *   its own code). 401 and 403 are a proxy refusing the credentials: a non-retryable `network_error`. 408, 429, 502,
+ *   503 and 504 are `network_error` (the backend or a proxy is unreachable or overloaded); any other 5xx is a
  *   `generation_pipeline_error` (the backend was reached and broke while working).
+ * - A prompt ComfyUI rejects (HTTP 400 of type invalid_prompt, prompt_outputs_failed_validation or prompt_no_outputs:
+ *   a node class not installed, a value over its max, an invalid image) is deterministic: not retryable.
  * - Host memory exhaustion (ENOMEM, "Cannot allocate memory", PyTorch's CPU allocator) is a `system_resource_error`;
  *   only GPU memory exhaustion is `vram_exhaustion`. Host rules run before the generic "out of memory" rule.
  * - Text rules run before HTTP status rules, so a 500 whose body says "CUDA out of memory" is `vram_exhaustion`.
@@ -163,7 +167,7 @@ export const DEFAULT_CLASSIFICATION_RULES: readonly ClassificationRule[] = [
     retryable: false,
     match: {
       kind: 'pattern',
-      pattern: /cannot allocate memory|DefaultCPUAllocator|JavaScript heap out of memory|std::bad_alloc|host memory/i,
+      pattern: /cannot allocate memory|DefaultCPUAllocator|JavaScript heap out of memory|std::bad_alloc|host memory|paging file is too small/i,
     },
   },
   {
@@ -173,7 +177,7 @@ export const DEFAULT_CLASSIFICATION_RULES: readonly ClassificationRule[] = [
     match: {
       kind: 'pattern',
       pattern:
-        /CUDA out of memory|OutOfMemoryError|Allocation on device|HIP out of memory|MPS backend out of memory|CUBLAS_STATUS_ALLOC_FAILED|CUDA error: out of memory/i,
+        /CUDA out of memory|OutOfMemoryError|Allocation on device|HIP out of memory|MPS backend out of memory|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|CUDA error: out of memory|not enough GPU video memory/i,
     },
   },
   { name: 'out_of_memory', failureType: 'vram_exhaustion', retryable: false, match: { kind: 'pattern', pattern: /out of memory/i } },
@@ -190,7 +194,7 @@ export const DEFAULT_CLASSIFICATION_RULES: readonly ClassificationRule[] = [
     match: {
       kind: 'pattern',
       pattern:
-        /SafetensorError|error while deserializing header|MetadataIncompleteBuffer|HeaderTooLarge|invalid load key|PytorchStreamReader failed|not a zip file|Error\(s\) in loading state_dict|size mismatch for|corrupt(ed)? (model|file|checkpoint|weights|safetensors)/i,
+        /SafetensorError|error while deserializing header|Could not detect model type|MetadataIncompleteBuffer|HeaderTooLarge|invalid load key|PytorchStreamReader failed|not a zip file|Error\(s\) in loading state_dict|size mismatch for|corrupt(ed)? (model|file|checkpoint|weights|safetensors)/i,
     },
   },
   {
@@ -214,6 +218,12 @@ export const DEFAULT_CLASSIFICATION_RULES: readonly ClassificationRule[] = [
     failureType: 'model_loading_failure',
     retryable: false,
     match: { kind: 'pattern', pattern: /permission denied|is a directory/i },
+  },
+  {
+    name: 'comfyui_prompt_rejected',
+    failureType: 'generation_pipeline_error',
+    retryable: false,
+    match: { kind: 'pattern', pattern: /"type":"(invalid_prompt|prompt_outputs_failed_validation|prompt_no_outputs)"/, fields: ['body'] },
   },
   {
     name: 'hardware_optimization',
@@ -251,7 +261,8 @@ export const DEFAULT_CLASSIFICATION_RULES: readonly ClassificationRule[] = [
       pattern: /(process|pipeline|worker) (exited|crashed|died)|exited with (exit )?code \d+|killed by signal|\bSIG(KILL|SEGV|ABRT|TERM|BUS)\b|segmentation fault|core dumped/i,
     },
   },
-  { name: 'http_not_found', failureType: 'model_loading_failure', retryable: false, match: { kind: 'status', from: 404, to: 404 } },
+  { name: 'http_unauthorized', failureType: 'network_error', retryable: false, match: { kind: 'status', from: 401, to: 403 } },
+  { name: 'http_not_found', failureType: 'generation_pipeline_error', retryable: false, match: { kind: 'status', from: 404, to: 404 } },
   { name: 'http_timeout', failureType: 'network_error', retryable: true, match: { kind: 'status', from: 408, to: 408 } },
   { name: 'http_too_many_requests', failureType: 'network_error', retryable: true, match: { kind: 'status', from: 429, to: 429 } },
   { name: 'http_unreachable', failureType: 'network_error', retryable: true, match: { kind: 'status', from: 502, to: 504 } },

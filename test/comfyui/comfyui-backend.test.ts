@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { ComfyUiExecutionError, ComfyUiHttpError } from '../../src/adapters/comfyui/comfyui-errors.js';
 import { classifyFailure } from '../../src/core/failure-classification.js';
 import { isAbortError } from '../../src/runtime/backend.js';
-import { FAKE_VIDEO_BYTES, WAN22_MODEL_FILES } from './fake-comfyui.js';
+import { CUDA_OOM_TEXT, FAKE_VIDEO_BYTES, OOM_TIPS, WAN22_MODEL_FILES } from './fake-comfyui.js';
 import { LIMIT, filesIn, rejection, request, setup, start } from './helpers.js';
 
 const GIB = 1024 ** 3;
@@ -105,11 +105,11 @@ test('an out-of-memory execution_error fails the job with the node and exception
   assert.equal(error.exception_type, 'torch.OutOfMemoryError');
   assert.equal(error.node_id, '57');
   assert.equal(error.node_type, 'KSamplerAdvanced');
-  assert.match(error.message, /failed in node 57 \(KSamplerAdvanced\): torch\.OutOfMemoryError: Allocation on device/);
+  assert.match(error.message, /failed in node 57 \(KSamplerAdvanced\): torch\.OutOfMemoryError: Allocation on device 0 would exceed allowed memory/);
   const classification = classifyFailure(error);
   assert.equal(classification.failureType, 'vram_exhaustion');
   assert.equal(classification.evidence.rule, 'gpu_out_of_memory');
-  assert.equal(classification.message, 'torch.OutOfMemoryError: Allocation on device');
+  assert.equal(classification.message, `torch.OutOfMemoryError: ${CUDA_OOM_TEXT}\n${OOM_TIPS}`);
 
   // The payload ComfyUI sent classifies the same way.
   const clientId = (fake.requestsTo('POST', '/prompt')[0]?.body as { client_id: string }).client_id;

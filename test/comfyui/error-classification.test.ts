@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ComfyUiClient } from '../../src/adapters/comfyui/comfyui-client.js';
+import { resolveEndpoint } from '../../src/adapters/comfyui/comfyui-endpoint.js';
 import { ComfyUiExecutionError, ComfyUiHttpError, connectionError, timeoutError } from '../../src/adapters/comfyui/comfyui-errors.js';
 import { classifyFailure } from '../../src/core/failure-classification.js';
 import { DEFAULT_HEALTH_THRESHOLDS } from '../../src/core/health-assessment.js';
@@ -21,6 +22,13 @@ test('execution_error reports classify by exception type and message', () => {
     ['FileNotFoundError', "[Errno 2] No such file or directory: 'models/vae/wan2.2_vae.safetensors'", 'model_loading_failure'],
     ['RuntimeError', 'CUDA error: no kernel image is available for execution on the device', 'hardware_optimization_failure'],
     ['ValueError', 'height and width must be divisible by 16', 'generation_pipeline_error'],
+    // comfy/sd.py: a wrong or truncated UNET file.
+    ['RuntimeError', 'ERROR: Could not detect model type of: /ComfyUI/models/diffusion_models/wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors\n', 'model_loading_failure'],
+    // DirectML (torch-directml) when the GPU is full.
+    ['RuntimeError', 'Could not allocate tensor with 1073741824 bytes. There is not enough GPU video memory available!\n', 'vram_exhaustion'],
+    ['RuntimeError', 'cuDNN error: CUDNN_STATUS_ALLOC_FAILED\n', 'vram_exhaustion'],
+    // Windows, loading a 14B model with a small page file.
+    ['OSError', '[WinError 1455] The paging file is too small for this operation to complete. Error loading "torch_cuda.dll"\n', 'system_resource_error'],
   ];
   for (const [exceptionType, exceptionMessage, expected] of cases) {
     const error = new ComfyUiExecutionError(LABEL, { prompt_id: 'p', node_id: '57', node_type: 'KSamplerAdvanced', exception_type: exceptionType, exception_message: exceptionMessage });
@@ -34,7 +42,8 @@ test('HTTP statuses and bodies from ComfyUI classify as the failure table says',
     [502, '', 'network_error'],
     [500, { error: 'torch.OutOfMemoryError: CUDA out of memory' }, 'vram_exhaustion'],
     [500, 'Internal Server Error', 'generation_pipeline_error'],
-    [404, '', 'model_loading_failure'],
+    [404, '', 'generation_pipeline_error'],
+    [401, '401 Authorization Required', 'network_error'],
   ];
   for (const [status, body, expected] of cases) {
     const error = new ComfyUiHttpError(`${LABEL}: POST /prompt failed with HTTP ${status}`, status, body);
@@ -42,9 +51,17 @@ test('HTTP statuses and bodies from ComfyUI classify as the failure table says',
   }
 });
 
+test('a 404 (wrong prefix, missing output) and a 401 from a proxy are not retried', () => {
+  for (const status of [401, 403, 404]) {
+    const classification = classifyFailure(new ComfyUiHttpError(`${LABEL}: GET /view failed with HTTP ${status}`, status, ''));
+    assert.equal(classification.retryable, false, `HTTP ${status}`);
+    assert.notEqual(classification.failureType, 'model_loading_failure', `HTTP ${status}`);
+  }
+});
+
 test('connection failures and time limits are network errors, with the system error code as evidence', LIMIT, async () => {
   const port = await freePort();
-  const client = new ComfyUiClient({ baseUrl: `http://127.0.0.1:${port}`, clock: new ManualClock(), requestTimeoutMs: 1000, connectTimeoutMs: 1000 });
+  const client = new ComfyUiClient({ endpoint: resolveEndpoint(`http://127.0.0.1:${port}`, {}, {}), clock: new ManualClock(), requestTimeoutMs: 1000, connectTimeoutMs: 1000 });
   const refused = await rejection(client.systemStats(new AbortController().signal));
   assert.match(refused.message, new RegExp(`^ComfyUI at http://127\\.0\\.0\\.1:${port}: GET /system_stats: connection failed \\(connect ECONNREFUSED`));
   assert.deepEqual(classifyFailure(refused).evidence, { rule: 'network_code', field: 'code', matched: 'ECONNREFUSED' });

@@ -2,7 +2,8 @@
  * Stands in for ComfyUI's `python main.py` in the managed-process tests: a real child process that takes
  * `--port N` (and ComfyUI flags such as `--lowvram`), appends its arguments as one JSON line to the `--record` file,
  * serves GET /system_stats with its argv (as ComfyUI does) and POST /free, and prints ComfyUI's "To see the GUI go
- * to" line once it listens. With `--ignore-sigterm` it survives SIGTERM (to test the SIGKILL that follows).
+ * to" line once it listens; like ComfyUI's argparse it exits with code 2 when given two VRAM flags (`--highvram
+ * --lowvram`). With `--ignore-sigterm` it survives SIGTERM (to test the SIGKILL that follows).
  *
  * Run: node --import tsx test/comfyui/fake-comfyui-main.ts --port 8188 --record /tmp/argv.jsonl [--lowvram]
  */
@@ -17,6 +18,12 @@ const option = (name: string): string | undefined => {
 const port = Number(option('--port'));
 const record = option('--record');
 if (record) appendFileSync(record, `${JSON.stringify({ pid: process.pid, args })}\n`);
+// comfy/cli_args.py's vram_group is mutually exclusive: argparse rejects a second one and exits with code 2.
+const vramFlags = args.filter((arg) => ['--gpu-only', '--highvram', '--normalvram', '--lowvram', '--novram', '--cpu'].includes(arg));
+if (vramFlags.length > 1) {
+  console.error(`usage: main.py [-h] ...\nmain.py: error: argument ${vramFlags[1]}: not allowed with argument ${vramFlags[0]}`);
+  process.exit(2);
+}
 if (args.includes('--ignore-sigterm')) {
   process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
 }

@@ -7,8 +7,11 @@
  *   { executing · progress… · executed (save nodes) }… · execution_success · status · executing {node: null}
  *
  * or, on failure, execution_error / execution_interrupted instead of the rest, then status and executing null.
- * Prompts run one at a time in queue order, like ComfyUI's single prompt worker. POST /prompt validates loader file
- * names against the model folders ("Value not in list"), as ComfyUI does.
+ * Prompts run one at a time in queue order, like ComfyUI's single prompt worker. POST /prompt validates like
+ * execution.py's validate_prompt (fake-validate-prompt.ts) against real node definitions (fake-object-info.ts), with
+ * ComfyUI's error types and texts. Loader outputs are cached from one prompt to the next (no `executing` for them,
+ * `executed` with `output: null`), `progress_state` accompanies progress, POST /free needs a JSON body and takes
+ * effect once the running prompt is done, and a dropped socket's close pops the client id unguarded, as server.py does.
  *
  * Scripts make the next prompts succeed, fail out of memory, drop the socket mid-job, or hold at their first
  * sampling step until released or interrupted. Started on 127.0.0.1, port 0.
@@ -17,6 +20,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { isAtLeast } from '../../src/adapters/comfyui/comfyui-version.js';
+import { objectInfo } from './fake-object-info.js';
+import { validatePrompt } from './fake-validate-prompt.js';
 
 const GIB = 1024 ** 3;
 
@@ -24,10 +30,17 @@ const GIB = 1024 ** 3;
 export type JobScript =
   /** Runs every node; samplers report every step; save nodes write a small file. */
   | { readonly kind: 'success' }
-  /** Fails at the second step of the first sampler with torch.OutOfMemoryError: "Allocation on device". */
-  | { readonly kind: 'oom' }
-  /** Closes the client's socket after the first sampling step, then carries on to success. */
-  | { readonly kind: 'drop_socket' }
+  /**
+   * Fails at the second step of the first sampler with torch.OutOfMemoryError, ComfyUI's full text. With
+   * `frameLost` the execution_error is recorded in /history but never reaches the socket (a frame missed).
+   */
+  | { readonly kind: 'oom'; readonly frameLost?: boolean }
+  /**
+   * Closes the client's socket after the first sampling step, then carries on to success. `closeNoticedLate`: the
+   * old socket's close is handled after the client reconnected, so server.py's unguarded `sockets.pop(sid)` drops
+   * the new socket and nothing more reaches the client. `holdAfterDrop`: waits for {@link FakeComfyUi.release}.
+   */
+  | { readonly kind: 'drop_socket'; readonly closeNoticedLate?: boolean; readonly holdAfterDrop?: boolean }
   /** Pauses at the first sampling step until {@link FakeComfyUi.release} or an interrupt. */
   | { readonly kind: 'hold' };
 
@@ -36,6 +49,7 @@ export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly body: unknown;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** A prompt accepted by POST /prompt. */
@@ -56,6 +70,18 @@ export interface FakeComfyUiOptions {
   readonly stepsPerSampler?: number;
   /** Whether a finished prompt ends with `executing` {node: null} (true, as main.py does); false tests clients that must not depend on it. */
   readonly sendsExecutingNull?: boolean;
+  /**
+   * Headers every request and WebSocket upgrade must carry, as a proxy in front of ComfyUI demands (ComfyUI itself
+   * has no auth); others get 401. Default none.
+   */
+  readonly requiredHeaders?: Readonly<Record<string, string>>;
+  /**
+   * `comfyui_version` in /system_stats. Default 0.3.60. Below 0.3.57 POST /interrupt stops whatever runs, whatever
+   * `prompt_id` it names, as servers did before PR #9607.
+   */
+  readonly version?: string;
+  /** Node classes this server lacks (a node pack not installed, a ComfyUI too old): POST /prompt rejects them. */
+  readonly withoutNodes?: readonly string[];
 }
 
 /** Every model file the shipped Wan2.2 templates load. */
@@ -74,12 +100,16 @@ export const WAN22_MODEL_FILES: Record<string, string[]> = {
   clip_vision: [],
 };
 
-const LOADER_INPUTS: Record<string, Record<string, string>> = {
-  UNETLoader: { unet_name: 'diffusion_models' },
-  CLIPLoader: { clip_name: 'text_encoders' },
-  VAELoader: { vae_name: 'vae' },
-};
+/** Loader nodes whose outputs ComfyUI's cache keeps from one prompt to the next when their inputs are the same. */
+const CACHED_LOADERS = new Set(['UNETLoader', 'CLIPLoader', 'VAELoader', 'UnetLoaderGGUF', 'CLIPLoaderGGUF']);
 const SAVE_NODES: Record<string, string> = { SaveVideo: 'mp4', SaveWEBM: 'webm', SaveAnimatedWEBP: 'webp', SaveImage: 'png' };
+
+/** torch's cudaMallocAsync out-of-memory text (c10/cuda/CUDACachingAllocator), as ComfyUI passes it on. */
+export const CUDA_OOM_TEXT =
+  'Allocation on device 0 would exceed allowed memory. (out of memory)\nCurrently allocated     : 21.47 GiB\nRequested               : 1.41 GiB\nDevice limit            : 23.99 GiB\nFree (according to CUDA): 0 bytes\nPyTorch limit (set by user-supplied memory fraction)\n                        : 17179869184.00 GiB';
+/** What execution.py appends to an OOM exception's message (`"{}\n{}".format(ex, tips)`). */
+export const OOM_TIPS =
+  'This error means you ran out of memory on your GPU.\n\nTIPS: If the workflow worked before you might have accidentally set the batch_size to a large number.';
 
 /** Bytes of every file the fake "saves": recognisable in tests. */
 export const FAKE_VIDEO_BYTES = Buffer.from('fake mp4 bytes from the fake ComfyUI');
@@ -109,12 +139,19 @@ export class FakeComfyUi {
   readonly uploads: Array<{ name: string; bytes: Buffer; type: string }> = [];
   models: Record<string, string[]>;
   vram: { total: number; free: number };
+  /** /free requests as the worker applied them: the flags, and the prompt they waited for (none when it was idle). */
+  readonly freed: Array<{ unload_models: boolean; free_memory: boolean; afterPrompt: string | undefined }> = [];
+  /** WebSocket upgrades refused for missing or wrong credentials. */
+  refusedUpgrades = 0;
   /** Paths whose requests are recorded and never answered (a hung server). */
   readonly stalled = new Set<string>();
 
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly sockets = new Map<string, WebSocket>();
+  /** Client ids whose dropped socket's close is handled only after their next connection. */
+  private readonly closeNoticedLate = new Set<string>();
+  private readonly lateCloses = new Map<string, () => void>();
   private readonly scripts: JobScript[] = [];
   private readonly pending: QueueItem[] = [];
   private running: QueueItem | undefined;
@@ -126,6 +163,10 @@ export class FakeComfyUi {
   private interruptRequested = false;
   private number = 0;
   private workerActive = false;
+  /** Input signatures of the loaders the last prompt ran: their outputs are cached for the next one. */
+  private loaderCache = new Set<string>();
+  /** /free flags waiting for the worker to be idle (main.py applies them after the running prompt). */
+  private freeFlags: { unload_models: boolean; free_memory: boolean } | undefined;
 
   private constructor(private readonly options: FakeComfyUiOptions) {
     this.models = structuredClone(options.models ?? WAN22_MODEL_FILES);
@@ -135,6 +176,12 @@ export class FakeComfyUi {
       const url = new URL(request.url ?? '/', 'http://localhost');
       if (url.pathname !== '/ws') {
         socket.destroy();
+        return;
+      }
+      if (!this.authorized(request)) {
+        this.refusedUpgrades++;
+        socket.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="comfyui"\r\nContent-Length: 0\r\n\r\n');
+        this.changed();
         return;
       }
       this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, url.searchParams.get('clientId') ?? ''));
@@ -196,6 +243,11 @@ export class FakeComfyUi {
     return this.gate !== undefined;
   }
 
+  /** Whether ComfyUI has finished `promptId` and recorded it in /history. */
+  hasHistory(promptId: string): boolean {
+    return this.history.has(promptId);
+  }
+
   /** The prompt id running now. */
   get runningPromptId(): string | undefined {
     return this.running?.prompt.promptId;
@@ -227,6 +279,10 @@ export class FakeComfyUi {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  private authorized(request: IncomingMessage): boolean {
+    return Object.entries(this.options.requiredHeaders ?? {}).every(([name, value]) => request.headers[name.toLowerCase()] === value);
+  }
+
   private changed(): void {
     for (const listener of [...this.listeners]) listener();
   }
@@ -236,11 +292,17 @@ export class FakeComfyUi {
     this.sockets.set(sid, ws);
     this.connections.push(sid);
     ws.on('close', () => {
-      if (this.sockets.get(sid) === ws) this.sockets.delete(sid);
+      // server.py's `finally: self.sockets.pop(sid, None)`: whatever socket the sid holds by now, even a newer one.
+      const pop = (): void => void this.sockets.delete(sid);
+      if (this.closeNoticedLate.delete(sid)) this.lateCloses.set(sid, pop);
+      else pop();
     });
     this.send(sid, 'status', { status: this.queueInfo(), sid });
     // As server.py: a reconnecting client whose prompt is running is told the current node (without prompt_id).
     if (this.running?.prompt.clientId === sid && this.lastNode !== undefined) this.send(sid, 'executing', { node: this.lastNode });
+    const lateClose = this.lateCloses.get(sid);
+    this.lateCloses.delete(sid);
+    lateClose?.();
     this.changed();
   }
 
@@ -268,8 +330,14 @@ export class FakeComfyUi {
     const contentType = request.headers['content-type'] ?? '';
     let body: unknown = raw.length > 0 && contentType.includes('json') ? JSON.parse(raw.toString('utf8')) : undefined;
     if (contentType.startsWith('multipart/form-data')) body = await new Response(raw, { headers: { 'content-type': contentType } }).formData();
-    this.requests.push({ method: request.method ?? 'GET', path: url.pathname, body });
+    this.requests.push({ method: request.method ?? 'GET', path: url.pathname, body, headers: request.headers });
     if (this.stalled.has(url.pathname)) {
+      this.changed();
+      return;
+    }
+    if (!this.authorized(request)) {
+      response.writeHead(401, { 'www-authenticate': 'Basic realm="comfyui"', 'content-type': 'text/plain' });
+      response.end('401: Unauthorized');
       this.changed();
       return;
     }
@@ -305,14 +373,30 @@ export class FakeComfyUi {
         }
         this.broadcastStatus();
         ok();
+      } else if (route === 'POST /history') {
+        const { clear, delete: ids } = (body ?? {}) as { clear?: boolean; delete?: string[] };
+        if (clear) this.history.clear();
+        for (const id of ids ?? []) this.history.delete(id);
+        ok();
       } else if (route === 'POST /interrupt') {
-        const promptId = (body as { prompt_id?: string } | undefined)?.prompt_id;
+        const targeted = isAtLeast(this.options.version ?? '0.3.60', '0.3.57');
+        const promptId = targeted ? (body as { prompt_id?: string } | undefined)?.prompt_id : undefined;
         if (this.running && (!promptId || promptId === this.running.prompt.promptId)) {
           this.interruptRequested = true;
           this.gate?.open();
         }
         ok();
-      } else if (route === 'POST /free') ok();
+      } else if (route === 'POST /free') {
+        // server.py: `json_data = await request.json()`: no JSON body, no answer but aiohttp's 500.
+        const flags = JSON.parse(raw.toString('utf8') || 'null') as { unload_models?: boolean; free_memory?: boolean } | null;
+        if (flags === null || typeof flags !== 'object') throw new Error('expected a JSON object');
+        this.freeFlags = {
+          unload_models: (this.freeFlags?.unload_models ?? false) || flags.unload_models === true,
+          free_memory: (this.freeFlags?.free_memory ?? false) || flags.free_memory === true,
+        };
+        if (!this.workerActive) this.applyFreeFlags(undefined);
+        ok();
+      }
       else if (request.method === 'GET' && history) {
         const id = decodeURIComponent(history[1] ?? '');
         const entry = this.history.get(id);
@@ -344,7 +428,7 @@ export class FakeComfyUi {
         os: 'posix',
         ram_total: 64 * GIB,
         ram_free: 48 * GIB,
-        comfyui_version: '0.3.60',
+        comfyui_version: this.options.version ?? '0.3.60',
         python_version: '3.12.3',
         pytorch_version: '2.8.0+cu128',
         embedded_python: false,
@@ -370,29 +454,14 @@ export class FakeComfyUi {
       json(400, { error: { type: 'no_prompt', message: 'No prompt provided', details: 'No prompt provided', extra_info: {} }, node_errors: {} });
       return;
     }
-    const nodeErrors: Record<string, unknown> = {};
-    for (const [nodeId, node] of Object.entries(workflow)) {
-      for (const [input, folder] of Object.entries(LOADER_INPUTS[node.class_type] ?? {})) {
-        const value = node.inputs[input];
-        const list = this.models[folder] ?? [];
-        if (typeof value === 'string' && !list.includes(value)) {
-          nodeErrors[nodeId] = {
-            errors: [
-              {
-                type: 'value_not_in_list',
-                message: 'Value not in list',
-                details: `${input}: '${value}' not in ${JSON.stringify(list)}`,
-                extra_info: { input_name: input, received_value: value },
-              },
-            ],
-            dependent_outputs: [],
-            class_type: node.class_type,
-          };
-        }
-      }
-    }
-    if (Object.keys(nodeErrors).length > 0) {
-      json(400, { error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '', extra_info: {} }, node_errors: nodeErrors });
+    const uploaded = this.uploads.map((u) => u.name);
+    const nodes = objectInfo(this.models, uploaded);
+    for (const name of this.options.withoutNodes ?? []) delete nodes[name];
+    const validation = validatePrompt(workflow, nodes, (classType, input, value) =>
+      classType === 'LoadImage' && input === 'image' && !uploaded.includes(String(value)) ? `Invalid image file: ${String(value)}` : true,
+    );
+    if (!validation.ok) {
+      json(400, { error: validation.error, node_errors: validation.node_errors });
       return;
     }
     const promptId = typeof body.prompt_id === 'string' ? body.prompt_id : randomUUID();
@@ -415,6 +484,16 @@ export class FakeComfyUi {
     json(200, { name, subfolder: '', type: 'input' });
   }
 
+  /** main.py's prompt_worker after a prompt (or at once when idle): `free_memory` resets the cache, both unload models. */
+  private applyFreeFlags(afterPrompt: string | undefined): void {
+    const flags = this.freeFlags;
+    if (!flags) return;
+    this.freeFlags = undefined;
+    if (flags.free_memory) this.loaderCache.clear();
+    this.freed.push({ ...flags, afterPrompt });
+    this.changed();
+  }
+
   private startWorker(): void {
     if (this.workerActive) return;
     this.workerActive = true;
@@ -430,6 +509,7 @@ export class FakeComfyUi {
         this.lastNode = undefined;
         this.broadcastStatus();
         if (this.options.sendsExecutingNull ?? true) this.send(item.prompt.clientId, 'executing', { node: null, prompt_id: item.prompt.promptId });
+        this.applyFreeFlags(item.prompt.promptId);
       }
       this.workerActive = false;
     })();
@@ -446,6 +526,7 @@ export class FakeComfyUi {
         ? { ...data, timestamp: Date.now() }
         : data;
       if (type.startsWith('execution_')) messages.push([type, stamped]);
+      if (type === 'execution_error' && script.kind === 'oom' && script.frameLost) return;
       this.send(client, type, stamped);
     };
     const entry = (status: string, outputs: HistoryEntry['outputs']): HistoryEntry => ({
@@ -455,14 +536,32 @@ export class FakeComfyUi {
       meta: {},
     });
     message('execution_start', { prompt_id: id });
-    message('execution_cached', { nodes: [], prompt_id: id });
+    const order = executionOrder(prompt.workflow);
+    const signatures = new Map(order.map((nodeId) => [nodeId, loaderSignature(prompt.workflow[nodeId])]));
+    // execution.py lists cached nodes in prompt order (`for node_id in prompt`).
+    const cached = Object.keys(prompt.workflow).filter((nodeId) => this.loaderCache.has(signatures.get(nodeId) ?? ''));
+    // As CLASSIC caching: what this prompt does not use is dropped; its loaders are kept for the next prompt.
+    this.loaderCache = new Set([...signatures.values()].filter((signature): signature is string => signature !== undefined));
+    message('execution_cached', { nodes: cached, prompt_id: id });
     const outputs: HistoryEntry['outputs'] = {};
     const executed: string[] = [];
+    const states: Record<string, unknown> = {};
+    const progressState = (nodeId: string, value: number, max: number, state: string): void => {
+      states[nodeId] = { value, max, state, node_id: nodeId, prompt_id: id, display_node_id: nodeId, parent_node_id: null, real_node_id: nodeId };
+      this.send(client, 'progress_state', { prompt_id: id, nodes: structuredClone(states) });
+    };
     let firstSampler = true;
-    for (const nodeId of executionOrder(prompt.workflow)) {
+    for (const nodeId of order) {
       const node = prompt.workflow[nodeId] as { class_type: string; inputs: Record<string, unknown> };
+      if (cached.includes(nodeId)) {
+        // execution.py: a cached node gets no `executing`, only `executed` with its cached UI output (none for loaders).
+        message('executed', { node: nodeId, display_node: nodeId, output: null, prompt_id: id });
+        executed.push(nodeId);
+        continue;
+      }
       this.lastNode = nodeId;
       message('executing', { node: nodeId, display_node: nodeId, prompt_id: id });
+      progressState(nodeId, 0, 1, 'running');
       await tick();
       if (/Sampler(Advanced)?$/.test(node.class_type)) {
         const max = this.options.stepsPerSampler ?? 3;
@@ -484,12 +583,11 @@ export class FakeComfyUi {
               node_id: nodeId,
               node_type: node.class_type,
               executed,
-              exception_message: 'Allocation on device ',
+              exception_message: `${CUDA_OOM_TEXT}\n${OOM_TIPS}`,
               exception_type: 'torch.OutOfMemoryError',
               traceback: [
-                '  File "/ComfyUI/execution.py", line 496, in execute\n',
-                '  File "/ComfyUI/comfy/ldm/wan/model.py", line 231, in forward\n',
-                'torch.OutOfMemoryError: Allocation on device \n',
+                '  File "/ComfyUI/execution.py", line 496, in execute\n    output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(prompt_id, unique_id, obj, input_data_all, execution_block_cb=execution_block_cb, pre_execute_cb=pre_execute_cb, hidden_inputs=hidden_inputs)\n',
+                '  File "/ComfyUI/comfy/ldm/wan/model.py", line 231, in forward\n    x = x + y * e[2]\n',
               ],
               current_inputs: {},
               current_outputs: [],
@@ -497,10 +595,21 @@ export class FakeComfyUi {
             return entry('error', {});
           }
           message('progress', { value, max, prompt_id: id, node: nodeId });
+          progressState(nodeId, value, max, 'running');
           const ws = client === undefined ? undefined : this.sockets.get(client);
           // A binary preview frame (event 1, JPEG), as ComfyUI sends while sampling.
           if (value === 1) ws?.send(Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, 1]), Buffer.from('jpeg')]));
-          if (firstSampler && value === 1 && script.kind === 'drop_socket') ws?.terminate();
+          if (firstSampler && value === 1 && script.kind === 'drop_socket') {
+            if (script.closeNoticedLate && client !== undefined) this.closeNoticedLate.add(client);
+            ws?.terminate();
+            if (script.holdAfterDrop) {
+              await new Promise<void>((open) => {
+                this.gate = { open };
+                this.changed();
+              });
+              this.gate = undefined;
+            }
+          }
           await tick();
         }
         firstSampler = false;
@@ -516,11 +625,17 @@ export class FakeComfyUi {
         outputs[nodeId] = output;
         message('executed', { node: nodeId, display_node: nodeId, output, prompt_id: id });
       }
+      progressState(nodeId, 1, 1, 'finished');
       executed.push(nodeId);
     }
     message('execution_success', { prompt_id: id });
     return entry('success', outputs);
   }
+}
+
+/** The cache key of a loader node (class and inputs), or undefined for nodes the fake never caches. */
+function loaderSignature(node: { class_type: string; inputs: Record<string, unknown> } | undefined): string | undefined {
+  return node && CACHED_LOADERS.has(node.class_type) ? JSON.stringify([node.class_type, node.inputs]) : undefined;
 }
 
 /** Node ids in an order where every node comes after the nodes it links to. */

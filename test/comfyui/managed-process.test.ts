@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ComfyUiBackend } from '../../src/adapters/comfyui/comfyui-backend.js';
 import { ComfyUiClient } from '../../src/adapters/comfyui/comfyui-client.js';
+import { resolveEndpoint } from '../../src/adapters/comfyui/comfyui-endpoint.js';
 import type { ComfyUiConfigInput } from '../../src/adapters/comfyui/comfyui-config.js';
 import { ManagedProcess, type ManagedProcessEvent, type ManagedProcessOptions } from '../../src/adapters/comfyui/managed-process.js';
 import { classifyFailure } from '../../src/core/failure-classification.js';
@@ -27,8 +28,8 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-/** A backend that launches the stand-in on a free port, with `launch` options added; stopped after the test. */
-async function managedBackend(t: TestContext, launch: Partial<NonNullable<ComfyUiConfigInput['launch']>> = {}) {
+/** A backend that launches the stand-in on a free port, with `launch` options and ComfyUI flags added; stopped after the test. */
+async function managedBackend(t: TestContext, launch: Partial<NonNullable<ComfyUiConfigInput['launch']>> = {}, configuredFlags: string[] = []) {
   const port = await freePort();
   const record = join(await tempDir('argv'), 'argv.jsonl');
   const clock = new ManualClock();
@@ -36,7 +37,7 @@ async function managedBackend(t: TestContext, launch: Partial<NonNullable<ComfyU
     {
       id: 'managed',
       url: `http://127.0.0.1:${port}`,
-      launch: { command: process.execPath, args: ['--import', 'tsx', MAIN, '--port', String(port), '--record', record], ...launch },
+      launch: { command: process.execPath, args: ['--import', 'tsx', MAIN, '--port', String(port), '--record', record, ...configuredFlags], ...launch },
       timeouts: { startupMs: 60_000, stopMs: 5_000 },
     },
     { clock },
@@ -109,6 +110,17 @@ test('a managed ComfyUI is started, relaunched for real with --lowvram (then --n
   assert.equal(backend.process?.running, false);
 });
 
+test('enable_cpu_offload on a ComfyUI configured with --highvram replaces the flag instead of taking the server down', LIMIT, async (t) => {
+  const { backend, argv } = await managedBackend(t, {}, ['--highvram']);
+  await backend.start();
+  const vramFlags = async (): Promise<string[]> => (await argv()).filter((a) => ['--highvram', '--lowvram'].includes(a));
+  assert.deepEqual(await vramFlags(), ['--highvram']);
+  await backend.setOffloadMode('lowvram', NEVER);
+  assert.deepEqual(await vramFlags(), ['--lowvram'], 'one VRAM flag: ComfyUI exits with code 2 on two');
+  await backend.setOffloadMode('none', NEVER);
+  assert.deepEqual(await vramFlags(), ['--highvram'], 'back to the configured flag');
+});
+
 test('a crashed ComfyUI fails jobs as a pipeline error until restart_pipeline relaunches it', LIMIT, async (t) => {
   const { backend, argv } = await managedBackend(t, { vramOptimizationArgs: ['--reserve-vram', '2'] });
   await backend.start();
@@ -144,7 +156,7 @@ test('without vramOptimizationArgs, apply_vram_optimization on a managed ComfyUI
 
 /** A ManagedProcess running node with `args`, ready when GET /system_stats answers on `port`. */
 function processFor(args: string[], port: number, clock: ManualClock, options: Partial<ManagedProcessOptions> = {}) {
-  const client = new ComfyUiClient({ baseUrl: `http://127.0.0.1:${port}`, clock, requestTimeoutMs: 5000, connectTimeoutMs: 5000 });
+  const client = new ComfyUiClient({ endpoint: resolveEndpoint(`http://127.0.0.1:${port}`, {}, {}), clock, requestTimeoutMs: 5000, connectTimeoutMs: 5000 });
   const managed = new ManagedProcess({
     label: 'ComfyUI process',
     command: process.execPath,

@@ -41,7 +41,7 @@ function validationError(run: () => unknown): ValidationError {
 test('the shipped Wan2.2 templates load: loader files, placeholders, image nodes', async () => {
   const t2v = await shipped('t2v-A14B');
   assert.deepEqual(
-    t2v.modelFiles.map((f) => `${f.folder}/${f.name}`).sort(),
+    t2v.modelFiles.map((f) => `${f.folders.join('|')}/${f.name}`).sort(),
     [
       'diffusion_models/wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors',
       'diffusion_models/wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors',
@@ -144,7 +144,7 @@ test('required placeholders, image rules, links and structure are checked', () =
   assert.match(validationError(() => parseWorkflowTemplate('[]', 'h.json', t2v)).message, /expected an API-format workflow/);
   assert.match(validationError(() => parseWorkflowTemplate(t2vTemplate((n) => (n['9'] = { inputs: {} } as never)), 'i.json', t2v)).message, /9\.class_type: expected the node class name/);
   const options = validationError(() => parseWorkflowTemplate(JSON.stringify({ ...JSON.parse(t2vTemplate()), _understudy: { negative: 'x' } }), 'j.json', t2v));
-  assert.match(options.message, /_understudy\.negative: unknown option; expected only "defaultNegativePrompt"/);
+  assert.match(options.message, /_understudy\.negative: unknown option; expected one of defaultNegativePrompt, defaults, sizeMultiple, frameMultiple/);
 });
 
 test('a template file that cannot be read says which one', async () => {

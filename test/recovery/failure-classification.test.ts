@@ -213,11 +213,27 @@ const CASES: readonly Case[] = [
   },
   // HTTP
   {
-    name: 'HTTP 404: the model file is not there',
+    name: 'HTTP 404: a wrong URL or path prefix, or a missing output (missing models are a 400 "Value not in list")',
     input: { status: 404, statusText: 'Not Found' },
-    failureType: 'model_loading_failure',
+    failureType: 'generation_pipeline_error',
     retryable: false,
     rule: 'http_not_found',
+    field: 'status',
+  },
+  {
+    name: 'HTTP 401 from a proxy in front of ComfyUI: the credentials are wrong, trying again will not help',
+    input: { status: 401, statusText: 'Unauthorized', body: '401 Authorization Required' },
+    failureType: 'network_error',
+    retryable: false,
+    rule: 'http_unauthorized',
+    field: 'status',
+  },
+  {
+    name: 'HTTP 403 from Cloudflare Access',
+    input: { status: 403, body: 'Forbidden' },
+    failureType: 'network_error',
+    retryable: false,
+    rule: 'http_unauthorized',
     field: 'status',
   },
   {

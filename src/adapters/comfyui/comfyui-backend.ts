@@ -7,23 +7,21 @@
  * Several ComfyUI servers (one per GPU or machine) are several ComfyUiBackend objects, each with its own id, slots,
  * health and circuit breaker. The API followed is ComfyUI's server.py / execution.py of v0.3.x (see docs/comfyui.md).
  */
-import { randomUUID } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { extname } from 'node:path';
 import { EventEmitter } from 'cockatiel';
 import { z } from 'zod';
 import type { ModelStatus } from '../../core/availability.js';
-import { DEFAULT_MODELS, type ModelDescriptor } from '../../core/catalog.js';
+import type { ModelDescriptor } from '../../core/catalog.js';
 import type { Clock } from '../../core/clock.js';
 import { GIB } from '../../core/estimates.js';
+import { classifyFailure } from '../../core/failure-classification.js';
 import { OFFLOAD_MODES, type OffloadMode } from '../../core/recovery-policy.js';
 import { parseResolution } from '../../core/requirements.js';
-import { ValidationError, parseOrThrow, type ValidationIssue } from '../../core/validation.js';
+import { parseOrThrow } from '../../core/validation.js';
 import {
   BackendError,
   abortError,
   outputFileName,
-  untilAborted,
   type Backend,
   type BackendEvent,
   type GeneratedOutput,
@@ -36,45 +34,20 @@ import {
 import { writeOutputAtomically } from '../output-file.js';
 import type { ReportedVram, VramReporter } from '../../runtime/health-monitor.js';
 import type { TargetHealth } from '../../runtime/recovery-target.js';
-import { ComfyUiClient, type SystemStatsDevice } from './comfyui-client.js';
-import { DEFAULT_MODEL_FOLDERS, DEFAULT_OFFLOAD_ARGS, parseComfyUiConfig, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
-import type { OutputFile } from './comfyui-messages.js';
-import { ManagedProcess, type ProcessExit } from './managed-process.js';
+import { prepareBackend, type BackendSetup, type ComfyUiBackendDependencies } from './backend-setup.js';
+import { ComfyUiClient, type SystemStats, type SystemStatsDevice } from './comfyui-client.js';
+import { DEFAULT_OFFLOAD_ARGS, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
+import { ComfyUiExecutionError, ComfyUiVersionError } from './comfyui-errors.js';
+import { TARGETED_INTERRUPT_VERSION, isAtLeast, versionProblem } from './comfyui-version.js';
+import { HistoryCleanup } from './history-cleanup.js';
+import { modelStatus, requiredFiles, type FolderListings } from './model-availability.js';
+import { ComfyUiLauncher } from './comfyui-launcher.js';
+import type { ManagedProcess } from './managed-process.js';
+import { imageUpload, mediaTypeOf, pickOutput } from './output-media.js';
 import { runPrompt } from './prompt-run.js';
-import { loadWorkflowTemplate, renderWorkflow, type WorkflowTemplate } from './workflow-template.js';
+import { renderWorkflow, templateSize, type WorkflowTemplate } from './workflow-template.js';
 
-/** Output extensions in order of preference (a video over a still), with their media types. */
-const OUTPUT_MEDIA_TYPES: ReadonlyArray<readonly [string, string]> = [
-  ['mp4', 'video/mp4'],
-  ['webm', 'video/webm'],
-  ['mkv', 'video/x-matroska'],
-  ['mov', 'video/quicktime'],
-  ['webp', 'image/webp'],
-  ['gif', 'image/gif'],
-  ['png', 'image/png'],
-  ['jpg', 'image/jpeg'],
-  ['jpeg', 'image/jpeg'],
-];
-
-const IMAGE_EXTENSIONS: Readonly<Record<string, string>> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/gif': 'gif', 'image/bmp': 'bmp' };
-
-/** A model file to look for in ComfyUI: a folder of GET /models/{folder} and a name in it. */
-interface RequiredFile {
-  readonly folder: string;
-  readonly name: string;
-  /** Size from the catalog, when it lists the file. */
-  readonly sizeBytes?: number;
-}
-
-/** What a ComfyUI backend needs besides its config. */
-export interface ComfyUiBackendDependencies {
-  /** Time limits, reconnection waits and event times run on this clock. */
-  readonly clock: Clock;
-  /** The catalog's models (default the three Wan2.2 models). */
-  readonly models?: readonly ModelDescriptor[];
-  /** Source of [0, 1) numbers for seeds of requests without one (default Math.random). */
-  readonly random?: () => number;
-}
+export type { ComfyUiBackendDependencies } from './backend-setup.js';
 
 /** One ComfyUI server. Create it with {@link ComfyUiBackend.create}; call {@link start} before use and {@link stop} at the end. */
 export class ComfyUiBackend implements Backend, VramReporter {
@@ -89,82 +62,59 @@ export class ComfyUiBackend implements Backend, VramReporter {
   /** Model loads and unloads, VRAM changes and process state changes. */
   readonly onEvent = this.events.addListener;
 
+  private readonly config: ComfyUiConfig;
+  private readonly templates: ReadonlyMap<string, WorkflowTemplate>;
+  private readonly folders: Readonly<Record<string, string>>;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly models: ReadonlyMap<string, ModelDescriptor>;
   private readonly offloadArgs: Readonly<Record<OffloadMode, readonly string[]>>;
   private readonly loaded = new Set<string>();
-  private currentOffloadMode: OffloadMode = 'none';
-  private optimized = false;
-  /** Aborted when the managed process exits: prompts running then fail with why. */
-  private pipelineLife = new AbortController();
+  /** Starts and relaunches ComfyUI, when Understudy launches it (config `launch`). */
+  private readonly launcher: ComfyUiLauncher | undefined;
   private lastVram: VramUsage | undefined;
-  private processQueue: Promise<void> = Promise.resolve();
+  private readonly historyCleanup: HistoryCleanup;
+  /** `comfyui_version` from the last GET /system_stats. */
+  private serverVersion: string | undefined;
 
   /**
    * Reads the config and loads the templates of the models this server runs.
    * @throws ValidationError naming the bad config field or template file (with the node and placeholder)
    */
   static async create(config: ComfyUiConfigInput, dependencies: ComfyUiBackendDependencies): Promise<ComfyUiBackend> {
-    const parsed = parseComfyUiConfig(config);
-    const catalog = dependencies.models ?? DEFAULT_MODELS;
-    const byId = new Map(catalog.map((model) => [model.id, model]));
-    const issues: ValidationIssue[] = [];
-    const known = `one of ${[...byId.keys()].join(', ')}`;
-    parsed.models?.forEach((id, index) => {
-      if (!byId.has(id)) issues.push({ field: `models[${index}]`, problem: `expected a catalog model id, ${known}`, received: id });
-    });
-    for (const id of Object.keys(parsed.templates)) {
-      if (!byId.has(id)) issues.push({ field: `templates.${id}`, problem: `expected a catalog model id as key, ${known}`, received: id });
-    }
-    if (issues.length > 0) throw new ValidationError('ComfyUI backend config', issues);
-
-    const templates = new Map<string, WorkflowTemplate>();
-    for (const model of catalog) {
-      const wanted = parsed.models?.includes(model.id) ?? true;
-      if (!wanted) continue;
-      const file = join(parsed.templatesDir, parsed.templates[model.id] ?? `${model.id}.json`);
-      const explicit = parsed.models !== undefined || parsed.templates[model.id] !== undefined;
-      if (!explicit && !(await exists(file))) continue;
-      templates.set(model.id, await loadWorkflowTemplate(file, model));
-    }
-    if (templates.size === 0) {
-      throw new ValidationError('ComfyUI backend config', [
-        { field: 'templatesDir', problem: `expected a workflow template <model id>.json for at least one of ${[...byId.keys()].join(', ')}`, received: parsed.templatesDir },
-      ]);
-    }
-    const folders = { ...DEFAULT_MODEL_FOLDERS, ...parsed.modelFolders };
-    for (const model of catalog.filter((m) => templates.has(m.id))) {
-      model.files.forEach((file, index) => {
-        const first = file.path.split('/')[0] ?? '';
-        if (!file.path.includes('/') || folders[first] === undefined) {
-          issues.push({
-            field: 'modelFolders',
-            problem: `expected a ComfyUI folder for catalog file ${model.id} files[${index}] "${file.path}" (its first folder "${first}" is not in modelFolders: ${Object.keys(folders).join(', ')})`,
-          });
-        }
-      });
-    }
-    if (issues.length > 0) throw new ValidationError('ComfyUI backend config', issues);
-    return new ComfyUiBackend(parsed, byId, templates, folders, dependencies);
+    return new ComfyUiBackend(await prepareBackend(config, dependencies), dependencies);
   }
 
-  private constructor(
-    private readonly config: ComfyUiConfig,
-    models: ReadonlyMap<string, ModelDescriptor>,
-    private readonly templates: ReadonlyMap<string, WorkflowTemplate>,
-    private readonly folders: Readonly<Record<string, string>>,
-    dependencies: ComfyUiBackendDependencies,
-  ) {
+  private constructor(setup: BackendSetup, dependencies: ComfyUiBackendDependencies) {
+    const { config } = setup;
+    this.config = config;
+    this.templates = setup.templates;
+    this.folders = setup.folders;
+    this.models = setup.models;
     this.id = config.id;
     this.slots = config.slots;
     this.clock = dependencies.clock;
     this.random = dependencies.random ?? Math.random;
-    this.models = models;
     const { timeouts } = config;
-    this.client = new ComfyUiClient({ baseUrl: config.url, clock: this.clock, requestTimeoutMs: timeouts.requestMs, connectTimeoutMs: timeouts.connectMs });
+    this.client = new ComfyUiClient({ endpoint: setup.endpoint, clock: this.clock, requestTimeoutMs: timeouts.requestMs, connectTimeoutMs: timeouts.connectMs });
     this.offloadArgs = { ...DEFAULT_OFFLOAD_ARGS, ...config.launch?.offloadArgs };
-    this.process = config.launch && this.createProcess(config.launch);
+    this.launcher =
+      config.launch &&
+      new ComfyUiLauncher({
+        launch: config.launch,
+        timeouts,
+        offloadArgs: this.offloadArgs,
+        clock: this.clock,
+        serverLabel: this.client.label,
+        isReady: async (signal) => {
+          await this.systemStats(signal);
+          return true;
+        },
+        onState: (state, detail) => this.events.emit({ type: 'pipeline_state', backendId: this.id, state, detail, at: this.clock.now() }),
+        onExit: (exit) => this.forgetLoaded(exit.requested ? 'reconfigured' : 'pipeline_exit'),
+      });
+    this.process = this.launcher?.process;
+    this.historyCleanup = new HistoryCleanup(this.client, this.clock, config.cleanup.historyRetentionMs);
   }
 
   /** Ids of the models this server runs (those with a template). */
@@ -174,29 +124,29 @@ export class ComfyUiBackend implements Backend, VramReporter {
 
   /** The offload mode of the running ComfyUI, as far as Understudy set it (`none` until it relaunches it). */
   get offloadMode(): OffloadMode {
-    return this.currentOffloadMode;
+    return this.launcher?.offloadMode ?? 'none';
   }
 
   /** Whether the VRAM optimisation flags are on. */
   get vramOptimized(): boolean {
-    return this.optimized;
+    return this.launcher?.vramOptimized ?? false;
   }
 
-  /** Launches a managed ComfyUI and waits until it answers; nothing to do for a ComfyUI run by someone else. */
-  start(signal: AbortSignal = new AbortController().signal): Promise<void> {
-    const managed = this.process;
-    if (!managed) return Promise.resolve();
-    return this.exclusively(async () => {
-      if (managed.running) return;
-      await this.launch(managed, signal, 'started by Understudy');
-    });
+  /**
+   * Launches a managed ComfyUI and waits until it answers, then checks its version; for a ComfyUI run by someone
+   * else, only checks the version when it answers (one that is down is reported by health checks, not here).
+   * @throws ComfyUiVersionError when the server is older than 0.3.46 (no Wan2.2 nodes)
+   */
+  async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
+    if (this.launcher) return this.launcher.start(signal, () => this.requireSupportedVersion());
+    const stats = await this.systemStats(signal).catch(() => undefined);
+    if (stats) this.requireSupportedVersion();
   }
 
   /** Stops a managed ComfyUI (prompts running on it fail); nothing to do for a ComfyUI run by someone else. */
-  stop(): Promise<void> {
-    const managed = this.process;
-    if (!managed) return Promise.resolve();
-    return this.exclusively(() => managed.stop());
+  async stop(): Promise<void> {
+    await this.historyCleanup.flush();
+    await this.launcher?.stop();
   }
 
   async generate(request: GenerationRequest, control: GenerationControl): Promise<GeneratedOutput> {
@@ -207,21 +157,28 @@ export class ComfyUiBackend implements Backend, VramReporter {
       this.checkInputs(request);
       if (this.process && !this.process.running) {
         onProgress(0, 'waiting for the ComfyUI process to be started');
-        await untilAborted(this.processQueue, signal);
+        await this.launcher?.idle(signal);
       }
-      this.requireRunningProcess();
-      const jobSignal = AbortSignal.any([signal, this.pipelineLife.signal]);
+      this.launcher?.requireRunning();
+      this.requireSupportedVersion();
+      const jobSignal = this.launcher ? AbortSignal.any([signal, this.launcher.lifeSignal]) : signal;
       const startedAt = this.clock.now();
-      const { width, height } = parseResolution(request.settings.resolution);
+      const requested = { ...parseResolution(request.settings.resolution), frames: request.settings.numFrames ?? template.defaults.frames ?? this.config.referenceFrames };
+      const size = templateSize(template, requested);
+      if (size.width !== requested.width || size.height !== requested.height || size.frames !== requested.frames) {
+        onProgress(
+          0,
+          `ComfyUI makes ${size.width}x${size.height}, ${size.frames} frames of the ${requested.width}x${requested.height}, ${requested.frames} frames asked for ` +
+            `(the template's nodes take sizes in multiples of ${template.sizeMultiple} and ${template.frameMultiple}k+1 frames)`,
+        );
+      }
       const image = request.image ? await this.uploadImage(request.image, request.jobId, jobSignal) : undefined;
       const workflow = renderWorkflow(template, {
         prompt: request.prompt,
         ...(request.negativePrompt !== undefined && { negative_prompt: request.negativePrompt }),
         ...(image !== undefined && { image }),
-        width,
-        height,
-        frames: request.settings.numFrames ?? this.config.referenceFrames,
-        steps: request.settings.steps ?? this.config.referenceSteps,
+        ...size,
+        steps: request.settings.steps ?? template.defaults.steps ?? this.config.referenceSteps,
         seed: request.settings.seed ?? Math.floor(this.random() * Number.MAX_SAFE_INTEGER),
       });
       const { timeouts, reconnect } = this.config;
@@ -231,7 +188,9 @@ export class ComfyUiBackend implements Backend, VramReporter {
         workflow,
         queueTimeoutMs: timeouts.queueMs,
         executionTimeoutMs: timeouts.executionMs,
+        statusCheckMs: timeouts.statusCheckMs,
         reconnect,
+        targetedInterrupt: isAtLeast(this.serverVersion, TARGETED_INTERRUPT_VERSION),
         signal: jobSignal,
         onProgress,
         onSamplingStarted: (loadMs) => this.noteLoaded(request.modelId, loadMs),
@@ -248,9 +207,13 @@ export class ComfyUiBackend implements Backend, VramReporter {
       const mediaType = mediaTypeOf(extension) ?? viewed.contentType ?? 'application/octet-stream';
       if (signal.aborted) throw abortError(signal);
       const path = await writeOutputAtomically(request.outputDir, outputFileName(request.jobId, extension), viewed.bytes);
+      await this.historyCleanup.finished(result.promptId);
       onProgress(1, `saved ${file.subfolder ? `${file.subfolder}/` : ''}${file.filename} from ComfyUI`);
       return { path, mediaType, sizeBytes: viewed.bytes.length, isPreview: false, durationMs: this.clock.now() - startedAt };
     } catch (error) {
+      // After an out-of-memory error ComfyUI unloads every model itself (execution.py "unloading all loaded models").
+      if (error instanceof ComfyUiExecutionError && classifyFailure(error).failureType === 'vram_exhaustion') this.forgetLoaded('evicted');
+      if (error instanceof ComfyUiExecutionError && error.prompt_id !== undefined) await this.historyCleanup.finished(error.prompt_id);
       throw signal.aborted ? abortError(signal) : error;
     }
   }
@@ -267,7 +230,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
   async vram(): Promise<VramUsage | null> {
     let device: SystemStatsDevice | undefined;
     try {
-      device = gpuDevices((await this.client.systemStats(this.requestSignal())).devices)[0];
+      device = gpuDevices((await this.systemStats(this.requestSignal())).devices)[0];
     } catch {
       return null;
     }
@@ -282,7 +245,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
 
   /** The GPU devices of GET /system_stats for the health monitor; throws when ComfyUI cannot be reached. */
   async readVram(): Promise<readonly ReportedVram[] | null> {
-    const stats = await this.client.systemStats(this.requestSignal());
+    const stats = await this.systemStats(this.requestSignal());
     return gpuDevices(stats.devices).map((device) => ({ device: `${this.id}: ${device.name}`, totalBytes: device.vram_total, freeBytes: device.vram_free }));
   }
 
@@ -292,33 +255,24 @@ export class ComfyUiBackend implements Backend, VramReporter {
    * when ComfyUI cannot be asked.
    */
   async installedModels(): Promise<ModelStatus[]> {
-    const required = new Map([...this.templates.keys()].map((id) => [id, this.requiredFiles(id)]));
-    const folders = [...new Set([...required.values()].flat().map((file) => file.folder))];
+    const required = new Map([...this.templates.keys()].map((id) => [id, requiredFiles(this.templates.get(id), this.models.get(id), this.folders)]));
+    const folders = [...new Set([...required.values()].flatMap((files) => files.flatMap((file) => file.folders)))];
     const now = this.clock.now();
     const exit = this.process && !this.process.running ? this.process.lastExit : undefined;
     if (this.process && exit) {
       const detail = `${this.process.describeExit(exit)}; its model files cannot be listed until it is restarted`;
       return [...required.keys()].map((modelId) => ({ modelId, status: 'unknown', detail, updatedAt: now }));
     }
-    let listings: Map<string, ReadonlySet<string> | null>;
+    let listings: FolderListings;
     try {
       const signal = this.requestSignal();
       const lists = await Promise.all(folders.map((folder) => this.client.listModels(folder, signal)));
-      listings = new Map(folders.map((folder, index) => [folder, lists[index] ? new Set(lists[index]) : null]));
+      listings = new Map(folders.map((folder, index) => [folder, lists[index] ?? null]));
     } catch (error) {
       const detail = `${this.client.label} could not list its model files: ${(error as Error).message}`;
       return [...required.keys()].map((modelId) => ({ modelId, status: 'unknown', detail, updatedAt: now }));
     }
-    return [...required].map(([modelId, files]): ModelStatus => {
-      const model = this.models.get(modelId);
-      const catalogBytes = model?.files.reduce((sum, file) => sum + file.sizeBytes, 0) ?? 0;
-      const bytesTotal = catalogBytes > 0 ? catalogBytes : Math.round((model?.sizeGb ?? 0) * GIB);
-      const absent = files.filter((file) => !listings.get(file.folder)?.has(file.name));
-      if (absent.length === 0) return { modelId, status: 'available', bytesPresent: bytesTotal, bytesTotal, updatedAt: now };
-      const presentBytes = files.filter((file) => !absent.includes(file)).reduce((sum, file) => sum + (file.sizeBytes ?? 0), 0);
-      const named = absent.map((file) => (listings.get(file.folder) === null ? `${file.folder}/${file.name} (this ComfyUI has no "${file.folder}" folder)` : `${file.folder}/${file.name}`));
-      return { modelId, status: 'missing', bytesPresent: presentBytes, bytesTotal, detail: `not in ComfyUI's model folders: ${named.join(', ')}`, updatedAt: now };
-    });
+    return [...required].map(([modelId, files]) => modelStatus(modelId, this.models.get(modelId), files, listings, now));
   }
 
   /** clear_gpu_cache: POST /free {free_memory: true} (ComfyUI also unloads models and drops its cache, after any running prompt). */
@@ -337,12 +291,8 @@ export class ComfyUiBackend implements Backend, VramReporter {
    * the /free is all that can be done, and a ComfyUI that does not answer cannot be restarted.
    */
   restartPipeline(signal: AbortSignal): Promise<void> {
-    const managed = this.process;
-    if (!managed) return this.free({ unloadModels: true, freeMemory: true }, signal, 'restart the pipeline');
-    return this.exclusively(async () => {
-      if (managed.running) await this.client.free({ unloadModels: true, freeMemory: true }, signal).catch(() => undefined);
-      await this.relaunch(managed, signal, 'restart_pipeline');
-    });
+    if (!this.launcher) return this.free({ unloadModels: true, freeMemory: true }, signal, 'restart the pipeline');
+    return this.launcher.restart(signal, () => this.client.free({ unloadModels: true, freeMemory: true }, signal));
   }
 
   /**
@@ -352,61 +302,39 @@ export class ComfyUiBackend implements Backend, VramReporter {
   async setOffloadMode(mode: OffloadMode, signal: AbortSignal): Promise<void> {
     const wanted = parseOrThrow(z.enum(OFFLOAD_MODES), mode, 'offload mode');
     const flags = this.offloadArgs[wanted];
-    const managed = this.process;
-    if (!managed) {
+    if (!this.launcher) {
       throw new BackendError(
         `${this.id} cannot switch ComfyUI to ${wanted} offload: ComfyUI chooses its VRAM mode at launch (${flags.join(' ') || 'no flags'}) and ` +
-          `${this.config.url} is not launched by Understudy (no "launch" in its config); restart it with those flags yourself or configure "launch"`,
+          `${this.client.label} is not launched by Understudy (no "launch" in its config); restart it with those flags yourself or configure "launch"`,
         { code: 'NOT_MANAGED' },
       );
     }
-    return this.exclusively(async () => {
-      if (wanted === this.currentOffloadMode && managed.running) return;
-      const previous = this.currentOffloadMode;
-      this.currentOffloadMode = wanted;
-      try {
-        await this.relaunch(managed, signal, `offload mode ${wanted}`);
-      } catch (error) {
-        this.currentOffloadMode = previous;
-        throw error;
-      }
-    });
+    return this.launcher.setOffloadMode(wanted, signal);
   }
 
   /** apply_vram_optimization: relaunches a managed ComfyUI with launch.vramOptimizationArgs, when they are configured. */
   async applyVramOptimization(signal: AbortSignal): Promise<void> {
-    const managed = this.process;
     const flags = this.config.launch?.vramOptimizationArgs ?? [];
-    if (!managed) {
+    if (!this.launcher) {
       throw new BackendError(
-        `${this.id} cannot apply VRAM optimisations: ComfyUI takes them as launch flags and ${this.config.url} is not launched by Understudy (no "launch" in its config)`,
+        `${this.id} cannot apply VRAM optimisations: ComfyUI takes them as launch flags and ${this.client.label} is not launched by Understudy (no "launch" in its config)`,
         { code: 'NOT_MANAGED' },
       );
     }
     if (flags.length === 0) {
       throw new BackendError(`${this.id} has no VRAM optimisation flags configured (launch.vramOptimizationArgs, e.g. ["--reserve-vram", "2"])`, { code: 'NOT_CONFIGURED' });
     }
-    return this.exclusively(async () => {
-      if (this.optimized) throw new BackendError(`${this.id} already runs ComfyUI with ${flags.join(' ')}; nothing more to apply`, { code: 'ALREADY_APPLIED' });
-      this.optimized = true;
-      try {
-        await this.relaunch(managed, signal, 'VRAM optimisation');
-      } catch (error) {
-        this.optimized = false;
-        throw error;
-      }
-    });
+    return this.launcher.applyVramOptimization(signal, this.id);
   }
 
   /** Healthy when ComfyUI answers GET /system_stats with a GPU device (and, when managed, its process runs). */
   async checkHealth(signal: AbortSignal): Promise<TargetHealth> {
-    const managed = this.process;
-    if (managed && !managed.running) {
-      const exit = managed.lastExit;
-      return { healthy: false, reason: exit ? `${managed.describeExit(exit)} and has not been restarted` : `${this.client.label} has not been started` };
-    }
+    const down = this.launcher?.whyNotRunning();
+    if (down) return { healthy: false, reason: down };
     try {
-      const stats = await this.client.systemStats(signal);
+      const stats = await this.systemStats(signal);
+      const tooOld = versionProblem(this.client.label, stats.system.comfyui_version);
+      if (tooOld) return { healthy: false, reason: tooOld };
       if (gpuDevices(stats.devices).length === 0) return { healthy: false, reason: `${this.client.label} runs without a GPU (no CUDA device in /system_stats)` };
       return { healthy: true };
     } catch (error) {
@@ -428,40 +356,14 @@ export class ComfyUiBackend implements Backend, VramReporter {
     if (model.inputs.text === 'required' && request.prompt.trim() === '') throw new BackendError(`ValueError: ${model.id} needs a text prompt`, { code: 'INVALID_INPUT' });
   }
 
-  private requireRunningProcess(): void {
-    const managed = this.process;
-    if (!managed || managed.running) return;
-    const exit = managed.lastExit;
-    if (!exit) throw new BackendError(`${this.client.label} has not been started (call start())`, { code: 'NOT_STARTED' });
-    throw new BackendError(`${managed.describeExit(exit)} and has not been restarted`, {
-      code: 'PIPELINE_EXITED',
-      ...(exit.code !== null && { exitCode: exit.code }),
-      ...(exit.signal !== null && { signal: exit.signal }),
-    });
-  }
+
 
   /** Uploads the input image through POST /upload/image under a name of its own; resolves with the name LoadImage takes. */
   private async uploadImage(image: GenerationImage, jobId: string, signal: AbortSignal): Promise<string> {
-    const bytes = 'path' in image ? new Uint8Array(await readFile(image.path)) : image.bytes;
-    const fromPath = 'path' in image ? extname(image.path).slice(1).toLowerCase() : '';
-    const mediaType = ('mediaType' in image && image.mediaType) || mediaTypeOf(fromPath) || 'image/png';
-    const extension = IMAGE_EXTENSIONS[mediaType] ?? (fromPath || 'png');
-    const name = outputFileName(`understudy-${jobId}-${randomUUID().slice(0, 8)}`, extension);
-    return this.client.uploadImage(bytes, name, mediaType, signal);
+    const upload = await imageUpload(image, jobId);
+    return this.client.uploadImage(upload.bytes, upload.name, upload.mediaType, signal);
   }
 
-  /** The files a model needs: its template's loader files and the catalog's files (mapped through modelFolders). */
-  private requiredFiles(modelId: string): RequiredFile[] {
-    const files = new Map<string, RequiredFile>();
-    for (const file of this.templates.get(modelId)?.modelFiles ?? []) files.set(`${file.folder}/${file.name}`, { folder: file.folder, name: file.name });
-    for (const file of this.models.get(modelId)?.files ?? []) {
-      const [first = '', ...rest] = file.path.split('/');
-      const folder = this.folders[first] ?? first;
-      const name = rest.join('/');
-      files.set(`${folder}/${name}`, { folder, name, sizeBytes: file.sizeBytes });
-    }
-    return [...files.values()];
-  }
 
   private async free(request: { unloadModels?: boolean; freeMemory?: boolean }, signal: AbortSignal, what: string): Promise<void> {
     try {
@@ -477,63 +379,15 @@ export class ComfyUiBackend implements Backend, VramReporter {
     this.forgetLoaded('requested');
   }
 
-  private createProcess(launch: NonNullable<ComfyUiConfig['launch']>): ManagedProcess {
-    const { timeouts } = this.config;
-    const managed = new ManagedProcess({
-      label: `ComfyUI process (${[launch.command, ...launch.args].join(' ')})`,
-      command: launch.command,
-      args: launch.args,
-      ...(launch.cwd !== undefined && { cwd: launch.cwd }),
-      env: launch.env,
-      clock: this.clock,
-      startupMs: timeouts.startupMs,
-      stopMs: timeouts.stopMs,
-      pollMs: timeouts.pollMs,
-      isReady: async (signal) => {
-        await this.client.systemStats(signal);
-        return true;
-      },
-    });
-    managed.onEvent((event) => {
-      if (event.type === 'exited') this.onProcessExit(managed, event.exit);
-    });
-    return managed;
-  }
 
-  private onProcessExit(managed: ManagedProcess, exit: ProcessExit): void {
-    this.forgetLoaded(exit.requested ? 'reconfigured' : 'pipeline_exit');
-    const reason = exit.requested
-      ? new BackendError(`${this.client.label} was stopped by Understudy while the prompt ran`, { code: 'PIPELINE_STOPPED' })
-      : new BackendError(managed.describeExit(exit), {
-          code: 'PIPELINE_EXITED',
-          ...(exit.code !== null && { exitCode: exit.code }),
-          ...(exit.signal !== null && { signal: exit.signal }),
-        });
-    this.pipelineLife.abort(reason);
-    if (!exit.requested) this.emitState('crashed', managed.describeExit(exit));
-  }
 
-  private async relaunch(managed: ManagedProcess, signal: AbortSignal, why: string): Promise<void> {
-    this.emitState('restarting', `restarting ComfyUI (${why})`);
-    await managed.stop();
-    await this.launch(managed, signal, `restarted by Understudy (${why})`);
-  }
 
-  private async launch(managed: ManagedProcess, signal: AbortSignal, detail: string): Promise<void> {
-    this.pipelineLife = new AbortController();
-    try {
-      await managed.start(this.launchFlags(), signal);
-    } catch (error) {
-      this.emitState('crashed', (error as Error).message);
-      throw error;
-    }
-    const flags = managed.extraArgs.join(' ');
-    this.emitState('running', `${detail}${flags ? ` with ${flags}` : ''}`);
-  }
 
-  private launchFlags(): string[] {
-    return [...this.offloadArgs[this.currentOffloadMode], ...(this.optimized ? (this.config.launch?.vramOptimizationArgs ?? []) : [])];
-  }
+
+
+
+
+
 
   private noteLoaded(modelId: string, loadMs: number): void {
     if (this.loaded.has(modelId)) return;
@@ -546,8 +400,19 @@ export class ComfyUiBackend implements Backend, VramReporter {
     this.loaded.clear();
   }
 
-  private emitState(state: 'running' | 'crashed' | 'restarting', detail: string): void {
-    this.events.emit({ type: 'pipeline_state', backendId: this.id, state, detail, at: this.clock.now() });
+
+
+  /** GET /system_stats, keeping the version it reports. */
+  private async systemStats(signal: AbortSignal): Promise<SystemStats> {
+    const stats = await this.client.systemStats(signal);
+    this.serverVersion = stats.system.comfyui_version;
+    return stats;
+  }
+
+  /** Refuses a server known to be older than 0.3.46 (no Wan2.2 nodes). */
+  private requireSupportedVersion(): void {
+    const problem = versionProblem(this.client.label, this.serverVersion);
+    if (problem) throw new ComfyUiVersionError(problem, this.serverVersion ?? '');
   }
 
   /** A signal for requests nobody cancels (each still has the client's time limit). */
@@ -555,28 +420,8 @@ export class ComfyUiBackend implements Backend, VramReporter {
     return new AbortController().signal;
   }
 
-  /** Runs process operations one at a time: a restart never overlaps a relaunch. */
-  private exclusively<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.processQueue.then(task);
-    this.processQueue = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-}
 
-/** The file to keep among a prompt's saved files: the first video, else the first animation or image. */
-function pickOutput(files: readonly OutputFile[]): OutputFile | undefined {
-  for (const [extension] of OUTPUT_MEDIA_TYPES) {
-    const file = files.find((f) => extname(f.filename).slice(1).toLowerCase() === extension && f.type === 'output');
-    if (file) return file;
-  }
-  return files.find((f) => f.type === 'output') ?? files[0];
-}
 
-function mediaTypeOf(extension: string): string | undefined {
-  return OUTPUT_MEDIA_TYPES.find(([known]) => known === extension)?.[1];
 }
 
 /** Torch devices with their own memory (CUDA, ROCm, XPU, …): not the CPU, not Apple's shared memory. */
@@ -587,13 +432,4 @@ function gpuDevices(devices: readonly SystemStatsDevice[]): SystemStatsDevice[] 
 
 function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

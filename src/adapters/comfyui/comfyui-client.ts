@@ -9,13 +9,14 @@ import { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
 import { BackendError } from '../../runtime/backend.js';
-import { ComfyUiHttpError, connectionError, timeoutError } from './comfyui-errors.js';
+import type { ComfyUiEndpoint } from './comfyui-endpoint.js';
+import { ComfyUiHttpError, connectionError, httpError, statusHint, timeoutError } from './comfyui-errors.js';
 import { parseComfyUiMessage, type ComfyUiMessage, type OutputFile } from './comfyui-messages.js';
 
 /** Options of a {@link ComfyUiClient}. */
 export interface ComfyUiClientOptions {
-  /** Base URL without a trailing slash, e.g. `http://127.0.0.1:8188`. */
-  readonly baseUrl: string;
+  /** The server: base URL, query and headers for the proxy in front of it (see comfyui-endpoint.ts). */
+  readonly endpoint: ComfyUiEndpoint;
   readonly clock: Clock;
   /** Limit of one HTTP request, body included, ms. */
   readonly requestTimeoutMs: number;
@@ -83,7 +84,7 @@ export class ComfyUiClient {
   readonly label: string;
 
   constructor(private readonly options: ComfyUiClientOptions) {
-    this.label = `ComfyUI at ${options.baseUrl}`;
+    this.label = `ComfyUI at ${options.endpoint.display}`;
   }
 
   /**
@@ -125,6 +126,11 @@ export class ComfyUiClient {
     return entry === undefined ? null : this.parse(HistoryEntrySchema, entry, `GET /history/${promptId}`);
   }
 
+  /** POST /history {delete}: forgets finished prompts (their outputs and workflow); unknown ids are ignored. */
+  async deleteHistory(promptIds: readonly string[], signal: AbortSignal): Promise<void> {
+    await this.json('POST', '/history', signal, { delete: promptIds });
+  }
+
   /** GET /view: the bytes of an output file. */
   async view(file: OutputFile, signal: AbortSignal): Promise<ViewedFile> {
     const query = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
@@ -149,11 +155,10 @@ export class ComfyUiClient {
     return this.parse(SystemStatsSchema, await this.json('GET', '/system_stats', signal), 'GET /system_stats');
   }
 
-  /** GET /models/{folder}: file names in a model folder (with "/" separators), or null when the server has no such folder. */
+  /** GET /models/{folder}: file names in a model folder as ComfyUI lists them ("\\" separators on Windows), or null when the server has no such folder. */
   async listModels(folder: string, signal: AbortSignal): Promise<string[] | null> {
     try {
-      const names = this.parse(z.array(z.string()), await this.json('GET', `/models/${encodeURIComponent(folder)}`, signal), `GET /models/${folder}`);
-      return names.map((name) => name.replaceAll('\\', '/'));
+      return this.parse(z.array(z.string()), await this.json('GET', `/models/${encodeURIComponent(folder)}`, signal), `GET /models/${folder}`);
     } catch (error) {
       if (error instanceof ComfyUiHttpError && error.status === 404) return null;
       throw error;
@@ -165,7 +170,7 @@ export class ComfyUiClient {
    * and replaces an older socket of the same id, so a reconnect resumes the stream.
    */
   openSocket(clientId: string, signal: AbortSignal): Promise<ComfyUiSocket> {
-    const url = new URL(`${this.options.baseUrl}/ws`);
+    const url = this.url('/ws');
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('clientId', clientId);
     const what = `${this.label}: WebSocket ${url.pathname}`;
@@ -174,7 +179,7 @@ export class ComfyUiClient {
         reject(signal.reason as Error);
         return;
       }
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(url, { headers: { ...this.options.endpoint.headers } });
       const fail = (error: Error): void => {
         cleanup();
         socket.removeAllListeners();
@@ -194,6 +199,12 @@ export class ComfyUiClient {
       };
       socket.once('error', onError);
       socket.once('close', onClose);
+      // A proxy refusing the upgrade (401, 403, 404 behind a wrong prefix) answers with a plain HTTP response.
+      socket.once('unexpected-response', (_request, response) => {
+        response.resume();
+        const status = response.statusCode ?? 0;
+        fail(new ComfyUiHttpError(`${what} failed with HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}${statusHint(status)}`, status, ''));
+      });
       socket.once('open', () => {
         cleanup();
         resolve(new ComfyUiSocket(socket, what));
@@ -232,15 +243,16 @@ export class ComfyUiClient {
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const init: RequestInit = { method, signal: controller.signal };
+      const headers: Record<string, string> = { ...this.options.endpoint.headers };
+      const init: RequestInit = { method, signal: controller.signal, headers };
       if (body instanceof FormData) init.body = body;
       else if (body !== undefined) {
         init.body = JSON.stringify(body);
-        init.headers = { 'content-type': 'application/json' };
+        headers['content-type'] = 'application/json';
       }
       let response: Response;
       try {
-        response = await fetch(`${this.options.baseUrl}${path}`, init);
+        response = await fetch(this.url(path), init);
       } catch (error) {
         throw controller.signal.aborted ? controller.signal.reason : connectionError(what, error);
       }
@@ -258,6 +270,13 @@ export class ComfyUiClient {
     }
   }
 
+  /** The URL of `path` (which may carry its own query), with the configured query added. */
+  private url(path: string): URL {
+    const url = new URL(`${this.options.endpoint.baseUrl}${path}`);
+    for (const [name, value] of this.options.endpoint.query) url.searchParams.append(name, value);
+    return url;
+  }
+
   private parse<S extends z.ZodType>(schema: S, value: unknown, route: string): z.output<S> {
     const result = schema.safeParse(value);
     if (result.success) return result.data;
@@ -273,11 +292,25 @@ export type ComfyUiSocketEvent =
   /** The socket closed or failed; `error` says how (a network error for the classifier). Nothing follows. */
   | { readonly kind: 'closed'; readonly error: BackendError };
 
-/** An open `/ws` connection: parsed messages in order, then one `closed` event. Binary preview frames are skipped. */
+/**
+ * An open `/ws` connection: parsed messages in order, then one `closed` event. Binary preview frames are skipped.
+ * Events that arrive before the first listener (ComfyUI sends `status` and, on a reconnect, `executing` right after
+ * the upgrade) are kept and given to that listener, so none is lost between opening and listening.
+ */
 export class ComfyUiSocket {
   private readonly events = new EventEmitter<ComfyUiSocketEvent>();
-  /** Messages, then the close. */
-  readonly onEvent: Event<ComfyUiSocketEvent> = this.events.addListener;
+  /** Events received before the first listener. */
+  private readonly unheard: ComfyUiSocketEvent[] = [];
+  private heard = false;
+  /** Messages, then the close; the first listener also gets what arrived before it. */
+  readonly onEvent: Event<ComfyUiSocketEvent> = (listener) => {
+    const subscription = this.events.addListener(listener);
+    if (!this.heard) {
+      this.heard = true;
+      for (const event of this.unheard.splice(0)) this.events.emit(event);
+    }
+    return subscription;
+  };
   private closed = false;
 
   constructor(
@@ -293,7 +326,7 @@ export class ComfyUiSocket {
         this.finish(new BackendError(`${what}: ${(error as Error).message}`, { code: 'COMFYUI_PROTOCOL' }));
         return;
       }
-      if (message) this.events.emit({ kind: 'message', message });
+      if (message) this.emit({ kind: 'message', message });
     });
     socket.on('error', (error) => this.finish(connectionError(what, error)));
     socket.on('close', (code, reason) => {
@@ -319,7 +352,12 @@ export class ComfyUiSocket {
   private finish(error: BackendError): void {
     if (this.closed) return;
     this.close();
-    this.events.emit({ kind: 'closed', error });
+    this.emit({ kind: 'closed', error });
+  }
+
+  private emit(event: ComfyUiSocketEvent): void {
+    if (this.heard) this.events.emit(event);
+    else this.unheard.push(event);
   }
 }
 
@@ -331,45 +369,4 @@ function rawText(data: WebSocket.RawData): string {
 function routeOf(path: string): string {
   const query = path.indexOf('?');
   return query === -1 ? path : path.slice(0, query);
-}
-
-async function httpError(what: string, method: string, path: string, response: Response): Promise<ComfyUiHttpError> {
-  const text = await response.text().catch(() => '');
-  let body: unknown = text;
-  try {
-    body = text ? (JSON.parse(text) as unknown) : text;
-  } catch {
-    // keep the text
-  }
-  const detail = method === 'POST' && routeOf(path) === '/prompt' ? describePromptRejection(body) : describeBody(body);
-  const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
-  return new ComfyUiHttpError(`${what} failed with HTTP ${status}${detail ? `: ${detail}` : ''}`, response.status, body);
-}
-
-/** Explains a 400 from POST /prompt: the error, then each node's errors (`node 37 (UNETLoader): Value not in list: …`). */
-function describePromptRejection(body: unknown): string {
-  if (body === null || typeof body !== 'object') return describeBody(body);
-  const { error, node_errors: nodeErrors } = body as { error?: unknown; node_errors?: unknown };
-  const parts = [describeProblem(error)];
-  if (nodeErrors !== null && typeof nodeErrors === 'object') {
-    for (const [nodeId, entry] of Object.entries(nodeErrors as Record<string, unknown>)) {
-      const { errors, class_type: classType } = (entry ?? {}) as { errors?: unknown; class_type?: unknown };
-      const problems = Array.isArray(errors) ? errors.map(describeProblem).filter(Boolean) : [];
-      parts.push(`node ${nodeId}${typeof classType === 'string' ? ` (${classType})` : ''}: ${problems.join('; ') || 'invalid'}`);
-    }
-  }
-  return parts.filter(Boolean).join('; ');
-}
-
-/** `{type, message, details}` → `message: details`; a string stays as it is. */
-function describeProblem(problem: unknown): string {
-  if (typeof problem === 'string') return problem;
-  if (problem === null || typeof problem !== 'object') return '';
-  const { message, details } = problem as { message?: unknown; details?: unknown };
-  return [message, details].filter((part) => typeof part === 'string' && part !== '').join(': ');
-}
-
-function describeBody(body: unknown): string {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }

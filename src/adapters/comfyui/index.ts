@@ -1,5 +1,6 @@
-/** ComfyUI servers as backends: config, the backend, its protocol client, workflow templates and the managed process. */
-export { ComfyUiBackend, type ComfyUiBackendDependencies } from './comfyui-backend.js';
+/** ComfyUI servers as backends: config, the backend, its protocol client, endpoint and auth, versions, workflow templates and the managed process. */
+export { ComfyUiBackend } from './comfyui-backend.js';
+export { prepareBackend, type BackendSetup, type ComfyUiBackendDependencies } from './backend-setup.js';
 export {
   ComfyUiClient,
   ComfyUiSocket,
@@ -23,8 +24,11 @@ export {
   type ComfyUiLaunchConfig,
   type ComfyUiTimeouts,
 } from './comfyui-config.js';
-export { ComfyUiExecutionError, ComfyUiHttpError, type ExecutionErrorReport } from './comfyui-errors.js';
+export { resolveEndpoint, type ComfyUiEndpoint } from './comfyui-endpoint.js';
+export { ComfyUiExecutionError, ComfyUiHttpError, ComfyUiVersionError, type ExecutionErrorReport } from './comfyui-errors.js';
 export { parseComfyUiMessage, type ComfyUiMessage, type OutputFile } from './comfyui-messages.js';
+export { MIN_COMFYUI_VERSION, TARGETED_INTERRUPT_VERSION } from './comfyui-version.js';
+export { VRAM_MODE_FLAGS, withLaunchFlags } from './launch-args.js';
 export { ManagedProcess, type ManagedProcessEvent, type ManagedProcessOptions, type ProcessExit } from './managed-process.js';
 export { runPrompt, type PromptResult, type PromptRunOptions } from './prompt-run.js';
 export {
@@ -33,10 +37,14 @@ export {
   loadWorkflowTemplate,
   parseWorkflowTemplate,
   renderWorkflow,
+  templateSize,
   type ApiNode,
   type ApiWorkflow,
   type PlaceholderName,
   type PlaceholderValues,
+  type LoaderTable,
+  type TemplateDefaults,
   type TemplateModelFile,
+  type TemplateSize,
   type WorkflowTemplate,
 } from './workflow-template.js';

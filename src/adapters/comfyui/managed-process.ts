@@ -35,6 +35,11 @@ export interface ManagedProcessOptions {
   readonly stopMs: number;
   /** Between readiness checks, ms. */
   readonly pollMs: number;
+  /**
+   * The command line of a launch from the configured `args` and a launch's `extraArgs`. Default `[...args, ...extraArgs]`;
+   * ComfyUI's drops configured flags the extra ones conflict with (see launch-args.ts).
+   */
+  readonly combineArgs?: (args: readonly string[], extraArgs: readonly string[]) => string[];
   /** Resolves true once the process serves requests; a rejection counts as "not yet". */
   readonly isReady: (signal: AbortSignal) => Promise<boolean>;
 }
@@ -105,7 +110,7 @@ export class ManagedProcess {
 
   /** Launches the process with the configured arguments plus `extraArgs` and waits until it is ready. */
   async start(extraArgs: readonly string[], signal: AbortSignal): Promise<void> {
-    const { label, command, args, cwd, env, isReady } = this.options;
+    const { label, command, args, cwd, env, isReady, combineArgs } = this.options;
     if (this.child) throw new BackendError(`${label} is already running (pid ${this.child.pid})`, { code: 'ALREADY_RUNNING' });
     if (signal.aborted) throw signal.reason;
     if (await isReady(signal).catch(() => false)) {
@@ -115,7 +120,8 @@ export class ManagedProcess {
     }
     this.launchArgs = [...extraArgs];
     this.output.length = 0;
-    const child = spawn(command, [...args, ...extraArgs], {
+    const argv = combineArgs ? combineArgs(args, extraArgs) : [...args, ...extraArgs];
+    const child = spawn(command, argv, {
       cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -132,7 +138,7 @@ export class ManagedProcess {
     }
     this.child = child;
     process.once('exit', this.killOnExit);
-    this.events.emit({ type: 'started', pid: child.pid ?? -1, args: [...args, ...extraArgs] });
+    this.events.emit({ type: 'started', pid: child.pid ?? -1, args: argv });
     try {
       await this.waitUntilReady(signal);
     } catch (error) {

@@ -6,10 +6,15 @@
  *
  * - A dropped socket is reopened with the same client id (the first try at once, then with doubling waits on the
  *   clock); ComfyUI then resumes the stream, and /history and /queue tell what was missed while it was down.
+ * - A socket can also go silent without closing: on a reconnect, ComfyUI's handler of the old socket pops the client
+ *   id whatever socket it holds (server.py `finally: self.sockets.pop(sid)`), so the new socket may get nothing more.
+ *   After `statusCheckMs` without a message, and every `statusCheckMs` while the silence lasts, /history and /queue
+ *   are asked how the prompt is doing.
+ * - The outcome is what /history recorded (`status.messages`), so a missed `execution_error` still fails the run with
+ *   ComfyUI's error rather than as "no output".
  * - Cancelling (the signal), a queue wait or a run longer than its limit withdraws the prompt: it is deleted from the
  *   queue and, when it is the one running, interrupted (POST /interrupt with its prompt_id).
- * - Progress: the sampler nodes' steps map to 0–0.9 of the job (equal shares per sampler node), the rest is decoding
- *   and saving. Fractions never decrease.
+ * - Progress: see prompt-progress.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock, TimerHandle } from '../../core/clock.js';
@@ -18,12 +23,9 @@ import { sleep } from '../../core/clock.js';
 import type { ComfyUiClient, ComfyUiSocket, ComfyUiSocketEvent, HistoryEntry } from './comfyui-client.js';
 import { ComfyUiExecutionError, formatMs, type ExecutionErrorReport } from './comfyui-errors.js';
 import { outputFiles, type ComfyUiMessage, type OutputFile } from './comfyui-messages.js';
+import { PromptProgress } from './prompt-progress.js';
 import type { ApiWorkflow } from './workflow-template.js';
 
-/** Share of a job's progress the sampling steps take. */
-const SAMPLING_SHARE = 0.9;
-/** Progress when ComfyUI reports the prompt done, before the output is fetched. */
-const EXECUTED_FRACTION = 0.95;
 
 /** What one prompt run needs. */
 export interface PromptRunOptions {
@@ -34,7 +36,14 @@ export interface PromptRunOptions {
   readonly queueTimeoutMs: number;
   /** Longest run once started, ms. */
   readonly executionTimeoutMs: number;
+  /** Silence on the socket after which, and period at which, /history and /queue are asked, ms. */
+  readonly statusCheckMs: number;
   readonly reconnect: { readonly attempts: number; readonly initialDelayMs: number };
+  /**
+   * Whether POST /interrupt `{prompt_id}` stops only that prompt (ComfyUI 0.3.57 and later). When false, an interrupt
+   * is sent only when a fresh GET /queue shows this prompt running, never on what the socket last said.
+   */
+  readonly targetedInterrupt: boolean;
   /** Aborting cancels the prompt; the run then rejects with the signal's reason. */
   readonly signal: AbortSignal;
   readonly onProgress: (fraction: number, message: string) => void;
@@ -65,13 +74,15 @@ class PromptRun {
   private socket: ComfyUiSocket | undefined;
   /** Messages that arrived before POST /prompt answered. */
   private readonly early: ComfyUiMessage[] = [];
-  private readonly samplerProgress = new Map<string, number>();
+  private readonly progress: PromptProgress;
   private readonly savedFiles = new Map<string, OutputFile[]>();
-  private currentNode: string | undefined;
-  private fraction = 0;
   private startedAt: number | undefined;
   private samplingReported = false;
   private timer: TimerHandle | undefined;
+  /** Fires after `statusCheckMs` without a message. */
+  private silenceTimer: TimerHandle | undefined;
+  /** No message since the last silence check. */
+  private silent = false;
   private reconnecting = false;
   /** execution_success arrived: the outcome is known once /history has the prompt. */
   private succeeded = false;
@@ -96,9 +107,7 @@ class PromptRun {
 
   constructor(private readonly options: PromptRunOptions) {
     this.finished.catch(() => undefined);
-    for (const [nodeId, node] of Object.entries(options.workflow)) {
-      if (/Sampler(Custom)?(Advanced)?$/.test(node.class_type)) this.samplerProgress.set(nodeId, 0);
-    }
+    this.progress = new PromptProgress(options.workflow);
   }
 
   async run(): Promise<PromptResult> {
@@ -112,6 +121,7 @@ class PromptRun {
       const submitted = await client.submitPrompt(workflow, this.clientId, this.requestedId, signal);
       this.promptId = submitted.promptId;
       this.enterQueue();
+      this.watchSilence();
       for (const message of this.early.splice(0)) this.handle(message);
       await this.finished;
       return { promptId: submitted.promptId, files: await this.collectFiles(submitted.promptId) };
@@ -124,6 +134,7 @@ class PromptRun {
       this.settled = true;
       this.ended.abort();
       this.clearTimer();
+      if (this.silenceTimer) this.options.clock.clearTimeout(this.silenceTimer);
       this.socket?.close();
     }
   }
@@ -135,8 +146,31 @@ class PromptRun {
 
   private onSocketEvent(event: ComfyUiSocketEvent): void {
     if (this.settled) return;
-    if (event.kind === 'message') this.handle(event.message);
-    else void this.reconnect(event.error);
+    if (event.kind === 'message') {
+      this.silent = false;
+      this.watchSilence();
+      this.handle(event.message);
+    } else void this.reconnect(event.error);
+  }
+
+  /** (Re)starts the silence timer: when no message comes for `statusCheckMs`, /history and /queue are asked. */
+  private watchSilence(): void {
+    const { clock, statusCheckMs } = this.options;
+    if (this.silenceTimer) clock.clearTimeout(this.silenceTimer);
+    if (this.settled || this.promptId === undefined) return;
+    this.silenceTimer = clock.setTimeout(() => void this.checkAfterSilence(), statusCheckMs);
+  }
+
+  private async checkAfterSilence(): Promise<void> {
+    this.silenceTimer = undefined;
+    if (this.settled) return;
+    if (!this.reconnecting) {
+      // Said once per silence: a long model load is quiet too.
+      if (!this.silent) this.report(`no message from ComfyUI for ${formatMs(this.options.statusCheckMs)}; asking /history and /queue about the prompt`);
+      this.silent = true;
+      await this.catchUp().catch(() => undefined);
+    }
+    if (!this.silenceTimer) this.watchSilence();
   }
 
   private handle(message: ComfyUiMessage): void {
@@ -160,24 +194,21 @@ class PromptRun {
         return;
       case 'execution_cached':
         this.enterRunning();
-        for (const node of message.data.nodes) if (this.samplerProgress.has(node)) this.samplerProgress.set(node, 1);
-        this.advance();
+        this.progress.cached(message.data.nodes);
         return;
       case 'executing':
         this.enterRunning();
-        if (this.currentNode !== undefined && this.samplerProgress.has(this.currentNode)) this.samplerProgress.set(this.currentNode, 1);
-        this.currentNode = message.data.node ?? undefined;
         if (message.data.node === null) {
           this.serverFinished = true;
-          this.fraction = Math.max(this.fraction, EXECUTED_FRACTION);
+          this.progress.executed();
           this.settle();
           return;
         }
-        this.advance();
-        this.report(`running node ${message.data.node} (${this.classOf(message.data.node)})`);
+        this.progress.started(message.data.node);
+        this.report(`running node ${message.data.node} (${this.progress.classOf(message.data.node)})`);
         return;
       case 'progress':
-        this.onStep(message.data.node ?? this.currentNode, message.data.value, message.data.max);
+        this.onStep(message.data.node ?? this.progress.currentNode, message.data.value, message.data.max);
         return;
       case 'executed':
         this.savedFiles.set(message.data.node, outputFiles(message.data.output));
@@ -199,29 +230,16 @@ class PromptRun {
 
   private onStep(node: string | undefined, value: number, max: number): void {
     this.enterRunning();
-    if (node === undefined || !this.samplerProgress.has(node) || !(max > 0)) return;
+    if (node === undefined || !this.progress.step(node, value, max)) return;
     if (!this.samplingReported && this.startedAt !== undefined) {
       this.samplingReported = true;
       this.options.onSamplingStarted?.(this.options.clock.now() - this.startedAt);
     }
-    this.samplerProgress.set(node, Math.min(1, value / max));
-    this.advance();
-    this.report(`sampling step ${value}/${max} (node ${node} ${this.classOf(node)})`);
-  }
-
-  private advance(): void {
-    if (this.samplerProgress.size === 0) return;
-    let done = 0;
-    for (const share of this.samplerProgress.values()) done += share;
-    this.fraction = Math.max(this.fraction, (SAMPLING_SHARE * done) / this.samplerProgress.size);
+    this.report(`sampling step ${value}/${max} (node ${node} ${this.progress.classOf(node)})`);
   }
 
   private report(message: string): void {
-    this.options.onProgress(this.fraction, message);
-  }
-
-  private classOf(nodeId: string): string {
-    return this.options.workflow[nodeId]?.class_type ?? 'unknown node';
+    this.options.onProgress(this.progress.fraction, message);
   }
 
   private enterQueue(): void {
@@ -289,8 +307,8 @@ class PromptRun {
             socket.close();
             return;
           }
-          this.attach(socket);
           this.report('reconnected to ComfyUI');
+          this.attach(socket);
           await this.catchUp();
           return;
         } catch (error) {
@@ -343,25 +361,39 @@ class PromptRun {
   private finishFromHistory(entry: HistoryEntry): void {
     this.serverFinished = true;
     this.history = entry;
-    const messages = entry.status?.messages ?? [];
-    const error = messages.find(([type]) => type === 'execution_error');
-    if (error) {
-      this.settle(new ComfyUiExecutionError(this.options.client.label, (error[1] ?? {}) as ExecutionErrorReport));
+    const failure = this.failureIn(entry);
+    if (failure) {
+      this.settle(failure);
       return;
     }
-    const interruption = messages.find(([type]) => type === 'execution_interrupted');
-    if (interruption) {
-      const data = (interruption[1] ?? {}) as { node_id?: string; node_type?: string };
-      this.settle(this.interrupted(data.node_id, data.node_type));
-      return;
-    }
-    this.fraction = Math.max(this.fraction, EXECUTED_FRACTION);
+    this.progress.executed();
     this.settle();
   }
 
-  /** The saved files: from /history (the record ComfyUI keeps), else from the `executed` messages. */
+  /** How a recorded prompt failed (its execution_error or execution_interrupted), or undefined when it did not. */
+  private failureIn(entry: HistoryEntry): Error | undefined {
+    const messages = entry.status?.messages ?? [];
+    const error = messages.find(([type]) => type === 'execution_error');
+    if (error) return new ComfyUiExecutionError(this.options.client.label, (error[1] ?? {}) as ExecutionErrorReport);
+    const interruption = messages.find(([type]) => type === 'execution_interrupted');
+    if (interruption) {
+      const data = (interruption[1] ?? {}) as { node_id?: string; node_type?: string };
+      return this.interrupted(data.node_id, data.node_type);
+    }
+    if (entry.status?.status_str === 'error') {
+      return new BackendError(`${this.options.client.label} recorded prompt ${this.promptId} as failed (status "error") without saying why`, { code: 'COMFYUI_EXECUTION_ERROR' });
+    }
+    return undefined;
+  }
+
+  /**
+   * The saved files: from /history (the record ComfyUI keeps), else from the `executed` messages. Throws how the
+   * prompt failed when /history says it did (its error frame was missed on the socket).
+   */
   private async collectFiles(promptId: string): Promise<OutputFile[]> {
     const entry = this.history ?? (await this.options.client.history(promptId, this.options.signal));
+    const failure = entry ? this.failureIn(entry) : undefined;
+    if (failure) throw failure;
     const byNode = entry ? Object.entries(entry.outputs).map(([node, output]) => [node, outputFiles(output)] as const) : [...this.savedFiles];
     return byNode.flatMap(([, files]) => files);
   }
@@ -375,7 +407,9 @@ class PromptRun {
     const signal = new AbortController().signal;
     try {
       await client.deleteFromQueue([promptId], signal);
-      const running = this.phase === 'running' || (await client.queue(signal)).running.includes(promptId);
+      // An older ComfyUI interrupts whatever runs: only a fresh look at the queue may decide it.
+      const trustPhase = this.options.targetedInterrupt && this.phase === 'running';
+      const running = trustPhase || (await client.queue(signal)).running.includes(promptId);
       if (running) await client.interrupt(promptId, signal);
     } catch {
       // The server is unreachable or broken; there is nothing more to withdraw from it.

@@ -10,8 +10,11 @@
  * - Every template must use `{{width}}`, `{{height}}`, `{{frames}}`, `{{steps}}` and `{{seed}}` (Understudy changes
  *   them to reduce a job, so a template that ignored them would silently break reductions), `{{prompt}}` when the
  *   model takes text, and `{{image}}` exactly when it takes an image.
- * - An optional top-level `"_understudy": {"defaultNegativePrompt": "…"}` gives `{{negative_prompt}}` when a request
- *   has none; it is not sent to ComfyUI.
+ * - An optional top-level `"_understudy"` object is read by Understudy and not sent to ComfyUI:
+ *   `defaultNegativePrompt` gives `{{negative_prompt}}` when a request has none; `defaults: {steps, frames}` give the
+ *   steps and frames of a request that sets none (a 4-step lightx2v LoRA template must not get 25 steps);
+ *   `sizeMultiple` (default 16; 32 for ti2v-5B) and `frameMultiple` (default 4: frames are 4k+1) are what the
+ *   template's nodes make of a size, so a request's size and frames are rounded down to them and the real size said.
  *
  * Templates are checked when loaded; every problem is reported with the file, the node and the placeholder.
  */
@@ -58,16 +61,27 @@ export interface PlaceholderValues {
 /** Placeholders every template must use. */
 const ALWAYS_REQUIRED: readonly PlaceholderName[] = ['width', 'height', 'frames', 'steps', 'seed'];
 
-/** Node inputs that name model files, by node class, and the ComfyUI folder each file is in. */
-export const LOADER_FILE_INPUTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  UNETLoader: { unet_name: 'diffusion_models' },
-  CLIPLoader: { clip_name: 'text_encoders' },
-  DualCLIPLoader: { clip_name1: 'text_encoders', clip_name2: 'text_encoders' },
-  VAELoader: { vae_name: 'vae' },
-  CLIPVisionLoader: { clip_name: 'clip_vision' },
-  CheckpointLoaderSimple: { ckpt_name: 'checkpoints' },
-  LoraLoader: { lora_name: 'loras' },
-  LoraLoaderModelOnly: { lora_name: 'loras' },
+/** Node inputs that name model files: per node class, per input, the ComfyUI folders (GET /models/{folder}) listing the file. */
+export type LoaderTable = Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
+
+/**
+ * The core loaders and ComfyUI-GGUF's (city96), common for Wan2.2 14B on GPUs of 16 GB or less: `unet_gguf` and
+ * `clip_gguf` are the folders it registers for `.gguf` files (the core folders list only .safetensors/.ckpt/…), and
+ * its CLIP loaders also take the core text encoders.
+ */
+export const LOADER_FILE_INPUTS: LoaderTable = {
+  UNETLoader: { unet_name: ['diffusion_models'] },
+  CLIPLoader: { clip_name: ['text_encoders'] },
+  DualCLIPLoader: { clip_name1: ['text_encoders'], clip_name2: ['text_encoders'] },
+  VAELoader: { vae_name: ['vae'] },
+  CLIPVisionLoader: { clip_name: ['clip_vision'] },
+  CheckpointLoaderSimple: { ckpt_name: ['checkpoints'] },
+  LoraLoader: { lora_name: ['loras'] },
+  LoraLoaderModelOnly: { lora_name: ['loras'] },
+  UnetLoaderGGUF: { unet_name: ['unet_gguf'] },
+  UnetLoaderGGUFAdvanced: { unet_name: ['unet_gguf'] },
+  CLIPLoaderGGUF: { clip_name: ['text_encoders', 'clip_gguf'] },
+  DualCLIPLoaderGGUF: { clip_name1: ['text_encoders', 'clip_gguf'], clip_name2: ['text_encoders', 'clip_gguf'] },
 };
 
 /** One node of an API-format workflow. */
@@ -82,9 +96,9 @@ export type ApiWorkflow = Readonly<Record<string, ApiNode>>;
 
 /** A model file a template's loader node loads. */
 export interface TemplateModelFile {
-  /** ComfyUI model folder, as GET /models/{folder} takes it. */
-  readonly folder: string;
-  /** File name inside the folder, "/" as separator. */
+  /** ComfyUI model folders (as GET /models/{folder} takes them) any of which may list it. */
+  readonly folders: readonly string[];
+  /** File name as the node input gives it; ComfyUI compares it as written (`sub\\x.safetensors` on Windows). */
   readonly name: string;
   /** The node that loads it. */
   readonly nodeId: string;
@@ -103,13 +117,35 @@ export interface WorkflowTemplate {
   /** Model files the loader nodes load. */
   readonly modelFiles: readonly TemplateModelFile[];
   readonly defaultNegativePrompt: string;
+  /** Steps and frames of a request that sets none, when the template gives them. */
+  readonly defaults: TemplateDefaults;
+  /** Width and height are rounded down to a multiple of this. */
+  readonly sizeMultiple: number;
+  /** Frames are rounded down to `k × frameMultiple + 1` (1: any count). */
+  readonly frameMultiple: number;
+}
+
+/** `_understudy.defaults` of a template. */
+export interface TemplateDefaults {
+  readonly steps?: number;
+  readonly frames?: number;
+}
+
+/** The size a template's nodes actually make of a requested one. */
+export interface TemplateSize {
+  readonly width: number;
+  readonly height: number;
+  readonly frames: number;
 }
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const WHOLE_PLACEHOLDER = /^\{\{\s*([^{}]*?)\s*\}\}$/;
 
-/** Reads and checks the template of `model` from `file`; throws a ValidationError naming the file when it is not valid. */
-export async function loadWorkflowTemplate(file: string, model: ModelDescriptor): Promise<WorkflowTemplate> {
+/**
+ * Reads and checks the template of `model` from `file` (`loaders`: which node inputs name model files); throws a
+ * ValidationError naming the file when it is not valid.
+ */
+export async function loadWorkflowTemplate(file: string, model: ModelDescriptor, loaders: LoaderTable = LOADER_FILE_INPUTS): Promise<WorkflowTemplate> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -118,11 +154,11 @@ export async function loadWorkflowTemplate(file: string, model: ModelDescriptor)
       { field: '', problem: `cannot be read: ${(error as Error).message}` },
     ]);
   }
-  return parseWorkflowTemplate(text, file, model);
+  return parseWorkflowTemplate(text, file, model, loaders);
 }
 
 /** Checks template text (JSON) for `model`; `file` names it in errors. */
-export function parseWorkflowTemplate(text: string, file: string, model: ModelDescriptor): WorkflowTemplate {
+export function parseWorkflowTemplate(text: string, file: string, model: ModelDescriptor, loaders: LoaderTable = LOADER_FILE_INPUTS): WorkflowTemplate {
   const subject = `ComfyUI workflow template ${file} for model ${model.id}`;
   let json: unknown;
   try {
@@ -135,7 +171,7 @@ export function parseWorkflowTemplate(text: string, file: string, model: ModelDe
   }
   const issues: ValidationIssue[] = [];
   const { _understudy: options, ...nodes } = json as Record<string, unknown>;
-  const defaultNegativePrompt = readOptions(options, issues);
+  const { defaultNegativePrompt, defaults, sizeMultiple, frameMultiple } = readOptions(options, issues);
   const workflow: Record<string, ApiNode> = {};
   const used = new Set<PlaceholderName>();
   const usedAt = new Map<PlaceholderName, string>();
@@ -179,14 +215,21 @@ export function parseWorkflowTemplate(text: string, file: string, model: ModelDe
           else if (!imageNodeIds.includes(nodeId)) imageNodeIds.push(nodeId);
         }
       }
-      const folder = LOADER_FILE_INPUTS[classType]?.[inputName];
-      if (folder !== undefined && names.length === 0) modelFiles.push({ folder, name: value.replaceAll('\\', '/'), nodeId });
+      const folders = loaders[classType]?.[inputName];
+      if (folders !== undefined && names.length === 0) modelFiles.push({ folders, name: value, nodeId });
     }
   }
   checkLinks(workflow, issues);
   checkRequiredPlaceholders(model, used, usedAt, issues);
   if (issues.length > 0) throw new ValidationError(subject, issues);
-  return { modelId: model.id, file, workflow, placeholders: used, imageNodeIds, modelFiles, defaultNegativePrompt };
+  return { modelId: model.id, file, workflow, placeholders: used, imageNodeIds, modelFiles, defaultNegativePrompt, defaults, sizeMultiple, frameMultiple };
+}
+
+/** What the template's nodes make of `requested`: sizes rounded down to `sizeMultiple`, frames to k × `frameMultiple` + 1. */
+export function templateSize(template: WorkflowTemplate, requested: TemplateSize): TemplateSize {
+  const size = (value: number): number => Math.max(template.sizeMultiple, Math.floor(value / template.sizeMultiple) * template.sizeMultiple);
+  const frames = Math.floor((Math.max(1, requested.frames) - 1) / template.frameMultiple) * template.frameMultiple + 1;
+  return { width: size(requested.width), height: size(requested.height), frames };
 }
 
 /**
@@ -225,20 +268,48 @@ function substitute(value: string, resolved: Record<PlaceholderName, string | nu
   return value.replace(PLACEHOLDER, (match, name: string) => (isPlaceholderName(name) ? String(resolved[name] ?? '') : match));
 }
 
-function readOptions(options: unknown, issues: ValidationIssue[]): string {
-  if (options === undefined) return '';
+interface TemplateOptions {
+  readonly defaultNegativePrompt: string;
+  readonly defaults: TemplateDefaults;
+  readonly sizeMultiple: number;
+  readonly frameMultiple: number;
+}
+
+const OPTION_NAMES = ['defaultNegativePrompt', 'defaults', 'sizeMultiple', 'frameMultiple'];
+
+function readOptions(options: unknown, issues: ValidationIssue[]): TemplateOptions {
+  const read: { -readonly [K in keyof TemplateOptions]: TemplateOptions[K] } = { defaultNegativePrompt: '', defaults: {}, sizeMultiple: 16, frameMultiple: 4 };
+  if (options === undefined) return read;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    issues.push({ field: '_understudy', problem: 'expected an object such as {"defaultNegativePrompt": "..."}', received: options });
-    return '';
+    issues.push({ field: '_understudy', problem: 'expected an object such as {"defaultNegativePrompt": "...", "defaults": {"steps": 4}}', received: options });
+    return read;
   }
-  const { defaultNegativePrompt, ...rest } = options as Record<string, unknown>;
-  for (const key of Object.keys(rest)) issues.push({ field: `_understudy.${key}`, problem: 'unknown option; expected only "defaultNegativePrompt"' });
-  if (defaultNegativePrompt === undefined) return '';
-  if (typeof defaultNegativePrompt !== 'string') {
-    issues.push({ field: '_understudy.defaultNegativePrompt', problem: 'expected a string', received: defaultNegativePrompt });
-    return '';
+  const { defaultNegativePrompt, defaults, sizeMultiple, frameMultiple, ...rest } = options as Record<string, unknown>;
+  for (const key of Object.keys(rest)) issues.push({ field: `_understudy.${key}`, problem: `unknown option; expected one of ${OPTION_NAMES.join(', ')}` });
+  if (defaultNegativePrompt !== undefined) {
+    if (typeof defaultNegativePrompt === 'string') read.defaultNegativePrompt = defaultNegativePrompt;
+    else issues.push({ field: '_understudy.defaultNegativePrompt', problem: 'expected a string', received: defaultNegativePrompt });
   }
-  return defaultNegativePrompt;
+  const positiveInteger = (field: string, value: unknown, max: number): number | undefined => {
+    if (value === undefined) return undefined;
+    if (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= max) return value as number;
+    issues.push({ field: `_understudy.${field}`, problem: `expected a whole number from 1 to ${max}`, received: value });
+    return undefined;
+  };
+  read.sizeMultiple = positiveInteger('sizeMultiple', sizeMultiple, 256) ?? read.sizeMultiple;
+  read.frameMultiple = positiveInteger('frameMultiple', frameMultiple, 64) ?? read.frameMultiple;
+  if (defaults !== undefined) {
+    if (defaults === null || typeof defaults !== 'object' || Array.isArray(defaults)) {
+      issues.push({ field: '_understudy.defaults', problem: 'expected an object such as {"steps": 4, "frames": 81}', received: defaults });
+    } else {
+      const { steps, frames, ...others } = defaults as Record<string, unknown>;
+      for (const key of Object.keys(others)) issues.push({ field: `_understudy.defaults.${key}`, problem: 'unknown default; expected "steps" or "frames"' });
+      const stepsValue = positiveInteger('defaults.steps', steps, 1000);
+      const framesValue = positiveInteger('defaults.frames', frames, 10_000);
+      read.defaults = { ...(stepsValue !== undefined && { steps: stepsValue }), ...(framesValue !== undefined && { frames: framesValue }) };
+    }
+  }
+  return read;
 }
 
 function checkLinks(workflow: Record<string, ApiNode>, issues: ValidationIssue[]): void {
