@@ -88,6 +88,11 @@ export class Understudy {
     this.inputSchema = generationInputSchema(parts.limits ?? DEFAULT_INPUT_LIMITS);
   }
 
+  /** The GPU backends jobs run on, read-only (id, slots, loaded models, VRAM), for status views. */
+  get backends(): ReadonlyArray<Pick<Backend, 'id' | 'slots' | 'loadedModels' | 'vram'>> {
+    return this.parts.backends;
+  }
+
   /**
    * Starts scheduling (and requeues what a previous process left running once its lease lapses), and resumes the
    * downloads that jobs accepted before a restart still wait for.
