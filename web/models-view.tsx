@@ -50,10 +50,11 @@ function ModelCard({ model, live, refresh }: { model: ModelView; live: DownloadF
       refresh();
     });
   const rank = (image: boolean) => run(api<RankedAlternatives>(`/v1/models/${model.id}/alternatives?image=${image}`), (r) => setAlternatives(r as RankedAlternatives));
-  const figures: DownloadFigures | null =
-    model.status === 'available'
-      ? null
-      : (live ?? (model.download ? { bytesDone: model.download.bytesDone, bytesTotal: model.download.bytesTotal, bytesPerSecond: model.download.bytesPerSecond, etaSeconds: null } : null));
+  // Live figures while a download runs (and, once it is done, the finished bar); otherwise what the model list says.
+  const listed = model.download
+    ? { bytesDone: model.download.bytesDone, bytesTotal: model.download.bytesTotal, bytesPerSecond: model.download.bytesPerSecond, etaSeconds: null }
+    : null;
+  const figures: DownloadFigures | null = live ?? (model.status === 'available' ? null : listed);
   const fraction = figures && figures.bytesTotal > 0 ? figures.bytesDone / figures.bytesTotal : 0;
   return (
     <article class="card" data-model={model.id} aria-label={model.id}>
@@ -66,13 +67,19 @@ function ModelCard({ model, live, refresh }: { model: ModelView; live: DownloadF
         VRAM at 720p
       </p>
       {model.detail && <p class="error">{model.detail}</p>}
-      {figures && (model.status === 'downloading' || live) && (
+      {figures && (model.status === 'downloading' || live !== undefined) && (
         <div class="download" data-testid={`download-${model.id}`}>
           <Bar value={model.status === 'available' ? 1 : fraction} label={`download of ${model.id}`} />
           <span class="muted">
-            {formatBytes(figures.bytesDone)} of {formatBytes(figures.bytesTotal)}
-            {figures.bytesPerSecond ? ` · ${formatBytes(figures.bytesPerSecond)}/s` : ''}
-            {figures.etaSeconds !== null ? ` · ${formatSeconds(figures.etaSeconds)} left` : ''}
+            {model.status === 'available' ? (
+              <>downloaded, {formatBytes(figures.bytesTotal)}</>
+            ) : (
+              <>
+                {formatBytes(figures.bytesDone)} of {formatBytes(figures.bytesTotal)}
+                {figures.bytesPerSecond ? ` · ${formatBytes(figures.bytesPerSecond)}/s` : ''}
+                {figures.etaSeconds !== null ? ` · ${formatSeconds(figures.etaSeconds)} left` : ''}
+              </>
+            )}
           </span>
         </div>
       )}

@@ -91,17 +91,25 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
   const fileInput = useRef<HTMLInputElement>(null);
   const model = values.model || models[0]?.id || '';
 
+  // Answers can arrive out of order (the browser uses several connections): only the latest request's is shown.
+  const latestPlan = useRef(0);
   const preview = useThrottled(() => {
     if (!model) return;
+    const request = ++latestPlan.current;
+    const current = (apply: () => void) => () => {
+      if (request === latestPlan.current) apply();
+    };
     api<FallbackStrategy>('/v1/fallback-strategy', { method: 'POST', json: strategyBody({ ...values, model }, image?.dataUrl ?? null) }).then(
-      (p) => {
-        setPlan(p);
-        setPlanError(null);
-      },
-      (error: unknown) => {
-        setPlan(null);
-        setPlanError(error);
-      },
+      (p) =>
+        current(() => {
+          setPlan(p);
+          setPlanError(null);
+        })(),
+      (error: unknown) =>
+        current(() => {
+          setPlan(null);
+          setPlanError(error);
+        })(),
     );
   }, 300);
   useEffect(preview, [values, image, model]);
