@@ -93,6 +93,7 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
 
   // Answers can arrive out of order (the browser uses several connections): only the latest request's is shown.
   const latestPlan = useRef(0);
+  const [stale, setStale] = useState(false);
   const preview = useThrottled(() => {
     if (!model) return;
     const request = ++latestPlan.current;
@@ -104,15 +105,20 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
         current(() => {
           setPlan(p);
           setPlanError(null);
+          setStale(false);
         })(),
       (error: unknown) =>
         current(() => {
           setPlan(null);
           setPlanError(error);
+          setStale(false);
         })(),
     );
   }, 300);
-  useEffect(preview, [values, image, model]);
+  useEffect(() => {
+    setStale(true);
+    preview();
+  }, [values, image, model]);
   useLiveEvents((event) => {
     if (event.type === 'model.status' || event.type === 'job.accepted' || event.type === 'job.succeeded') preview();
   }, preview);
@@ -277,7 +283,7 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
           </div>
         </form>
       </Panel>
-      <Panel title="What would happen now">
+      <Panel title="What would happen now" actions={stale ? <span class="muted">updating…</span> : undefined}>
         {plan ? <PlanDetails plan={fromStrategy(plan)} /> : planError ? <ErrorNote error={planError} /> : <p class="muted">Planning…</p>}
       </Panel>
     </div>

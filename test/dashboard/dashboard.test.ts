@@ -32,11 +32,12 @@ describe('the dashboard', () => {
     await page.getByTestId('job-status').filter({ hasText: 'succeeded' }).waitFor({ timeout: 15_000 });
     const output = page.getByTestId('output').locator('img');
     await output.waitFor();
-    await page.waitForFunction(() => {
-      const img = document.querySelector<HTMLImageElement>('[data-testid=output] img');
-      return img !== null && img.complete && img.naturalWidth > 0;
-    });
-    const decoded = await output.evaluate((img: HTMLImageElement) => ({ width: img.naturalWidth, src: img.src }));
+    // The page's own types (DOM) are not this file's: the checks run in the page as expressions.
+    await page.waitForFunction("(() => { const img = document.querySelector('[data-testid=output] img'); return img !== null && img.complete && img.naturalWidth > 0; })()");
+    const decoded = (await page.evaluate("(() => { const img = document.querySelector('[data-testid=output] img'); return { width: img.naturalWidth, src: img.src }; })()")) as {
+      width: number;
+      src: string;
+    };
     assert.ok(decoded.width > 0, 'the output image decodes');
     assert.match(decoded.src, /^blob:/, 'fetched with the token, shown from a blob URL');
 
@@ -101,6 +102,8 @@ describe('the dashboard', () => {
     assert.equal(await field.innerText(), server.error.details.find((d) => d.field === 'numFrames')!.problem);
     assert.equal(await page.locator('input[name=numFrames]').getAttribute('aria-invalid'), 'true');
     assert.match(page.url(), /#\/submit$/, 'nothing was accepted');
+    // The plan preview asks the planner with the same field, and shows its answer too.
+    await page.getByRole('alert').filter({ hasText: 'requirements.numFrames' }).waitFor();
     t.diagnostic(`screenshot: ${await h.shot('bad-field')}`);
   });
 

@@ -1,7 +1,8 @@
 /**
- * The last hour of the service, a minute at a time: jobs accepted and finished (from the engine's events) and the
- * queue depth (jobs queued or waiting for a model, sampled from the store's counts when jobs change, at most every
- * few seconds). Kept in memory from the moment the server starts; the dashboard's chart reads it.
+ * The last hour of the service, a minute at a time: jobs accepted (`job.accepted`, or `job.waiting` for a job that
+ * waits for its model from the start; a later `job.waiting` after a re-plan is not counted again) and finished, from
+ * the engine's events; and the queue depth (jobs queued or waiting for a model), sampled from the store's counts
+ * when jobs change, at most every few seconds. Kept in memory from the moment the server starts; the chart reads it.
  */
 import type { Clock } from '../../core/clock.js';
 import type { UnderstudyEvent } from '../../runtime/engine-events.js';
@@ -43,6 +44,8 @@ export class ActivityHistory {
   private readonly sampleEveryMs: number;
   private readonly buckets: ActivityBucket[] = [];
   private readonly subscription: { dispose(): void };
+  /** Jobs counted as accepted within the window, with when: a re-plan's `job.waiting` is not a new acceptance. */
+  private readonly acceptedAt = new Map<string, number>();
   private lastSample = -Infinity;
   private sampling: Promise<void> | null = null;
 
@@ -74,7 +77,11 @@ export class ActivityHistory {
 
   private record(event: UnderstudyEvent): void {
     const bucket = (): ActivityBucket => this.bucketAt(event.at);
-    if (event.type === 'job.accepted') bucket().accepted++;
+    if (event.type === 'job.accepted' || event.type === 'job.waiting') {
+      if (this.acceptedAt.has(event.jobId)) return;
+      this.acceptedAt.set(event.jobId, event.at);
+      bucket().accepted++;
+    }
     else if (event.type === 'job.succeeded') bucket().succeeded++;
     else if (event.type === 'job.failed' || event.type === 'job.cancelled' || event.type === 'job.expired') bucket().unsuccessful++;
     else return;
@@ -105,6 +112,8 @@ export class ActivityHistory {
       this.buckets.push(bucket);
       this.buckets.sort((a, b) => a.start - b.start);
       while (this.buckets.length > this.size) this.buckets.shift();
+      const oldest = this.buckets[0]!.start;
+      for (const [id, at] of this.acceptedAt) if (at < oldest) this.acceptedAt.delete(id);
     }
     return bucket;
   }
