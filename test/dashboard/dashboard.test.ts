@@ -32,8 +32,13 @@ describe('the dashboard', () => {
     await page.getByTestId('job-status').filter({ hasText: 'succeeded' }).waitFor({ timeout: 15_000 });
     const output = page.getByTestId('output').locator('img');
     await output.waitFor();
-    // The page's own types (DOM) are not this file's: the checks run in the page as expressions.
-    await page.waitForFunction("(() => { const img = document.querySelector('[data-testid=output] img'); return img !== null && img.complete && img.naturalWidth > 0; })()");
+    // The page's own types (DOM) are not this file's: the checks run in the page as expressions (evaluate, which the
+    // page's CSP allows, unlike waitForFunction's string predicates).
+    await waitUntil(
+      async () => page.evaluate("(() => { const img = document.querySelector('[data-testid=output] img'); return img !== null && img.complete && img.naturalWidth > 0; })()"),
+      10_000,
+      'the output image to decode',
+    );
     const decoded = (await page.evaluate("(() => { const img = document.querySelector('[data-testid=output] img'); return { width: img.naturalWidth, src: img.src }; })()")) as {
       width: number;
       src: string;
