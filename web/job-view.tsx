@@ -83,6 +83,7 @@ export function JobView({ id, back }: { id: string; back: () => void }) {
         )}
         {job.error && (
           <div class="error" role="status">
+            {job.status === 'succeeded' && <strong>An earlier attempt failed, and was recovered from: </strong>}
             {job.error.failureType && <strong>{words(job.error.failureType)}: </strong>}
             {job.error.message}
           </div>
@@ -102,7 +103,9 @@ export function JobView({ id, back }: { id: string; back: () => void }) {
             .filter((e) => e.kind !== 'progress')
             .map((e, i) => (
               <li key={i} data-kind={e.kind}>
-                <time>{formatTime(e.at)}</time> <Badge value={e.kind} tone={timelineTone(e.kind)} /> {e.message}
+                <time>{formatTime(e.at)}</time>
+                <Badge value={e.kind} tone={timelineTone(e.kind)} />
+                <span>{e.message}</span>
               </li>
             ))}
         </ol>
