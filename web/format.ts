@@ -22,6 +22,11 @@ export function formatSeconds(seconds: number): string {
   return `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ''}`;
 }
 
+/** A duration given in milliseconds: `12 ms` below a second, otherwise as {@link formatSeconds}. */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : formatSeconds(ms / 1000);
+}
+
 /** A local clock time with seconds, e.g. `14:03:27`. */
 export function formatTime(epochMs: number): string {
   return new Date(epochMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });

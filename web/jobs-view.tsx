@@ -3,7 +3,7 @@
  * the event stream: progress and state changes patch the rows shown, new and finished jobs refresh the page at
  * most once a second, so thousands of jobs and fast events cost the page no more than one page of rows.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { secondsLeft } from './estimate.js';
 import { formatSeconds, formatTime, shortId, words } from './format.js';
@@ -26,21 +26,30 @@ export function JobsView({ open }: { open: (id: string) => void }) {
   const now = useNow();
   const cursor = cursors[cursors.length - 1];
 
-  const load = useThrottled(() => {
+  // What the user asks for loads at once; what events change is read again at most once a second. Only the latest
+  // request's answer is shown (an older one can arrive later, for other filters).
+  const latest = useRef(0);
+  const fetchPage = () => {
+    const request = ++latest.current;
     const query = new URLSearchParams({ limit: String(limit) });
     if (status) query.set('status', status);
     if (cursor) query.set('cursor', cursor);
     Promise.all([api<JobPageView>(`/v1/generations?${query}`), api<ActivityView>('/v1/activity')])
       .then(async ([p, activity]) => {
+        const waiting = p.generations.filter((j) => j.status === 'queued').map((j) => j.id);
+        const queued = waiting.length ? (await api<PositionsView>(`/v1/queue/positions?ids=${waiting.join(',')}`)).positions : {};
+        if (request !== latest.current) return;
         setPage(p);
         setCounts(activity.counts);
+        setPositions(queued);
         setError(null);
-        const waiting = p.generations.filter((j) => j.status === 'queued').map((j) => j.id);
-        setPositions(waiting.length ? (await api<PositionsView>(`/v1/queue/positions?ids=${waiting.join(',')}`)).positions : {});
       })
-      .catch(setError);
-  }, 1000);
-  useEffect(load, [status, limit, cursor]);
+      .catch((e: unknown) => {
+        if (request === latest.current) setError(e);
+      });
+  };
+  const load = useThrottled(fetchPage, 1000);
+  useEffect(fetchPage, [status, limit, cursor]);
 
   useLiveEvents((event) => {
     if (!('jobId' in event)) return;

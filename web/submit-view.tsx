@@ -283,7 +283,13 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
           </div>
         </form>
       </Panel>
-      <Panel title="What would happen now" actions={stale ? <span class="muted">updating…</span> : undefined}>
+      <Panel title="What would happen now" actions={
+          stale ? (
+            <span class="muted" data-testid="plan-updating">
+              updating…
+            </span>
+          ) : undefined
+        }>
         {plan ? <PlanDetails plan={fromStrategy(plan)} /> : planError ? <ErrorNote error={planError} /> : <p class="muted">Planning…</p>}
       </Panel>
     </div>

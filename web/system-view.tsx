@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { ActivityChart } from './chart.js';
-import { formatBytes, formatSeconds, formatTime, words } from './format.js';
+import { formatBytes, formatMs, formatSeconds, formatTime, words } from './format.js';
 import { useLiveEvents, useThrottled } from './hooks.js';
 import type { ActivityView, BackendsView, RecoveryStatistics, SystemHealthStatus } from './types.js';
 import { Badge, ErrorNote, Panel } from './widgets.js';
@@ -76,6 +76,11 @@ export function SystemView() {
           ))}
         </div>
       </Panel>
+      {!health && (
+        <Panel title="Health">
+          <p class="muted">Checking…</p>
+        </Panel>
+      )}
       {health && (
         <Panel title="Health">
           <dl class="facts">
@@ -116,7 +121,7 @@ export function SystemView() {
         >
           <p>
             {stats.totalAttempts} attempts, {stats.successRate} % successful · {stats.failuresHandled} failures handled, {stats.failuresRecovered} recovered · MTTR{' '}
-            {formatSeconds(stats.meanTimeToRecoverMs / 1000)}
+            {formatMs(stats.meanTimeToRecoverMs)}
             {stats.degradedMode && <> · degraded: {stats.degradedReasons.join(', ')}</>}
           </p>
           <div class="scroll">

@@ -59,7 +59,7 @@ describe('the dashboard', () => {
 
   test("the plan preview shows the engine's strategy and every option with why it lost", async (t) => {
     const { page, service } = h;
-    await page.goto(`${service.url}/#/submit`);
+    await h.visit('/#/submit');
     await page.locator('select[name=model]').selectOption('t2v-A14B');
     await page.locator('textarea[name=prompt]').fill('a red fox running through snow');
     await page.getByTestId('plan-model').filter({ hasText: 't2v-A14B' }).waitFor();
@@ -92,7 +92,7 @@ describe('the dashboard', () => {
 
   test('a bad field shows the message the server gave, naming the field', async (t) => {
     const { page, service } = h;
-    await page.goto(`${service.url}/#/submit`);
+    await h.visit('/#/submit');
     await page.locator('select[name=model]').selectOption('ti2v-5B');
     await page.locator('textarea[name=prompt]').fill('x');
     await page.locator('input[name=numFrames]').fill('0');
@@ -100,7 +100,7 @@ describe('the dashboard', () => {
     const server = (await (await service.request('/v1/generations', { method: 'POST', json: { model: 'ti2v-5B', prompt: 'x', numFrames: 0 } })).json()) as {
       error: { message: string; details: Array<{ field: string; problem: string }> };
     };
-    const alert = page.getByRole('alert').filter({ hasText: '400 invalid_request' });
+    const alert = page.getByTestId('submit-form').getByRole('alert').filter({ hasText: '400 invalid_request' });
     await alert.waitFor();
     assert.ok((await alert.innerText()).includes(server.error.message), 'the whole server message is shown');
     const field = page.locator('#numFrames-error');
@@ -114,7 +114,7 @@ describe('the dashboard', () => {
 
   test('a download bar moves to 100 % and the model becomes available', async (t) => {
     const { page, service } = h;
-    await page.goto(`${service.url}/#/models`);
+    await h.visit('/#/models');
     const card = page.locator('[data-model="i2v-A14B"]');
     await card.getByRole('button', { name: 'Download' }).click();
     const bar = page.getByTestId('download-i2v-A14B').locator('progress');
@@ -153,7 +153,7 @@ describe('cancelling', () => {
       status: string;
     };
     assert.equal(accepted.status, 'waiting_for_model');
-    await page.goto(`${service.url}/#/jobs`);
+    await h.visit('/#/jobs');
     const row = page.locator(`tr[data-job="${accepted.id}"]`);
     await row.waitFor();
     assert.equal(await row.getAttribute('data-status'), 'waiting_for_model');
@@ -168,7 +168,7 @@ describe('cancelling', () => {
 
   test('a job submitted elsewhere appears in the list live, without a reload', async () => {
     const { page, service } = h;
-    await page.goto(`${service.url}/#/jobs`);
+    await h.visit('/#/jobs');
     await page.getByTestId('jobs-table').waitFor();
     const accepted = (await (await service.request('/v1/generations', { method: 'POST', json: { model: 't2v-A14B', prompt: 'another', allowAlternatives: false } })).json()) as { id: string };
     await page.locator(`tr[data-job="${accepted.id}"]`).waitFor({ timeout: 5_000 });

@@ -22,6 +22,10 @@ export interface DashboardHarness {
   page: Page;
   /** Errors the page threw or logged; a test ends by checking there were none. */
   pageErrors: string[];
+  /** Loads `path` of the service afresh (a new document, even when only the hash differs from the current URL). */
+  visit(path: string): Promise<void>;
+  /** Waits until the plan preview answers for the form as it now stands. */
+  planSettled(): Promise<void>;
   /** Saves a full-page screenshot as `<name>.png`; resolves with its path. */
   shot(name: string): Promise<string>;
   close(): Promise<void>;
@@ -47,6 +51,14 @@ export async function openDashboard(overrides: Record<string, unknown> = {}, vie
     browser,
     page,
     pageErrors,
+    visit: async (path) => {
+      await page.goto('about:blank');
+      await page.goto(`${service.url}${path}`);
+    },
+    planSettled: async () => {
+      await page.getByTestId('plan').or(page.getByRole('alert')).first().waitFor();
+      await page.getByTestId('plan-updating').waitFor({ state: 'detached' });
+    },
     shot: async (name) => {
       const path = join(SHOTS_DIR, `${name}.png`);
       await writeFile(path, await page.screenshot({ fullPage: true }));
