@@ -27,6 +27,11 @@ export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : formatSeconds(ms / 1000);
 }
 
+/** Time left as a moving estimate: `3 min 20 s left`, or `past its estimate` once the estimated time has gone by. */
+export function formatLeft(seconds: number): string {
+  return seconds > 0.5 ? `${formatSeconds(seconds)} left` : 'past its estimate';
+}
+
 /** A local clock time with seconds, e.g. `14:03:27`. */
 export function formatTime(epochMs: number): string {
   return new Date(epochMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
@@ -42,7 +47,7 @@ export function words(identifier: string): string {
   return identifier.replace(/_/g, ' ');
 }
 
-/** The first 8 characters of an id. */
+/** The last 8 characters of an id (job ids are UUIDv7: their first characters are the time, alike for jobs of one moment). */
 export function shortId(id: string): string {
-  return id.slice(0, 8);
+  return id.slice(-8);
 }

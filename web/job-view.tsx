@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, send } from './api.js';
 import { secondsLeft } from './estimate.js';
-import { formatBytes, formatSeconds, formatTime, words } from './format.js';
+import { formatBytes, formatLeft, formatTime, words } from './format.js';
 import { useLiveEvents, useNow, useThrottled } from './hooks.js';
 import { PlanDetails, fromPlanView } from './plan-view.js';
 import { FINAL_STATES, type JobView } from './types.js';
@@ -69,7 +69,7 @@ export function JobView({ id, back }: { id: string; back: () => void }) {
           {left !== null && (
             <>
               <dt>estimate</dt>
-              <dd>{formatSeconds(left)} left</dd>
+              <dd>{formatLeft(left)}</dd>
             </>
           )}
           <dt>prompt</dt>

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import { secondsLeft } from './estimate.js';
-import { formatSeconds, formatTime, shortId, words } from './format.js';
+import { formatLeft, formatTime, shortId, words } from './format.js';
 import { useLiveEvents, useNow, useThrottled } from './hooks.js';
 import { FINAL_STATES, JOB_STATES, type ActivityView, type JobPageView, type JobState, type JobView, type PositionsView } from './types.js';
 import { Badge, Bar, ErrorNote, Panel, PreviewLabel } from './widgets.js';
@@ -177,7 +177,7 @@ function JobRow({ job, position, now, open, onChange }: { job: JobView; position
       </td>
       <td class="narrow-hide">{job.priority}</td>
       <td>{position !== null ? `#${position}` : job.status === 'waiting_for_model' ? `waits for ${job.waitingFor ?? 'model'}` : '—'}</td>
-      <td>{left === null ? '—' : `${formatSeconds(left)} left`}</td>
+      <td>{left === null ? '—' : formatLeft(left)}</td>
       <td>{job.status === 'running' || job.progress > 0 ? <Bar value={job.progress} label={`progress of ${shortId(job.id)}`} /> : '—'}</td>
       <td class="narrow-hide">{formatTime(job.createdAt)}</td>
       <td>

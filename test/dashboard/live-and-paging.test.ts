@@ -104,3 +104,31 @@ describe('live updates and lists', () => {
     assert.deepEqual(h.pageErrors, []);
   });
 });
+
+describe('behind a job that never finishes', () => {
+  let h: DashboardHarness;
+  before(async () => {
+    // Every job hangs on the GPU: the first runs forever, the others queue behind it.
+    h = await openDashboard({ simulated: { faultProbabilities: { hang: 1 } } });
+  });
+  after(() => h.close());
+
+  test('queued jobs show their place in the queue, the running one its progress', async (t) => {
+    const { page, service } = h;
+    const ids: string[] = [];
+    for (const prompt of ['first', 'second', 'third']) {
+      const response = await service.request('/v1/generations', { method: 'POST', json: { model: 'ti2v-5B', prompt } });
+      ids.push(((await response.json()) as { id: string }).id);
+    }
+    await waitUntil(async () => ((await (await service.request(`/v1/generations/${ids[0]}`)).json()) as { status: string }).status === 'running', 10_000, 'the first job to run');
+    const positions = ((await (await service.request(`/v1/queue/positions?ids=${ids.join(',')}`)).json()) as { positions: Record<string, number | null> }).positions;
+    assert.equal(positions[ids[0]!], null, 'the running job is not queued');
+    await h.visit('/#/jobs');
+    for (const id of ids.slice(1)) {
+      assert.equal(typeof positions[id], 'number');
+      await page.locator(`tr[data-job="${id}"] td`, { hasText: `#${positions[id]}` }).waitFor();
+    }
+    await page.locator(`tr[data-job="${ids[0]}"][data-status="running"]`).waitFor();
+    t.diagnostic(`screenshot: ${await h.shot('queue-positions')}`);
+  });
+});
