@@ -72,6 +72,22 @@ export function JobView({ id, back }: { id: string; back: () => void }) {
               <dd>{formatLeft(left)}</dd>
             </>
           )}
+          {job.hybridOf && (
+            <>
+              <dt>runs first as</dt>
+              <dd>
+                <a href={`#/jobs/${job.hybridOf}`}>{job.hybridOf}</a> <span class="muted">(the alternative of this hybrid plan)</span>
+              </dd>
+            </>
+          )}
+          {job.parentJobId && (
+            <>
+              <dt>made from</dt>
+              <dd>
+                <a href={`#/jobs/${job.parentJobId}`}>{job.parentJobId}</a>
+              </dd>
+            </>
+          )}
           <dt>prompt</dt>
           <dd>{job.prompt || <span class="muted">(none)</span>}</dd>
         </dl>
