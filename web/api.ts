@@ -19,7 +19,6 @@ export class ApiRequestError extends Error {
     readonly code: string,
     message: string,
     readonly details: readonly ErrorDetail[] = [],
-    readonly body: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -74,7 +73,7 @@ export async function send(path: string, options: ApiOptions = {}): Promise<Resp
     throw new ApiRequestError(0, 'network', 'the server could not be reached; is it running?');
   }
   if (response.ok) return response;
-  const body = (await response.json().catch(() => null)) as (ErrorBody & Record<string, unknown>) | null;
+  const body = (await response.json().catch(() => null)) as ErrorBody | null;
   const error = body?.error;
   if (response.status === 401 && options.token === undefined) for (const listener of unauthorizedListeners) listener();
   throw new ApiRequestError(
@@ -82,7 +81,6 @@ export async function send(path: string, options: ApiOptions = {}): Promise<Resp
     error?.code ?? 'http_error',
     error?.message ?? `the server answered ${response.status} ${response.statusText}`,
     error?.details ?? [],
-    (error ?? {}) as Record<string, unknown>,
   );
 }
 

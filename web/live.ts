@@ -33,9 +33,8 @@ export class LiveEvents {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private wasOpen = false;
+  /** The connection now. */
   state: LiveState = 'connecting';
-  /** Reconnects since the page loaded. */
-  reconnects = 0;
 
   constructor(private readonly options: LiveEventsOptions) {
     this.delay = options.initialDelayMs ?? 500;
@@ -84,7 +83,6 @@ export class LiveEvents {
     socket.onclose = () => {
       if (this.socket !== socket || this.stopped) return;
       this.socket = null;
-      if (this.wasOpen) this.reconnects++;
       this.setState(this.wasOpen ? 'reconnecting' : 'connecting', false);
       this.timer = setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, this.options.maxDelayMs ?? 10_000);
