@@ -59,9 +59,6 @@ export function App() {
     addEventListener('hashchange', follow);
     return () => removeEventListener('hashchange', follow);
   }, []);
-  useEffect(() => {
-    if (auth === 'ready') performance.mark('dashboard-rendered');
-  }, [auth]);
 
   if (auth === 'login') {
     return <LoginView onSignedIn={start} />;
