@@ -26,6 +26,11 @@ export class JobQueue implements JobsAheadSource {
     return this.store.counts();
   }
 
+  /** 1-based place of a queued job in the order jobs will run; null when it is not queued. */
+  position(jobId: string): Promise<number | null> {
+    return this.store.queuePosition(jobId);
+  }
+
   async jobsAhead(): Promise<(modelId: string) => number> {
     const { byModel } = await this.store.queueSnapshot();
     return (modelId) => byModel[modelId]?.total ?? 0;

@@ -94,6 +94,11 @@ export class Understudy {
     this.inputSchema = generationInputSchema(parts.limits ?? DEFAULT_INPUT_LIMITS);
   }
 
+  /** The GPU backends jobs run on, read-only (id, slots, loaded models, VRAM), for status views. */
+  get backends(): ReadonlyArray<Pick<Backend, 'id' | 'slots' | 'loadedModels' | 'vram'>> {
+    return this.parts.backends;
+  }
+
   /**
    * Starts scheduling (and requeues what a previous process left running once its lease lapses), and resumes the
    * downloads that jobs accepted before a restart still wait for.
@@ -218,6 +223,11 @@ export class Understudy {
   /** Number of jobs in each state. */
   jobCounts(): Promise<Record<JobState, number>> {
     return this.parts.queue.counts();
+  }
+
+  /** 1-based place of a queued job in the order jobs will run; null when it is not queued (or unknown). */
+  queuePosition(jobId: string): Promise<number | null> {
+    return this.parts.queue.position(jobId);
   }
 
   /** Most jobs waiting (queued or waiting for a model) at once. */

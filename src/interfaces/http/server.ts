@@ -1,13 +1,15 @@
 /**
- * The HTTP server: every route of the API, the events WebSocket, metrics, the OpenAPI document and docs page, bearer
- * authentication, a per-client rate limit and a body limit, with one error shape for every failure.
+ * The HTTP server: every route of the API, the events WebSocket, metrics, the OpenAPI document and docs page, the
+ * dashboard at `/`, bearer authentication, a per-client rate limit and a body limit, with one error shape for every
+ * failure.
  */
 import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { DEFAULT_INPUT_LIMITS, generationInputSchema, type GenerationInputLimits } from '../../runtime/generation-input.js';
 import type { Understudy } from '../../runtime/understudy.js';
-import { installBearerAuth } from './auth.js';
+import { DASHBOARD_PATHS, Dashboard } from '../dashboard/dashboard.js';
+import { OPEN_PATHS, installBearerAuth } from './auth.js';
 import { ApiError, installErrorHandlers } from './errors.js';
 import { installEventsWebSocket } from './events-websocket.js';
 import { installMetrics } from './metrics.js';
@@ -58,7 +60,7 @@ export async function buildServer(understudy: Understudy, options: ServerOptions
   installErrorHandlers(app);
   // First: its onRequest hook marks upgrade requests, so that a refused upgrade (401, 429) closes its socket.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  if (options.token) installBearerAuth(app, options.token);
+  if (options.token) installBearerAuth(app, options.token, new Set([...OPEN_PATHS, ...DASHBOARD_PATHS]));
   const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
   if (limit.max > 0) {
     await app.register(rateLimit, {
@@ -72,14 +74,18 @@ export async function buildServer(understudy: Understudy, options: ServerOptions
 
   const queue = new QueueTotalsCache(understudy);
   app.addHook('onClose', async () => queue.dispose());
+  const dashboard = new Dashboard(understudy);
+  app.addHook('onClose', async () => dashboard.dispose());
   const routes = [
     ...generationRoutes(understudy, generationInputSchema(limits)),
     ...modelRoutes(understudy),
     ...systemRoutes(understudy, queue, options.isReady ?? (() => true)),
+    ...dashboard.routes,
   ];
   registerRoutes(app, routes);
   installEventsWebSocket(app, understudy);
   installMetrics(app, understudy);
+  await dashboard.install(app);
   installOpenApi(app, buildOpenApiDocument(routes, { secured: Boolean(options.token) }));
   return app;
 }

@@ -1,0 +1,17 @@
+/** The API's shapes, from the server's own schemas (type-only: nothing of the server reaches the bundle). */
+export type { Accepted, ErrorBody, ErrorDetail, JobPageView, JobView, ModelView, PlanView } from '../src/interfaces/http/schemas.js';
+export type { ActivityView, BackendsView, PositionsView } from '../src/interfaces/dashboard/status-schemas.js';
+export type { UnderstudyEvent } from '../src/runtime/engine-events.js';
+
+/** A generation's state. */
+export type JobState = 'queued' | 'waiting_for_model' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
+
+/** Every state, in the order the filters show them. */
+export const JOB_STATES: readonly JobState[] = ['queued', 'waiting_for_model', 'running', 'succeeded', 'failed', 'cancelled', 'expired'];
+
+/** States a generation never leaves. */
+export const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
+export type { FallbackStrategy, ConsideredOption } from '../src/core/planning.js';
+export type { ModelSuggestion, RankedAlternatives } from '../src/core/scoring.js';
+export type { SystemHealthStatus } from '../src/core/health-assessment.js';
+export type { RecoveryStatistics } from '../src/runtime/fallback-recovery-system.js';
