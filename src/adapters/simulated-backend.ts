@@ -41,7 +41,7 @@ import {
 } from '../runtime/backend.js';
 import { writeOutputAtomically } from './output-file.js';
 import { sleep } from '../core/clock.js';
-import type { TargetHealth } from '../runtime/recovery-target.js';
+import type { TargetHealth } from '../runtime/recovery/recovery-target.js';
 import { renderTextGif, wrapText } from './gif-writer.js';
 import {
   FaultInjector,

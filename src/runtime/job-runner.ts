@@ -6,7 +6,7 @@ import { PREVIEW_MODEL_ID } from '../core/scoring.js';
 import type { FailureType } from '../core/vocabulary.js';
 import type { Backend, BackendSettings } from './backend.js';
 import type { UnderstudyEvent } from './engine-events.js';
-import type { FallbackRecoverySystem, RecoveryResult } from './fallback-recovery-system.js';
+import type { FallbackRecoverySystem, RecoveryResult } from './recovery/fallback-recovery-system.js';
 import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
 import type { Job, JobError, Replan } from './job.js';
 import { isLeaseLostError, type JobStore } from './job-store.js';

@@ -13,7 +13,7 @@ import type { Backend } from './backend.js';
 import type { ModelFileStore, VerifiedModel } from './model-file-store.js';
 import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
-import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
+import type { FallbackRecoverySystem } from './recovery/fallback-recovery-system.js';
 import { DEFAULT_INPUT_LIMITS, decodeImageDataUrl, generationInputSchema, type GenerationInputDraft, type GenerationInputLimits } from './generation-input.js';
 import type { EstimateLearner } from '../core/learner.js';
 import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';

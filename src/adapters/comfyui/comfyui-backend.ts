@@ -34,8 +34,8 @@ import {
   type VramUsage,
 } from '../../runtime/backend.js';
 import { writeOutputAtomically } from '../output-file.js';
-import type { ReportedVram, VramReporter } from '../../runtime/health-monitor.js';
-import type { TargetHealth } from '../../runtime/recovery-target.js';
+import type { ReportedVram, VramReporter } from '../../runtime/recovery/health-monitor.js';
+import type { TargetHealth } from '../../runtime/recovery/recovery-target.js';
 import { ComfyUiClient, type SystemStatsDevice } from './comfyui-client.js';
 import { DEFAULT_MODEL_FOLDERS, DEFAULT_OFFLOAD_ARGS, parseComfyUiConfig, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';
 import type { OutputFile } from './comfyui-messages.js';
