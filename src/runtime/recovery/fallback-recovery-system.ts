@@ -4,7 +4,8 @@
  * circuit breakers), watches the machine's health and reports statistics. All time comes from the injected Clock;
  * the circuit breakers are our own ClockCircuitBreaker, because cockatiel's breaker reads Date.now(). The parts live
  * beside it: records (recovery-records), cooldowns (scoped-cooldowns), breakers (breaker-registry), the actions with
- * their timeouts and download retry (recovery-actions), counters (recovery-counters), and the health monitor.
+ * their timeouts and download retry (recovery-actions), the chain walk (recovery-chain),
+ * counters (recovery-counters), preview and degraded mode (system-mode), and the health monitor.
  */
 import { EventEmitter, type Event } from 'cockatiel';
 import type { Clock } from '../../core/clock.js';
@@ -12,7 +13,7 @@ import { classifyFailure, toClassificationRules, type ClassificationRule, type F
 import type { SystemHealthStatus } from '../../core/health-assessment.js';
 import { parseRecoveryConfig, type RecoveryConfig, type RecoveryPolicy } from '../../core/recovery-policy.js';
 import { ValidationError } from '../../core/validation.js';
-import { FAILURE_TYPES, type FailureType, type RecoveryAction } from '../../core/vocabulary.js';
+import { FAILURE_TYPES, type FailureType } from '../../core/vocabulary.js';
 import { BreakerRegistry } from './breaker-registry.js';
 import type { BreakerState } from './clock-circuit-breaker.js';
 import { HealthMonitor, type HealthProbe, type VramReporter } from './health-monitor.js';
@@ -37,6 +38,7 @@ import {
 } from './recovery-records.js';
 import type { RecoveryTarget } from './recovery-target.js';
 import { ScopedCooldowns, scopeOf } from './scoped-cooldowns.js';
+import { SystemMode } from './system-mode.js';
 
 export * from './recovery-records.js';
 
@@ -63,34 +65,26 @@ export interface FallbackRecoverySystemOptions {
   readonly downloads?: RecoveryDownloads;
 }
 
-/** Successful actions that leave the backend running below full capability. */
-const DEGRADING_ACTIONS: Partial<Record<RecoveryAction, string>> = {
-  enable_cpu_offload: 'CPU offload enabled',
-  apply_vram_optimization: 'VRAM optimizations applied',
-};
-
 /** Runs recovery chains against backends, with cooldowns, breakers, health monitoring and statistics. */
 export class FallbackRecoverySystem {
   /** The validated policy in force. */
   readonly policy: RecoveryPolicy;
 
   private readonly attemptEmitter = new EventEmitter<RecoveryAttempt>();
-  private readonly mockModeEmitter = new EventEmitter<MockModeChange>();
   private readonly downloadRetryEmitter = new EventEmitter<DownloadRetry>();
-  private readonly systemStatusEmitter = new EventEmitter<SystemStatus>();
 
   /** Every recovery action tried, as it ends. */
   readonly onRecoveryAttempt: Event<RecoveryAttempt> = this.attemptEmitter.addListener;
   /** A backend's or model's circuit breaker changed state. */
   readonly onBreakerStateChange: Event<BreakerStateChange>;
   /** Preview (mock) mode was entered or left. */
-  readonly onMockModeChange: Event<MockModeChange> = this.mockModeEmitter.addListener;
+  readonly onMockModeChange: Event<MockModeChange>;
   /** A model download failed and will be tried again after a delay. */
   readonly onDownloadRetry: Event<DownloadRetry> = this.downloadRetryEmitter.addListener;
   /** Every health check's result. */
   readonly onHealthStatus: Event<SystemHealthStatus>;
   /** The system's state after each health check and each change of mode. */
-  readonly onSystemStatus: Event<SystemStatus> = this.systemStatusEmitter.addListener;
+  readonly onSystemStatus: Event<SystemStatus>;
 
   private readonly clock: Clock;
   private readonly monitor: HealthMonitor;
@@ -99,8 +93,7 @@ export class FallbackRecoverySystem {
   private readonly chain: RecoveryChain;
   private readonly cooldowns: ScopedCooldowns;
   private readonly breakers: BreakerRegistry;
-  private readonly degradedReasons = new Map<string, string>();
-  private mockMode = false;
+  private readonly mode: SystemMode;
   private readonly counters = new RecoveryCounters();
 
   constructor(options: FallbackRecoverySystemOptions) {
@@ -118,6 +111,9 @@ export class FallbackRecoverySystem {
     this.cooldowns = new ScopedCooldowns(options.clock, this.policy.cooldownSeconds);
     this.breakers = new BreakerRegistry(options.clock, this.policy.breaker);
     this.onBreakerStateChange = this.breakers.onStateChange;
+    this.mode = new SystemMode(options.clock, this.monitor, () => this.breakers.snapshots());
+    this.onMockModeChange = this.mode.onMockModeChange;
+    this.onSystemStatus = this.mode.onSystemStatus;
     const actions = new RecoveryActions({
       clock: options.clock,
       policy: this.policy,
@@ -126,7 +122,7 @@ export class FallbackRecoverySystem {
       random: options.random ?? Math.random,
       reduceGenerationParams: options.reduceGenerationParams,
       downloads: options.downloads,
-      enterMockMode: (reason) => this.enterMockMode(reason),
+      enterMockMode: (reason) => this.mode.enterMockMode(reason),
       onDownloadRetry: (retry) => this.downloadRetryEmitter.emit(retry),
     });
     this.chain = new RecoveryChain({
@@ -134,7 +130,7 @@ export class FallbackRecoverySystem {
       policy: this.policy,
       actions,
       counters: this.counters,
-      mockModeActive: () => this.mockMode,
+      mockModeActive: () => this.mode.mockModeActive,
       onAttempt: (attempt, run) => this.recordAttempt(attempt, run),
     });
   }
@@ -218,21 +214,17 @@ export class FallbackRecoverySystem {
 
   /** Whether preview (mock) mode is active. */
   get mockModeActive(): boolean {
-    return this.mockMode;
+    return this.mode.mockModeActive;
   }
 
   /** Leaves preview mode, e.g. once a real backend works again. */
   exitMockMode(reason: string): void {
-    if (!this.mockMode) return;
-    this.mockMode = false;
-    this.degradedReasons.delete('mock');
-    this.mockModeEmitter.emit({ active: false, reason, at: this.clock.now() });
-    this.systemStatusEmitter.emit(this.systemStatus([]));
+    this.mode.exitMockMode(reason);
   }
 
   /** Counts and times of recovery since construction or the last reset. */
   getRecoveryStatistics(): RecoveryStatistics {
-    return this.counters.statistics(this.mockMode, this.currentDegradedReasons());
+    return this.counters.statistics(this.mode.mockModeActive, this.mode.degradedReasons());
   }
 
   /**
@@ -242,9 +234,8 @@ export class FallbackRecoverySystem {
   resetRecoveryState(): void {
     this.cooldowns.clear();
     this.breakers.reset();
-    this.degradedReasons.clear();
     this.counters.reset();
-    if (this.mockMode) this.exitMockMode('recovery state reset');
+    this.mode.reset('recovery state reset');
   }
 
   private async recover(
@@ -268,7 +259,7 @@ export class FallbackRecoverySystem {
           : `Recovery from ${failureType} is cooling down: ${Math.ceil(remaining)} s remain`,
         failureType,
         attempts: [],
-        mockMode: this.mockMode,
+        mockMode: this.mode.mockModeActive,
         cooldownRemainingSeconds: remaining,
       };
     }
@@ -296,19 +287,10 @@ export class FallbackRecoverySystem {
     }
   }
 
-  /** Announces an attempt; a successful degrading action is kept as a reason the system runs degraded. */
+  /** Announces an attempt; a successful degrading repair is kept as a reason the system runs degraded. */
   private recordAttempt(attempt: RecoveryAttempt, run: RunState): void {
-    const degrades = DEGRADING_ACTIONS[attempt.action];
-    if (attempt.success && degrades) this.degradedReasons.set(`${attempt.action}:${run.target?.id ?? ''}`, `${degrades} on ${run.target?.id ?? 'the backend'}`);
+    this.mode.noteAttempt(attempt, run.target?.id);
     this.attemptEmitter.emit(attempt);
-  }
-
-  private enterMockMode(reason: string): void {
-    this.degradedReasons.set('mock', 'preview (mock) mode active');
-    if (this.mockMode) return;
-    this.mockMode = true;
-    this.mockModeEmitter.emit({ active: true, reason, at: this.clock.now() });
-    this.systemStatusEmitter.emit(this.systemStatus([]));
   }
 
   private async reactToHealth(status: SystemHealthStatus): Promise<void> {
@@ -320,31 +302,11 @@ export class FallbackRecoverySystem {
     if (status.findings.some((f) => f.level === 'critical' && f.resource !== 'vram')) {
       triggered.push(await this.recoverFromHealth('system_resource_error', issues));
     }
-    this.systemStatusEmitter.emit(this.systemStatus(triggered));
+    this.mode.announce(triggered);
   }
 
   private async recoverFromHealth(failureType: FailureType, issues: string): Promise<TriggeredRecovery> {
     const result = await this.recover(failureType, `health check: ${issues}`, {}, {}, 'health_monitor');
     return { failureType, recovered: result.recovered, message: result.message };
-  }
-
-  private systemStatus(triggered: readonly TriggeredRecovery[]): SystemStatus {
-    const reasons = this.currentDegradedReasons();
-    return {
-      at: this.clock.now(),
-      health: this.monitor.latest?.overall ?? null,
-      mockModeActive: this.mockMode,
-      degradedMode: reasons.length > 0,
-      degradedReasons: reasons,
-      openBreakers: this.getBreakerStates().filter((b) => b.state === 'open'),
-      triggered,
-    };
-  }
-
-  private currentDegradedReasons(): string[] {
-    const reasons = [...this.degradedReasons.values()];
-    const health = this.monitor.latest;
-    if (health && health.overall !== 'healthy') reasons.push(`health ${health.overall}: ${health.issues.join('; ')}`);
-    return reasons;
   }
 }
