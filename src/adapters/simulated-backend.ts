@@ -39,6 +39,7 @@ import {
   type PipelineState,
   type VramUsage,
 } from '../runtime/backend.js';
+import { Semaphore, SerialLock } from './concurrency.js';
 import { writeOutputAtomically } from './output-file.js';
 import { sleep } from '../core/clock.js';
 import type { TargetHealth } from '../runtime/recovery/recovery-target.js';
@@ -211,9 +212,10 @@ export class SimulatedBackend implements Backend {
   private lastExit: PipelineExit | undefined;
   private epoch = 0;
   private pipelineLife = new AbortController();
-  private slotsInUse = 0;
-  private readonly slotWaiters: Array<() => void> = [];
-  private gpuQueue: Promise<void> = Promise.resolve();
+  /** Generations at once: one permit per slot. */
+  private readonly slotPermits: Semaphore;
+  /** Model loads, unloads and pipeline changes never interleave. */
+  private readonly gpu = new SerialLock();
   private lastReportedUsedGb: number;
   private readonly events = new EventEmitter<BackendEvent>();
   private readonly faultEvents = new EventEmitter<InjectedFaultEvent>();
@@ -228,6 +230,7 @@ export class SimulatedBackend implements Backend {
     this.options = parseOrThrow(SimulatedBackendOptionsSchema, options, 'simulated backend options');
     this.id = this.options.id;
     this.slots = this.options.slots;
+    this.slotPermits = new Semaphore(this.slots);
     this.clock = dependencies.clock;
     this.models = new Map(this.options.models.map((m) => [m.id, m]));
     this.installed = new Set(this.options.installed ?? this.options.models.map((m) => m.id));
@@ -260,12 +263,12 @@ export class SimulatedBackend implements Backend {
       if (signal.aborted) throw abortError(signal);
       const model = this.installedModel(request.modelId);
       checkInputs(model, request);
-      const releaseSlot = await this.acquireSlot(signal);
+      const releaseSlot = await this.slotPermits.acquire(signal);
       const startedAt = this.clock.now();
       try {
         const fault = this.faults.next(model.id);
         if (fault) this.faultEvents.emit({ ...fault, backendId: this.id, jobId: request.jobId, modelId: model.id, at: startedAt });
-        const job = await this.exclusively(() => this.startJob(model, request, fault, signal, onProgress));
+        const job = await this.gpu.exclusively(() => this.startJob(model, request, fault, signal, onProgress));
         try {
           await this.sample(job, request, fault, onProgress);
         } finally {
@@ -314,7 +317,7 @@ export class SimulatedBackend implements Backend {
 
   /** Releases fragmented cache. Rejects when the pipeline is not running (there is no process to ask). */
   freeGpuMemory(signal: AbortSignal): Promise<void> {
-    return this.exclusively(async () => {
+    return this.gpu.exclusively(async () => {
       this.requireRunningPipeline('cannot free GPU memory');
       await this.wait(this.scaledMs(this.options.freeMemorySeconds), signal);
       this.fragmentationGb = 0;
@@ -324,7 +327,7 @@ export class SimulatedBackend implements Backend {
 
   /** Unloads every model no job is using. Rejects when the pipeline is not running. */
   unloadModels(signal: AbortSignal): Promise<void> {
-    return this.exclusively(async () => {
+    return this.gpu.exclusively(async () => {
       this.requireRunningPipeline('cannot unload models');
       for (const entry of [...this.loaded.values()]) {
         if (entry.activeJobs === 0) await this.unload(entry, 'requested', signal);
@@ -337,7 +340,7 @@ export class SimulatedBackend implements Backend {
    * restart takes restartSeconds. Clears a crash. When aborted midway, the pipeline stays down.
    */
   restartPipeline(signal: AbortSignal): Promise<void> {
-    return this.exclusively(async () => {
+    return this.gpu.exclusively(async () => {
       if (this.state === 'running') this.terminatePipeline({ exitCode: 143, signal: 'SIGTERM' });
       this.setState('restarting', 'restarting the pipeline process');
       try {
@@ -356,7 +359,7 @@ export class SimulatedBackend implements Backend {
   /** Switches the offload mode for new jobs; idle models are unloaded to be placed again. Same mode: no change. */
   async setOffloadMode(mode: OffloadMode, signal: AbortSignal): Promise<void> {
     const wanted = parseOrThrow(z.enum(OFFLOAD_MODES), mode, 'offload mode');
-    return this.exclusively(async () => {
+    return this.gpu.exclusively(async () => {
       if (wanted === this.currentOffloadMode) return;
       this.currentOffloadMode = wanted;
       for (const entry of [...this.loaded.values()]) {
@@ -615,41 +618,6 @@ export class SimulatedBackend implements Backend {
   private async wait(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw signal.reason;
     if (ms > 0) await sleep(this.clock, ms, signal);
-  }
-
-  /** Runs `task` after every earlier exclusive task: model loads, unloads and pipeline changes never interleave. */
-  private exclusively<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.gpuQueue.then(task);
-    this.gpuQueue = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-
-  /** Takes a slot, waiting in line for one when all are busy; resolves with the function that gives it back. */
-  private acquireSlot(signal: AbortSignal): Promise<() => void> {
-    const release = (): void => {
-      const next = this.slotWaiters.shift();
-      if (next) next();
-      else this.slotsInUse--;
-    };
-    if (this.slotsInUse < this.slots) {
-      this.slotsInUse++;
-      return Promise.resolve(release);
-    }
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        this.slotWaiters.splice(this.slotWaiters.indexOf(grant), 1);
-        reject(abortError(signal));
-      };
-      const grant = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(release);
-      };
-      this.slotWaiters.push(grant);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 }
 
