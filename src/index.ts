@@ -25,9 +25,9 @@ export * from './core/health-assessment.js';
 export * from './runtime/request-queue.js';
 export * from './runtime/in-memory-request-queue.js';
 export * from './runtime/intelligent-fallback-manager.js';
-export * from './runtime/recovery-target.js';
-export { HealthMonitor, type HealthMonitorOptions, type GpuDevice, type HealthProbe, type HealthReading, type ReportedVram, type VramReporter } from './runtime/health-monitor.js';
-export * from './runtime/fallback-recovery-system.js';
+export * from './runtime/recovery/recovery-target.js';
+export { HealthMonitor, type HealthMonitorOptions, type GpuDevice, type HealthProbe, type HealthReading, type ReportedVram, type VramReporter } from './runtime/recovery/health-monitor.js';
+export * from './runtime/recovery/fallback-recovery-system.js';
 
 // The engine, its records and events, and the ports of custom backends and job stores.
 export * from './runtime/backend.js';

@@ -14,4 +14,4 @@ export const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed',
 export type { FallbackStrategy, ConsideredOption } from '../src/core/planning.js';
 export type { ModelSuggestion, RankedAlternatives } from '../src/core/scoring.js';
 export type { SystemHealthStatus } from '../src/core/health-assessment.js';
-export type { RecoveryStatistics } from '../src/runtime/fallback-recovery-system.js';
+export type { RecoveryStatistics } from '../src/runtime/recovery/recovery-records.js';

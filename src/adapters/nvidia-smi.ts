@@ -3,7 +3,7 @@
  * with a timeout and treats a missing binary as "no GPU information", not as an error.
  */
 import { execFile } from 'node:child_process';
-import type { GpuDevice } from '../runtime/health-monitor.js';
+import type { GpuDevice } from '../runtime/recovery/health-monitor.js';
 
 /** Arguments that make nvidia-smi print one CSV line per GPU, memory in MiB, without header or units. */
 export const NVIDIA_SMI_ARGS = [

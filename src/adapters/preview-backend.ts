@@ -17,7 +17,7 @@ import {
   type GenerationRequest,
 } from '../runtime/backend.js';
 import { writeOutputAtomically } from './output-file.js';
-import type { TargetHealth } from '../runtime/recovery-target.js';
+import type { TargetHealth } from '../runtime/recovery/recovery-target.js';
 import { renderTextGif, wrapText } from './gif-writer.js';
 
 /** The word drawn on every preview frame. */

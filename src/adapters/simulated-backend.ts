@@ -1,3 +1,4 @@
+// Over 400 lines for one reason: the virtual GPU (VRAM, loads, slots, faults, pipeline life) is one state machine; its options are in simulated-backend-options.ts.
 /**
  * A simulated GPU backend for demos, tests and benchmarks. It sizes and times jobs with the planner's own estimates
  * (estimateVramGb, catalogGenerationSeconds), so the simulation matches the profiles the planner reasons about, and
@@ -19,9 +20,9 @@
 import { EventEmitter } from 'cockatiel';
 import { z } from 'zod';
 import type { ModelStatus } from '../core/availability.js';
-import { DEFAULT_MODELS, ModelDescriptorSchema, type ModelDescriptor } from '../core/catalog.js';
+import type { ModelDescriptor } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
-import { EstimationConfigSchema, GIB, catalogGenerationSeconds, estimateVramGb, formatBytes } from '../core/estimates.js';
+import { GIB, catalogGenerationSeconds, estimateVramGb, formatBytes } from '../core/estimates.js';
 import { OFFLOAD_MODES, type OffloadMode } from '../core/recovery-policy.js';
 import { parseResolution } from '../core/requirements.js';
 import { parseOrThrow } from '../core/validation.js';
@@ -39,123 +40,23 @@ import {
   type PipelineState,
   type VramUsage,
 } from '../runtime/backend.js';
+import { Semaphore, SerialLock } from './concurrency.js';
 import { writeOutputAtomically } from './output-file.js';
 import { sleep } from '../core/clock.js';
-import type { TargetHealth } from '../runtime/recovery-target.js';
+import type { TargetHealth } from '../runtime/recovery/recovery-target.js';
 import { renderTextGif, wrapText } from './gif-writer.js';
+import { FaultInjector, type FaultKind, type PlannedFault } from './simulated-faults.js';
 import {
-  FaultInjector,
-  FaultProbabilitiesSchema,
-  ScriptedFaultSchema,
-  type FaultKind,
-  type PlannedFault,
-} from './simulated-faults.js';
+  DEFAULT_OFFLOAD_TRADES,
+  SimulatedBackendOptionsSchema,
+  type InjectedFaultEvent,
+  type SimulatedBackendDependencies,
+  type SimulatedBackendOptions,
+  type SimulatedBackendOptionsInput,
+  type SpeedMemoryTrade,
+} from './simulated-backend-options.js';
 
-/** How one offload mode (or the VRAM optimisation) changes a job: VRAM and time multipliers. */
-export const SpeedMemoryTradeSchema = z.object({
-  /** Multiplies the VRAM a job needs, at most 1. */
-  vramFactor: z.number().positive().max(1),
-  /** Multiplies the time a job takes, at least 1. */
-  timeFactor: z.number().min(1),
-});
-export type SpeedMemoryTrade = z.infer<typeof SpeedMemoryTradeSchema>;
-
-/** The default VRAM and time factors of each offload mode. */
-export const DEFAULT_OFFLOAD_TRADES: Readonly<Record<OffloadMode, SpeedMemoryTrade>> = {
-  none: { vramFactor: 1, timeFactor: 1 },
-  model: { vramFactor: 0.6, timeFactor: 1.5 },
-  sequential: { vramFactor: 0.35, timeFactor: 3 },
-  lowvram: { vramFactor: 0.5, timeFactor: 2 },
-  novram: { vramFactor: 0.25, timeFactor: 4 },
-};
-
-/** Options of the simulated backend; every field has the documented default. */
-export const SimulatedBackendOptionsSchema = z
-  .object({
-    /** Names the backend (default `simulated-gpu`). */
-    id: z.string().min(1).default('simulated-gpu'),
-    /** GPU memory in GiB (default 24). */
-    vramGb: z.number().positive().default(24),
-    /** Jobs that run at once (default 1); further jobs wait for a slot. */
-    slots: z.number().int().min(1).max(64).default(1),
-    /** Models the GPU can run (default the three Wan2.2 models). */
-    models: z.array(ModelDescriptorSchema).min(1).default(() => [...DEFAULT_MODELS]),
-    /** Ids of the models whose files are installed (default every model). */
-    installed: z.array(z.string()).optional(),
-    /** VRAM and time estimation; pass the planner's config so profiles match (default the reference figures). */
-    estimation: EstimationConfigSchema.prefault({}),
-    /** Load throughput from disk into VRAM, GiB per second (default 2: a 14 GB model loads in 7 s). */
-    loadGbPerSecond: z.number().positive().default(2),
-    /** Seconds to unload one model (default 1). */
-    unloadSeconds: z.number().min(0).default(1),
-    /** Seconds a pipeline restart takes (default 20). */
-    restartSeconds: z.number().min(0).default(20),
-    /** Seconds freeGpuMemory takes (default 0.5). */
-    freeMemorySeconds: z.number().min(0).default(0.5),
-    /** Download throughput of ensureModelDownloaded in simulated bytes per second (default 50 MiB/s). */
-    downloadBytesPerSecond: z.number().positive().default(50 * 1024 ** 2),
-    /** Multiplies every duration; 0.02 makes a 120 s reference job take 2.4 s of clock time (default 1). */
-    timeScale: z.number().positive().default(1),
-    /** Offload mode at start (default `none`). */
-    offloadMode: z.enum(OFFLOAD_MODES).default('none'),
-    /** Overrides of {@link DEFAULT_OFFLOAD_TRADES}, per mode. */
-    offloadTrades: z.partialRecord(z.enum(OFFLOAD_MODES), SpeedMemoryTradeSchema).default({}),
-    /** What applyVramOptimization (tiled VAE decoding, attention slicing) does (default VRAM ×0.8, time ×1.15). */
-    vramOptimization: SpeedMemoryTradeSchema.default({ vramFactor: 0.8, timeFactor: 1.15 }),
-    /** Whether VRAM optimisations are on at start (default false). */
-    vramOptimized: z.boolean().default(false),
-    /** Share of a model's base VRAM its weights hold while it is loaded, before offload (default 0.5). */
-    residentShare: z.number().min(0).max(1).default(0.5),
-    /** VRAM the running pipeline process holds for its CUDA context, GiB (default 0.5). */
-    contextVramGb: z.number().min(0).default(0.5),
-    /** Share of a finished job's working memory left as fragmented cache until freeGpuMemory (default 0.05). */
-    fragmentationShare: z.number().min(0).max(1).default(0.05),
-    /** Faults for the next jobs, in order (default none). */
-    faultScript: z.array(ScriptedFaultSchema).default([]),
-    /** Chance of each fault per job (default 0 each). */
-    faultProbabilities: FaultProbabilitiesSchema.prefault({}),
-    /** The GIF each job writes. */
-    output: z
-      .object({
-        /** Width in pixels; the height follows the requested aspect ratio (default 160, so 160x90 for 16:9). */
-        width: z.number().int().min(32).max(640).default(160),
-        /** Most frames drawn, sampled evenly from the requested frames (default 8). */
-        maxFrames: z.number().int().min(1).max(64).default(8),
-        /** Milliseconds per frame (default 250). */
-        frameDelayMs: z.number().int().min(10).max(10_000).default(250),
-      })
-      .prefault({}),
-  })
-  .superRefine((options, ctx) => {
-    const ids = new Set<string>();
-    options.models.forEach((model, index) => {
-      if (ids.has(model.id)) ctx.addIssue({ code: 'custom', path: ['models', index, 'id'], message: 'expected a unique model id' });
-      ids.add(model.id);
-    });
-    options.installed?.forEach((id, index) => {
-      if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['installed', index], message: `expected one of ${[...ids].join(', ')}` });
-    });
-  });
-export type SimulatedBackendOptions = z.output<typeof SimulatedBackendOptionsSchema>;
-export type SimulatedBackendOptionsInput = z.input<typeof SimulatedBackendOptionsSchema>;
-
-/** What the simulated backend needs besides options. */
-export interface SimulatedBackendDependencies {
-  /** All simulated time passes on this clock. */
-  clock: Clock;
-  /** Source of [0, 1) numbers for probability faults (default Math.random; see seededRandom). */
-  random?: () => number;
-  /** Models whose real files another component (the model files store) reports complete count as installed. */
-  filesPresent?: { has(modelId: string): boolean };
-}
-
-/** Announced when a fault strikes a job. */
-export interface InjectedFaultEvent extends PlannedFault {
-  backendId: string;
-  jobId: string;
-  modelId: string;
-  at: number;
-}
+export * from './simulated-backend-options.js';
 
 interface LoadedModel {
   readonly modelId: string;
@@ -211,9 +112,10 @@ export class SimulatedBackend implements Backend {
   private lastExit: PipelineExit | undefined;
   private epoch = 0;
   private pipelineLife = new AbortController();
-  private slotsInUse = 0;
-  private readonly slotWaiters: Array<() => void> = [];
-  private gpuQueue: Promise<void> = Promise.resolve();
+  /** Generations at once: one permit per slot. */
+  private readonly slotPermits: Semaphore;
+  /** Model loads, unloads and pipeline changes never interleave. */
+  private readonly gpu = new SerialLock();
   private lastReportedUsedGb: number;
   private readonly events = new EventEmitter<BackendEvent>();
   private readonly faultEvents = new EventEmitter<InjectedFaultEvent>();
@@ -228,6 +130,7 @@ export class SimulatedBackend implements Backend {
     this.options = parseOrThrow(SimulatedBackendOptionsSchema, options, 'simulated backend options');
     this.id = this.options.id;
     this.slots = this.options.slots;
+    this.slotPermits = new Semaphore(this.slots);
     this.clock = dependencies.clock;
     this.models = new Map(this.options.models.map((m) => [m.id, m]));
     this.installed = new Set(this.options.installed ?? this.options.models.map((m) => m.id));
@@ -260,12 +163,12 @@ export class SimulatedBackend implements Backend {
       if (signal.aborted) throw abortError(signal);
       const model = this.installedModel(request.modelId);
       checkInputs(model, request);
-      const releaseSlot = await this.acquireSlot(signal);
+      const releaseSlot = await this.slotPermits.acquire(signal);
       const startedAt = this.clock.now();
       try {
         const fault = this.faults.next(model.id);
         if (fault) this.faultEvents.emit({ ...fault, backendId: this.id, jobId: request.jobId, modelId: model.id, at: startedAt });
-        const job = await this.exclusively(() => this.startJob(model, request, fault, signal, onProgress));
+        const job = await this.gpu.exclusively(() => this.startJob(model, request, fault, signal, onProgress));
         try {
           await this.sample(job, request, fault, onProgress);
         } finally {
@@ -314,7 +217,7 @@ export class SimulatedBackend implements Backend {
 
   /** Releases fragmented cache. Rejects when the pipeline is not running (there is no process to ask). */
   freeGpuMemory(signal: AbortSignal): Promise<void> {
-    return this.exclusively(async () => {
+    return this.gpu.exclusively(async () => {
       this.requireRunningPipeline('cannot free GPU memory');
       await this.wait(this.scaledMs(this.options.freeMemorySeconds), signal);
       this.fragmentationGb = 0;
@@ -324,7 +227,7 @@ export class SimulatedBackend implements Backend {
 
   /** Unloads every model no job is using. Rejects when the pipeline is not running. */
   unloadModels(signal: AbortSignal): Promise<void> {
-    return this.exclusively(async () => {
+    return this.gpu.exclusively(async () => {
       this.requireRunningPipeline('cannot unload models');
       for (const entry of [...this.loaded.values()]) {
         if (entry.activeJobs === 0) await this.unload(entry, 'requested', signal);
@@ -337,7 +240,7 @@ export class SimulatedBackend implements Backend {
    * restart takes restartSeconds. Clears a crash. When aborted midway, the pipeline stays down.
    */
   restartPipeline(signal: AbortSignal): Promise<void> {
-    return this.exclusively(async () => {
+    return this.gpu.exclusively(async () => {
       if (this.state === 'running') this.terminatePipeline({ exitCode: 143, signal: 'SIGTERM' });
       this.setState('restarting', 'restarting the pipeline process');
       try {
@@ -356,7 +259,7 @@ export class SimulatedBackend implements Backend {
   /** Switches the offload mode for new jobs; idle models are unloaded to be placed again. Same mode: no change. */
   async setOffloadMode(mode: OffloadMode, signal: AbortSignal): Promise<void> {
     const wanted = parseOrThrow(z.enum(OFFLOAD_MODES), mode, 'offload mode');
-    return this.exclusively(async () => {
+    return this.gpu.exclusively(async () => {
       if (wanted === this.currentOffloadMode) return;
       this.currentOffloadMode = wanted;
       for (const entry of [...this.loaded.values()]) {
@@ -615,41 +518,6 @@ export class SimulatedBackend implements Backend {
   private async wait(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw signal.reason;
     if (ms > 0) await sleep(this.clock, ms, signal);
-  }
-
-  /** Runs `task` after every earlier exclusive task: model loads, unloads and pipeline changes never interleave. */
-  private exclusively<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.gpuQueue.then(task);
-    this.gpuQueue = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-
-  /** Takes a slot, waiting in line for one when all are busy; resolves with the function that gives it back. */
-  private acquireSlot(signal: AbortSignal): Promise<() => void> {
-    const release = (): void => {
-      const next = this.slotWaiters.shift();
-      if (next) next();
-      else this.slotsInUse--;
-    };
-    if (this.slotsInUse < this.slots) {
-      this.slotsInUse++;
-      return Promise.resolve(release);
-    }
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        this.slotWaiters.splice(this.slotWaiters.indexOf(grant), 1);
-        reject(abortError(signal));
-      };
-      const grant = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(release);
-      };
-      this.slotWaiters.push(grant);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 }
 

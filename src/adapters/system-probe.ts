@@ -6,7 +6,7 @@
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { currentLoad, mem } from 'systeminformation';
-import type { GpuDevice, HealthProbe, HealthReading } from '../runtime/health-monitor.js';
+import type { GpuDevice, HealthProbe, HealthReading } from '../runtime/recovery/health-monitor.js';
 import { queryNvidiaSmi, type NvidiaSmiOptions } from './nvidia-smi.js';
 
 /** Options of {@link SystemProbe}. */

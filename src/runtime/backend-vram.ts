@@ -1,5 +1,5 @@
 import type { Backend } from './backend.js';
-import type { ReportedVram, VramReporter } from './health-monitor.js';
+import type { ReportedVram, VramReporter } from './recovery/health-monitor.js';
 
 /** GPU memory as the backends see it (the simulated GPU's, ComfyUI's /system_stats), for the health monitor. */
 export class BackendVramReporter implements VramReporter {

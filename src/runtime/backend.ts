@@ -11,7 +11,7 @@
 import type { Event } from 'cockatiel';
 import type { ModelStatus } from '../core/availability.js';
 import type { GenerationSettings } from '../core/estimates.js';
-import type { RecoveryTarget } from './recovery-target.js';
+import type { RecoveryTarget } from './recovery/recovery-target.js';
 
 /** An input image, as a file the backend can read or as bytes. */
 export type GenerationImage = { readonly path: string } | { readonly bytes: Uint8Array; readonly mediaType?: string };

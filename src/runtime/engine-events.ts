@@ -1,7 +1,7 @@
 import type { SystemHealthStatus } from '../core/health-assessment.js';
 import type { FallbackStrategy } from '../core/planning.js';
 import type { ModelAvailability } from '../core/vocabulary.js';
-import type { RecoveryAttempt, SystemStatus } from './fallback-recovery-system.js';
+import type { RecoveryAttempt, SystemStatus } from './recovery/fallback-recovery-system.js';
 import type { JobState } from './job.js';
 
 /** Every event the engine emits; the WebSocket forwards them as they are (`type` first). `at` is epoch ms. */

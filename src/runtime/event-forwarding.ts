@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Backend } from './backend.js';
 import type { UnderstudyEvent } from './engine-events.js';
-import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
+import type { FallbackRecoverySystem } from './recovery/fallback-recovery-system.js';
 
 /** Forwards the recovery system's attempts, health and status, and the backends' model loads, as engine events. */
 export function forwardEngineEvents(recovery: FallbackRecoverySystem, backends: readonly Backend[], clock: Clock, emit: (event: UnderstudyEvent) => void): void {

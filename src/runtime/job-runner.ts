@@ -2,15 +2,15 @@ import { catalogGenerationSeconds, formatBytes } from '../core/estimates.js';
 import type { Catalog } from '../core/catalog.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { FallbackStrategy } from '../core/planning.js';
-import { PREVIEW_MODEL_ID } from '../core/scoring.js';
 import type { FailureType } from '../core/vocabulary.js';
 import type { Backend, BackendSettings } from './backend.js';
 import type { UnderstudyEvent } from './engine-events.js';
-import type { FallbackRecoverySystem, RecoveryResult } from './fallback-recovery-system.js';
+import type { FallbackRecoverySystem, RecoveryResult } from './recovery/fallback-recovery-system.js';
 import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
 import type { Job, JobError, Replan } from './job.js';
 import { isLeaseLostError, type JobStore } from './job-store.js';
 import type { ModelDownloads } from './model-downloads.js';
+import { modelToRun, planWaits } from './plan-effects.js';
 
 /** What a runner needs from the engine: a narrow view, so it can be tested and reasoned about alone. */
 export interface JobRunnerContext {
@@ -158,7 +158,7 @@ export class JobRunner {
     }
     const plan = replan?.plan;
     ctx.emit({ type: 'job.replanned', at: ctx.clock.now(), jobId: job.id, strategy: plan?.strategyType ?? job.plan.strategyType, model: replan?.modelUsed ?? job.modelUsed, message: plan?.userMessage ?? 'retrying' });
-    if (plan && (plan.strategyType === 'queue_and_wait' || plan.strategyType === 'download_and_retry')) {
+    if (plan && planWaits(plan)) {
       await ctx.store.setWaitingForModel(job.id, { modelId: plan.model, message: plan.userMessage });
       if (plan.strategyType === 'download_and_retry') ctx.downloads.request(plan.model);
       ctx.emit({ type: 'job.waiting', at: ctx.clock.now(), jobId: job.id, status: 'waiting_for_model', model: plan.model, message: plan.userMessage });
@@ -197,8 +197,7 @@ export class JobRunner {
       requirements: rest,
     });
     if (plan.strategyType === 'reject') return undefined;
-    const modelUsed = plan.strategyType === 'mock_generation' ? PREVIEW_MODEL_ID : plan.model;
-    return { plan, modelUsed, requirements: plan.requirements };
+    return { plan, modelUsed: modelToRun(plan), requirements: plan.requirements };
   }
 
   private settingsOf(job: Job): BackendSettings {

@@ -6,7 +6,7 @@ import { reportBackendDownload } from './backend-download-progress.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { Job } from './job.js';
 import type { JobStore } from './job-store.js';
-import type { RecoveryDownloads } from './fallback-recovery-system.js';
+import type { RecoveryDownloads } from './recovery/fallback-recovery-system.js';
 import type { ModelFilePresence } from './model-file-presence.js';
 import type { ModelFileStore } from './model-file-store.js';
 

@@ -3,7 +3,7 @@ import { estimateVramGb } from '../core/estimates.js';
 import type { PlannerConfig } from '../core/planning.js';
 import { findReduction } from '../core/reduction.js';
 import { withDefaults } from '../core/requirements.js';
-import type { GenerationReduction, RecoveryContext } from './fallback-recovery-system.js';
+import type { GenerationReduction, RecoveryContext } from './recovery/fallback-recovery-system.js';
 
 /**
  * reduce_generation_params on the planner's ladder, from the failed job's settings: with no known budget, the

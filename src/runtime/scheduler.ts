@@ -3,7 +3,7 @@ import { PREVIEW_MODEL_ID } from '../core/scoring.js';
 import type { Backend } from './backend.js';
 import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
-import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
+import type { FallbackRecoverySystem } from './recovery/fallback-recovery-system.js';
 import type { JobRunner } from './job-runner.js';
 import { waitingForModelTotal, type JobStore } from './job-store.js';
 import type { ModelDownloads } from './model-downloads.js';

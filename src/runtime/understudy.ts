@@ -7,18 +7,19 @@ import type { ModelDescriptor } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
 import type { FallbackStrategy } from '../core/planning.js';
 import type { GenerationRequirements } from '../core/requirements.js';
-import { PREVIEW_MODEL_ID, inputMismatch, requireModel } from '../core/scoring.js';
+import { inputMismatch, requireModel } from '../core/scoring.js';
 import { ValidationError, parseOrThrow } from '../core/validation.js';
 import type { Backend } from './backend.js';
 import type { ModelFileStore, VerifiedModel } from './model-file-store.js';
 import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
-import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
+import type { FallbackRecoverySystem } from './recovery/fallback-recovery-system.js';
 import { DEFAULT_INPUT_LIMITS, decodeImageDataUrl, generationInputSchema, type GenerationInputDraft, type GenerationInputLimits } from './generation-input.js';
 import type { EstimateLearner } from '../core/learner.js';
 import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
 import type { JobQueue } from './job-queue.js';
 import type { ModelDownloads } from './model-downloads.js';
+import { modelToRun, planWaits } from './plan-effects.js';
 import type { QueueStatus, QueueTotals } from './queue-status.js';
 import type { Job, JobRequest, JobState } from './job.js';
 import { waitingForModelTotal, type JobStore } from './job-store.js';
@@ -151,8 +152,8 @@ export class Understudy {
       requirements: plan.requirements,
       ...(image ? { image } : {}),
     };
-    const waits = plan.strategyType === 'queue_and_wait' || plan.strategyType === 'download_and_retry';
-    const modelUsed = plan.strategyType === 'mock_generation' ? PREVIEW_MODEL_ID : plan.model;
+    const waits = planWaits(plan);
+    const modelUsed = modelToRun(plan);
 
     let hybridJob: Job | undefined;
     if (plan.strategyType === 'hybrid_approach') {

@@ -8,7 +8,7 @@ import { resolveEndpoint } from '../../src/adapters/comfyui/comfyui-endpoint.js'
 import { ComfyUiExecutionError, ComfyUiHttpError, connectionError, timeoutError } from '../../src/adapters/comfyui/comfyui-errors.js';
 import { classifyFailure } from '../../src/core/failure-classification.js';
 import { DEFAULT_HEALTH_THRESHOLDS } from '../../src/core/health-assessment.js';
-import { HealthMonitor } from '../../src/runtime/health-monitor.js';
+import { HealthMonitor } from '../../src/runtime/recovery/health-monitor.js';
 import { LIMIT, ManualClock, freePort, rejection, setup } from './helpers.js';
 
 const LABEL = 'ComfyUI at http://gpu-box:8188';

@@ -5,7 +5,7 @@ import { SimulatedBackend, type SimulatedBackendOptionsInput } from '../../src/a
 import { ManualClock } from '../../src/runtime/clocks.js';
 import { createUnderstudy, type UnderstudyConfigInput } from '../../src/composition/index.js';
 import type { UnderstudyEvent } from '../../src/runtime/engine-events.js';
-import type { HealthProbe } from '../../src/runtime/health-monitor.js';
+import type { HealthProbe } from '../../src/runtime/recovery/health-monitor.js';
 import type { Understudy } from '../../src/runtime/understudy.js';
 
 /** A calm machine: low CPU and memory, plenty of disk; GPU memory comes from the simulated backend. */

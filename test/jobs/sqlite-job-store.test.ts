@@ -147,7 +147,7 @@ test('a failed log sync rejects the changes waiting on it; the next change syncs
 test('the log is synced with fdatasync by default: the database runs at synchronous NORMAL and the WAL file exists', async (t) => {
   const { store, path } = storeFixture(t);
   await store.enqueue(newJob({ id: 'job' }));
-  const level = (store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
+  const level = (store as unknown as { db: { db: Database.Database } }).db.db.pragma('synchronous', { simple: true });
   assert.equal(level, 1, 'NORMAL: commits do not sync; the store syncs the log itself');
   assert.ok(existsSync(`${path}-wal`));
 });

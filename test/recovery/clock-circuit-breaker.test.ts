@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClockCircuitBreaker, type BreakerTransition } from '../../src/runtime/clock-circuit-breaker.js';
+import { ClockCircuitBreaker, type BreakerTransition } from '../../src/runtime/recovery/clock-circuit-breaker.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
 import { parseRecoveryConfig } from '../../src/core/recovery-policy.js';
 

@@ -1,7 +1,7 @@
 // Test doubles for the recovery tests: a scriptable recovery target, a settable health probe and a helper that
 // advances a ManualClock until a promise settles.
-import type { HealthProbe, HealthReading } from '../../src/runtime/health-monitor.js';
-import type { RecoveryTarget, TargetHealth } from '../../src/runtime/recovery-target.js';
+import type { HealthProbe, HealthReading } from '../../src/runtime/recovery/health-monitor.js';
+import type { RecoveryTarget, TargetHealth } from '../../src/runtime/recovery/recovery-target.js';
 import type { OffloadMode } from '../../src/core/recovery-policy.js';
 import { sleep } from '../../src/core/clock.js';
 import type { ManualClock } from '../../src/runtime/clocks.js';

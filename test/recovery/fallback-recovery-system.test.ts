@@ -10,12 +10,12 @@ import {
   type RecoveryAttempt,
   type RecoveryContext,
   type SystemStatus,
-} from '../../src/runtime/fallback-recovery-system.js';
+} from '../../src/runtime/recovery/fallback-recovery-system.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
 import { DEFAULT_RECOVERY_CHAINS, type RecoveryConfig } from '../../src/core/recovery-policy.js';
 import { isValidationError } from '../../src/core/validation.js';
 import { FAILURE_TYPES, type FailureType, type RecoveryAction } from '../../src/core/vocabulary.js';
-import type { HealthProbe } from '../../src/runtime/health-monitor.js';
+import type { HealthProbe } from '../../src/runtime/recovery/health-monitor.js';
 import {
   after,
   FakeProbe,

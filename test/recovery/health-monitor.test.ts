@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HealthMonitor, type HealthProbe, type VramReporter } from '../../src/runtime/health-monitor.js';
+import { HealthMonitor, type HealthProbe, type VramReporter } from '../../src/runtime/recovery/health-monitor.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
 import { DEFAULT_HEALTH_THRESHOLDS, type SystemHealthStatus } from '../../src/core/health-assessment.js';
 import { isValidationError } from '../../src/core/validation.js';

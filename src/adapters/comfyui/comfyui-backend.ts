@@ -32,8 +32,8 @@ import {
   type VramUsage,
 } from '../../runtime/backend.js';
 import { writeOutputAtomically } from '../output-file.js';
-import type { ReportedVram, VramReporter } from '../../runtime/health-monitor.js';
-import type { TargetHealth } from '../../runtime/recovery-target.js';
+import type { ReportedVram, VramReporter } from '../../runtime/recovery/health-monitor.js';
+import type { TargetHealth } from '../../runtime/recovery/recovery-target.js';
 import { prepareBackend, type BackendSetup, type ComfyUiBackendDependencies } from './backend-setup.js';
 import { ComfyUiClient, type SystemStats, type SystemStatsDevice } from './comfyui-client.js';
 import { DEFAULT_OFFLOAD_ARGS, type ComfyUiConfig, type ComfyUiConfigInput } from './comfyui-config.js';

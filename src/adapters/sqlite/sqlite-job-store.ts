@@ -1,6 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+// Over 400 lines for one reason: each of the job-store port's methods is one transaction here that persists a lifecycle decision.
 import { v7 as timeOrderedUuid } from 'uuid';
 import type { Clock } from '../../core/clock.js';
 import { effectiveRank, laneAhead } from '../../core/queue-ordering.js';
@@ -9,7 +7,6 @@ import { JOB_STATES, WAITING_JOB_STATES, type Job, type JobError, type JobLease,
 import {
   JOB_STORE_DEFAULTS,
   JobAlreadyExistsError,
-  JobNotFoundError,
   type ClaimOptions,
   type ExpireOptions,
   type FailOptions,
@@ -39,12 +36,9 @@ import {
 } from '../../runtime/job-transitions.js';
 import { SystemClock } from '../system-clock.js';
 import { BatchedWrites } from './batched-writes.js';
-import { GroupSync } from './group-sync.js';
-import { factsOf, parseCursor, timelineEntryOf, toJob, type JobBody, type JobRow, type TimelineRow } from './job-rows.js';
-import { prepareJobStatements, type JobStatements } from './job-statements.js';
-import { LOCK_SPIN_MS, retryWhileLocked } from './lock-retry.js';
-import { LogFileSync, type FileSync } from './log-file-sync.js';
-import { migrate } from './migrations.js';
+import { JobDatabase } from './job-database.js';
+import { factsOf, parseCursor, toJob, type JobBody, type JobRow } from './job-rows.js';
+import type { FileSync } from './log-file-sync.js';
 
 export type { FileSync } from './log-file-sync.js';
 
@@ -57,7 +51,7 @@ export interface SqliteJobStoreOptions extends JobStoreOptions {
   /**
    * How long a read or change waits for another process that holds the database locked before it fails with
    * `SQLITE_BUSY`, ms on `lockClock`. Default 5000. The event loop keeps turning meanwhile: SQLite itself waits at
-   * most {@link LOCK_SPIN_MS} per try, then the store tries again after a pause on `lockClock`.
+   * most LOCK_SPIN_MS (lock-retry.ts) per try, then the store tries again after a pause on `lockClock`.
    */
   lockWaitMs?: number;
   /**
@@ -99,13 +93,7 @@ export class SqliteJobStore implements JobStore {
   private readonly maxAttempts: number;
   private readonly retentionMs: number;
   private readonly retryAfterSeconds: number;
-  private readonly lockWaitMs: number;
-  private readonly lockClock: Clock;
-  private readonly db: Database.Database;
-  private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
-  private readonly sql: JobStatements;
-  private readonly logSync: GroupSync;
-  private readonly logFile: LogFileSync | undefined;
+  private readonly db: JobDatabase;
   private readonly enqueues = new BatchedWrites<PendingEnqueue, Job>((batch) => this.storeBatch(batch));
 
   constructor(options: SqliteJobStoreOptions) {
@@ -116,35 +104,16 @@ export class SqliteJobStore implements JobStore {
     this.maxAttempts = options.maxAttempts ?? JOB_STORE_DEFAULTS.maxAttempts;
     this.retentionMs = options.retentionMs ?? JOB_STORE_DEFAULTS.retentionMs;
     this.retryAfterSeconds = options.retryAfterSeconds ?? JOB_STORE_DEFAULTS.retryAfterSeconds;
-    this.lockWaitMs = options.lockWaitMs ?? 5000;
-    this.lockClock = options.lockClock ?? new SystemClock();
     requirePositiveInteger(this.maxQueueSize, 'maxQueueSize');
     requirePositiveInteger(this.maxAttempts, 'maxAttempts');
 
-    mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
-    try {
-      // WAL: readers never block the writer, and a commit is one append to the log.
-      const mode = this.db.pragma('journal_mode = WAL', { simple: true }) as string;
-      if (mode !== 'wal') throw new Error(`job database ${options.path} cannot use WAL journaling (got ${mode})`);
-      // NORMAL: a commit appends to the log without syncing it; write() then syncs the log, grouped (see above).
-      this.db.pragma('synchronous = NORMAL');
-      // Other processes (a worker, a second gateway) may hold the write lock briefly: opening and migrating wait for
-      // it here; afterwards SQLite waits only LOCK_SPIN_MS per try and the store retries on a timer (see lock-retry).
-      this.db.pragma(`busy_timeout = ${this.lockWaitMs}`);
-      this.db.pragma('foreign_keys = ON');
-      migrate(this.db);
-      this.db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
-      this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
-      this.sql = prepareJobStatements(this.db, this.agingSeconds);
-      const logPath = `${options.path}-wal`;
-      const syncLog = options.syncLog;
-      this.logFile = syncLog ? undefined : new LogFileSync(logPath);
-      this.logSync = new GroupSync(syncLog ? () => syncLog(logPath) : (this.logFile as LogFileSync).sync);
-    } catch (error) {
-      this.db.close();
-      throw error;
-    }
+    this.db = new JobDatabase({
+      path: options.path,
+      agingSeconds: this.agingSeconds,
+      lockWaitMs: options.lockWaitMs ?? 5000,
+      lockClock: options.lockClock ?? new SystemClock(),
+      ...(options.syncLog ? { syncLog: options.syncLog } : {}),
+    });
   }
 
   /**
@@ -157,7 +126,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   private async storeBatch(batch: PendingEnqueue[]): Promise<Array<{ value: Job } | { error: unknown }>> {
-    const outcomes = await this.writeRelaxed(() =>
+    const outcomes = await this.db.writeRelaxed(() =>
       batch.map(({ newJob, at }): { value: Job } | { error: unknown } => {
         try {
           return { value: this.insertJob(newJob, at) };
@@ -168,7 +137,7 @@ export class SqliteJobStore implements JobStore {
     );
     if (!outcomes.some((o) => 'value' in o)) return outcomes;
     try {
-      await this.logSync.flush();
+      await this.db.flush();
       return outcomes;
     } catch (error) {
       return outcomes.map((o) => ('value' in o ? { error } : o));
@@ -181,7 +150,7 @@ export class SqliteJobStore implements JobStore {
    */
   private insertJob(newJob: NewJob, at: number): Job {
     admitToQueue(this.waitingCount(), this.maxQueueSize, this.retryAfterSeconds);
-    if (newJob.id !== undefined && this.sql.selectById.get(newJob.id)) throw new JobAlreadyExistsError(newJob.id);
+    if (newJob.id !== undefined && this.db.sql.selectById.get(newJob.id)) throw new JobAlreadyExistsError(newJob.id);
     const accepted = acceptJob(newJob, at, this.maxAttempts);
     // Time-ordered (UUIDv7): a new id goes at the end of the id index instead of a random page of it, which halved
     // the system time of an enqueue here and keeps inserts cheap as the table grows past the page cache.
@@ -201,8 +170,8 @@ export class SqliteJobStore implements JobStore {
       max_attempts: accepted.maxAttempts,
       body: JSON.stringify(body),
     };
-    const seq = Number(this.sql.insertJob.run(inserted).lastInsertRowid);
-    const timeline = this.addTimeline(seq, accepted.timeline);
+    const seq = Number(this.db.sql.insertJob.run(inserted).lastInsertRowid);
+    const timeline = this.db.addTimeline(seq, accepted.timeline);
     const row: JobRow = {
       ...inserted,
       seq,
@@ -218,9 +187,9 @@ export class SqliteJobStore implements JobStore {
   }
 
   async get(id: string): Promise<Job | null> {
-    return this.read(() => {
-      const row = this.sql.selectById.get(id) as JobRow | undefined;
-      return row ? this.toJobs([row])[0] ?? null : null;
+    return this.db.read(() => {
+      const row = this.db.sql.selectById.get(id) as JobRow | undefined;
+      return row ? this.db.toJobs([row])[0] ?? null : null;
     });
   }
 
@@ -229,25 +198,25 @@ export class SqliteJobStore implements JobStore {
     const states = options.status === undefined ? JOB_STATES : typeof options.status === 'string' ? [options.status] : options.status;
     const newestFirst = options.order === 'newest_first';
     const cursor = options.cursor === undefined ? undefined : parseCursor(options.cursor);
-    return this.read(() => {
+    return this.db.read(() => {
       const params = { states: JSON.stringify(states), limit: limit + 1 };
       const rows = (
         newestFirst
-          ? this.sql.listNewestFirst.all({ ...params, before: cursor ?? Number.MAX_SAFE_INTEGER })
-          : this.sql.listOldestFirst.all({ ...params, after: cursor ?? 0 })
+          ? this.db.sql.listNewestFirst.all({ ...params, before: cursor ?? Number.MAX_SAFE_INTEGER })
+          : this.db.sql.listOldestFirst.all({ ...params, after: cursor ?? 0 })
       ) as JobRow[];
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
-      return { jobs: this.toJobs(page), nextCursor: rows.length > limit && last ? String(last.seq) : null };
+      return { jobs: this.db.toJobs(page), nextCursor: rows.length > limit && last ? String(last.seq) : null };
     });
   }
 
   async listQueue(options: QueueOrderOptions = {}): Promise<Job[]> {
     const now = options.now ?? this.clock.now();
-    return this.read(() => {
-      const statement = options.status === 'waiting_for_model' ? this.sql.waitingOrder : this.sql.queuedOrder;
+    return this.db.read(() => {
+      const statement = options.status === 'waiting_for_model' ? this.db.sql.waitingOrder : this.db.sql.queuedOrder;
       const rows = statement.all({ ...this.agingParams(now), limit: options.limit ?? -1 }) as JobRow[];
-      return this.toJobs(rows);
+      return this.db.toJobs(rows);
     });
   }
 
@@ -256,20 +225,20 @@ export class SqliteJobStore implements JobStore {
    * accepted that reads the lane totals and the few jobs old enough to have aged past it, however long the queue.
    */
   async queuePosition(id: string, now = this.clock.now()): Promise<number | null> {
-    return this.read(() => {
-      const row = this.requireRow(id);
+    return this.db.read(() => {
+      const row = this.db.requireRow(id);
       if (row.status !== 'queued') return null;
       const rank = effectiveRank({ priority: PRIORITIES[row.priority_rank] as Priority, queuedAt: row.created_at, sequence: row.seq }, now, this.agingSeconds);
       let ahead = 0;
       for (let lane = 0; lane < PRIORITIES.length; lane++) {
         const { allUpTo, tiedUpTo } = laneAhead(lane, rank, now, this.agingSeconds);
         if (tiedUpTo === -Infinity) continue; // then allUpTo is -Infinity too: none of this lane is ahead
-        const total = (this.sql.laneTotal.get({ lane }) as { n: number }).n;
+        const total = (this.db.sql.laneTotal.get({ lane }) as { n: number }).n;
         if (allUpTo === Infinity) {
           ahead += total;
           continue;
         }
-        const before = total - (this.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number }).n;
+        const before = total - (this.db.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number }).n;
         const tied = tiedUpTo === Infinity ? before : Math.min(this.countLaneUpTo(lane, tiedUpTo), before);
         ahead += Math.max(this.countLaneUpTo(lane, allUpTo), tied);
       }
@@ -286,10 +255,10 @@ export class SqliteJobStore implements JobStore {
     // neither locks nor writes. A job of another model queued meanwhile waits for the next pass.
     const ready = options.readyModels === undefined ? undefined : this.readyModelIds(options.readyModels);
     if (ready?.length === 0) return null;
-    return this.writeRelaxed(() => {
+    return this.db.writeRelaxed(() => {
       const params = { ...this.agingParams(now), take };
       const candidates = (
-        ready === undefined ? this.sql.candidates.all(params) : this.sql.readyCandidates.all({ ...params, ready: JSON.stringify(ready) })
+        ready === undefined ? this.db.sql.candidates.all(params) : this.db.sql.readyCandidates.all({ ...params, ready: JSON.stringify(ready) })
       ) as Candidate[];
       const head = candidates[0];
       if (!head) return null;
@@ -297,150 +266,150 @@ export class SqliteJobStore implements JobStore {
       const chosen = preferred ?? head;
       const skipped = candidates.indexOf(chosen);
 
-      const row = this.rowAt(chosen.seq);
+      const row = this.db.rowAt(chosen.seq);
       const claim = claimJob(factsOf(row), options.owner, now, leaseMs, skipped);
-      this.sql.markRunning.run({ seq: row.seq, owner: claim.lease.owner, expires_at: claim.lease.expiresAt, attempts: claim.attempts, now });
-      this.addTimeline(row.seq, claim.timeline);
-      return this.jobAt(row.seq);
+      this.db.sql.markRunning.run({ seq: row.seq, owner: claim.lease.owner, expires_at: claim.lease.expiresAt, attempts: claim.attempts, now });
+      this.db.addTimeline(row.seq, claim.timeline);
+      return this.db.jobAt(row.seq);
     });
   }
 
   async renewLease(id: string, owner: string, now?: number, leaseMs?: number): Promise<JobLease> {
     const at = now ?? this.clock.now();
-    return this.writeRelaxed(() => {
-      const row = this.requireRow(id);
+    return this.db.writeRelaxed(() => {
+      const row = this.db.requireRow(id);
       const lease = renewJobLease(factsOf(row), owner, at, leaseMs ?? this.leaseMs);
-      this.sql.renewLease.run({ seq: row.seq, expires_at: lease.expiresAt, now: at });
+      this.db.sql.renewLease.run({ seq: row.seq, expires_at: lease.expiresAt, now: at });
       return lease;
     });
   }
 
   async updateProgress(id: string, owner: string, progress: number, message?: string): Promise<void> {
     const now = this.clock.now();
-    await this.writeRelaxed(() => {
-      const row = this.requireRow(id);
+    await this.db.writeRelaxed(() => {
+      const row = this.db.requireRow(id);
       const reported = reportProgress(factsOf(row), owner, progress, message, now);
-      this.sql.setProgress.run({ seq: row.seq, progress: reported.progress, message: reported.progressMessage, now });
-      this.addTimeline(row.seq, reported.timeline);
+      this.db.sql.setProgress.run({ seq: row.seq, progress: reported.progress, message: reported.progressMessage, now });
+      this.db.addTimeline(row.seq, reported.timeline);
     });
   }
 
   async appendTimeline(id: string, entry: Omit<TimelineEntry, 'at'> & { at?: number }): Promise<TimelineEntry> {
     const at = entry.at ?? this.clock.now();
-    return this.write(() => {
-      const row = this.requireRow(id);
+    return this.db.write(() => {
+      const row = this.db.requireRow(id);
       const added: TimelineEntry = entry.data === undefined ? { at, kind: entry.kind, message: entry.message } : { at, kind: entry.kind, message: entry.message, data: entry.data };
-      this.addTimeline(row.seq, [added]);
-      this.sql.touch.run({ seq: row.seq, now: at });
+      this.db.addTimeline(row.seq, [added]);
+      this.db.sql.touch.run({ seq: row.seq, now: at });
       return added;
     });
   }
 
   async complete(id: string, owner: string, output: JobOutput): Promise<Job> {
     const now = this.clock.now();
-    return this.write(() => {
-      const row = this.requireRow(id);
+    return this.db.write(() => {
+      const row = this.db.requireRow(id);
       const done = completeJob(factsOf(row), owner, output, now);
-      this.sql.markSucceeded.run({ seq: row.seq, output: JSON.stringify(output), now });
-      this.addTimeline(row.seq, done.timeline);
-      return this.jobAt(row.seq);
+      this.db.sql.markSucceeded.run({ seq: row.seq, output: JSON.stringify(output), now });
+      this.db.addTimeline(row.seq, done.timeline);
+      return this.db.jobAt(row.seq);
     });
   }
 
   async fail(id: string, owner: string, error: JobError, options: FailOptions): Promise<Job> {
     const now = this.clock.now();
-    return this.write(() => {
-      const row = this.requireRow(id);
+    return this.db.write(() => {
+      const row = this.db.requireRow(id);
       const failed = failAttempt(factsOf(row), owner, error, options, now);
       const errorJson = JSON.stringify(failed.error);
       if (failed.status === 'failed') {
-        this.sql.markFailed.run({ seq: row.seq, error: errorJson, now });
+        this.db.sql.markFailed.run({ seq: row.seq, error: errorJson, now });
       } else {
         if (failed.replan) {
           const { plan, modelUsed, requirements } = failed.replan;
           const body = JSON.parse(row.body) as JobBody;
           const replanned: JobBody = { ...body, plan, request: { ...body.request, requirements } };
-          this.sql.replan.run({ seq: row.seq, model_used: modelUsed, body: JSON.stringify(replanned) });
+          this.db.sql.replan.run({ seq: row.seq, model_used: modelUsed, body: JSON.stringify(replanned) });
         }
-        this.sql.markRequeued.run({ seq: row.seq, error: errorJson, now });
+        this.db.sql.markRequeued.run({ seq: row.seq, error: errorJson, now });
       }
-      this.addTimeline(row.seq, failed.timeline);
-      return this.jobAt(row.seq);
+      this.db.addTimeline(row.seq, failed.timeline);
+      return this.db.jobAt(row.seq);
     });
   }
 
   async setWaitingForModel(id: string, options: WaitForModelOptions): Promise<Job> {
     const now = this.clock.now();
-    return this.write(() => {
-      const row = this.requireRow(id);
+    return this.db.write(() => {
+      const row = this.db.requireRow(id);
       const parked = waitForModel(factsOf(row), options, now);
-      this.sql.markWaiting.run({ seq: row.seq, waiting_for: parked.waitingFor, attempts: parked.attempts, now });
-      this.addTimeline(row.seq, parked.timeline);
-      return this.jobAt(row.seq);
+      this.db.sql.markWaiting.run({ seq: row.seq, waiting_for: parked.waitingFor, attempts: parked.attempts, now });
+      this.db.addTimeline(row.seq, parked.timeline);
+      return this.db.jobAt(row.seq);
     });
   }
 
   async releaseWaiting(modelId: string, now?: number): Promise<Job[]> {
     const at = now ?? this.clock.now();
-    return this.write(() => {
-      const rows = this.sql.waitingFor.all({ model: modelId }) as JobRow[];
+    return this.db.write(() => {
+      const rows = this.db.sql.waitingFor.all({ model: modelId }) as JobRow[];
       for (const row of rows) {
-        this.sql.markReleased.run({ seq: row.seq, now: at });
-        this.addTimeline(row.seq, releaseJob(modelId, at).timeline);
+        this.db.sql.markReleased.run({ seq: row.seq, now: at });
+        this.db.addTimeline(row.seq, releaseJob(modelId, at).timeline);
       }
-      return rows.map((row) => this.jobAt(row.seq));
+      return rows.map((row) => this.db.jobAt(row.seq));
     });
   }
 
   async cancel(id: string, reason: string, options: { ifState?: JobState } = {}): Promise<Job> {
     const now = this.clock.now();
-    return this.write(() => {
-      const row = this.requireRow(id);
+    return this.db.write(() => {
+      const row = this.db.requireRow(id);
       const cancelled = cancelJob(factsOf(row), reason, now, options.ifState);
-      this.sql.markCancelled.run({ seq: row.seq, error: JSON.stringify(cancelled.error), now });
-      this.addTimeline(row.seq, cancelled.timeline);
-      return this.jobAt(row.seq);
+      this.db.sql.markCancelled.run({ seq: row.seq, error: JSON.stringify(cancelled.error), now });
+      this.db.addTimeline(row.seq, cancelled.timeline);
+      return this.db.jobAt(row.seq);
     });
   }
 
   async expireDue(now?: number, options: ExpireOptions = {}): Promise<Job[]> {
     const at = now ?? this.clock.now();
     const states = options.states ?? WAITING_JOB_STATES;
-    return this.write(() => {
-      const rows = (this.sql.due.all({ now: at }) as JobRow[]).filter((row) => (states as readonly JobState[]).includes(row.status));
+    return this.db.write(() => {
+      const rows = (this.db.sql.due.all({ now: at }) as JobRow[]).filter((row) => (states as readonly JobState[]).includes(row.status));
       for (const row of rows) {
         const expired = expireJob(factsOf(row), at);
-        this.sql.markExpired.run({ seq: row.seq, error: JSON.stringify(expired.error), now: at });
-        this.addTimeline(row.seq, expired.timeline);
+        this.db.sql.markExpired.run({ seq: row.seq, error: JSON.stringify(expired.error), now: at });
+        this.db.addTimeline(row.seq, expired.timeline);
       }
-      return rows.map((row) => this.jobAt(row.seq));
+      return rows.map((row) => this.db.jobAt(row.seq));
     });
   }
 
   async recoverLapsedLeases(now?: number): Promise<Job[]> {
     const at = now ?? this.clock.now();
-    return this.write(() => {
-      const rows = this.sql.lapsed.all({ now: at }) as JobRow[];
+    return this.db.write(() => {
+      const rows = this.db.sql.lapsed.all({ now: at }) as JobRow[];
       for (const row of rows) {
         const lapsed = lapseLease(factsOf(row), at);
         const error = lapsed.error === null ? null : JSON.stringify(lapsed.error);
-        if (lapsed.status === 'queued') this.sql.markRequeued.run({ seq: row.seq, error, now: at });
-        else this.sql.markFailed.run({ seq: row.seq, error, now: at });
-        this.addTimeline(row.seq, lapsed.timeline);
+        if (lapsed.status === 'queued') this.db.sql.markRequeued.run({ seq: row.seq, error, now: at });
+        else this.db.sql.markFailed.run({ seq: row.seq, error, now: at });
+        this.db.addTimeline(row.seq, lapsed.timeline);
       }
-      return rows.map((row) => this.jobAt(row.seq));
+      return rows.map((row) => this.db.jobAt(row.seq));
     });
   }
 
   async purgeFinished(olderThan?: number): Promise<number> {
     const before = olderThan ?? this.clock.now() - this.retentionMs;
-    return this.write(() => this.sql.purge.run({ before }).changes);
+    return this.db.write(() => this.db.sql.purge.run({ before }).changes);
   }
 
   // counts() and queueSnapshot() are one statement each, consistent on its own: no transaction around them.
   async counts(): Promise<Record<JobState, number>> {
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-    for (const { status, n } of this.sql.counts.all() as Array<{ status: JobState; n: number }>) counts[status] = n;
+    for (const { status, n } of this.db.sql.counts.all() as Array<{ status: JobState; n: number }>) counts[status] = n;
     return counts;
   }
 
@@ -448,7 +417,7 @@ export class SqliteJobStore implements JobStore {
     const takenAt = this.clock.now();
     const byModel: Record<string, ModelQueueCounts> = {};
     let total = 0;
-    for (const g of this.sql.snapshot.all() as Array<{ status: JobState; model: string; priority_rank: number; n: number }>) {
+    for (const g of this.db.sql.snapshot.all() as Array<{ status: JobState; model: string; priority_rank: number; n: number }>) {
       const counts = (byModel[g.model] ??= { queued: zeroByPriority(), waitingForModel: zeroByPriority(), total: 0 });
       const priority = PRIORITIES[g.priority_rank] as Priority;
       if (g.status === 'queued') counts.queued[priority] += g.n;
@@ -460,44 +429,16 @@ export class SqliteJobStore implements JobStore {
   }
 
   async oldestWaitingAcceptedAt(): Promise<number | null> {
-    return (this.sql.oldestWaiting.get() as { at: number | null }).at;
+    return (this.db.sql.oldestWaiting.get() as { at: number | null }).at;
   }
 
   /** Waits for pending syncs (the last connection's close removes the log), then closes the database. */
-  async close(): Promise<void> {
-    await this.logSync.flush().catch(() => undefined);
-    await this.logFile?.close();
-    this.db.close();
-  }
-
-  /**
-   * Runs `fn` in an immediate (write-locking) transaction, so that changes by two processes cannot interleave, and
-   * resolves once the commit is synced to disk (with every other commit made while the sync was pending).
-   */
-  private async write<T>(fn: () => T): Promise<T> {
-    const result = await this.writeRelaxed(fn);
-    await this.logSync.flush();
-    return result;
-  }
-
-  /**
-   * Like {@link write}, but returns as soon as the transaction committed, unsynced: safe against a process crash,
-   * while a power cut may lose it. Used only for claims, lease renewals and progress. A power cut stops every worker
-   * on this machine, so such a loss leaves a job queued (claim lost) or with an older lease (renewal lost) whose
-   * worker is gone anyway: exactly what the queue and recoverLapsedLeases handle. The log is sequential, so the next
-   * synced change carries these along, and nothing synced ever depends on something lost.
-   */
-  private writeRelaxed<T>(fn: () => T): Promise<T> {
-    return retryWhileLocked(() => this.runInTransaction.immediate(fn) as T, this.lockClock, this.lockWaitMs);
-  }
-
-  /** Runs `fn` in a read transaction: one consistent snapshot across its queries. */
-  private read<T>(fn: () => T): Promise<T> {
-    return retryWhileLocked(() => this.runInTransaction.deferred(fn) as T, this.lockClock, this.lockWaitMs);
+  close(): Promise<void> {
+    return this.db.close();
   }
 
   private waitingCount(): number {
-    const row = this.sql.waitingCount.get() as { n: number };
+    const row = this.db.sql.waitingCount.get() as { n: number };
     return row.n;
   }
 
@@ -508,48 +449,13 @@ export class SqliteJobStore implements JobStore {
   /** The ids of queued jobs' models that are ready. */
   private readyModelIds(ready: NonNullable<ClaimOptions['readyModels']>): string[] {
     if (typeof ready !== 'function') return [...ready];
-    const queuedModels = (this.sql.queuedModels.all() as Array<{ model: string }>).map((r) => r.model);
+    const queuedModels = (this.db.sql.queuedModels.all() as Array<{ model: string }>).map((r) => r.model);
     return queuedModels.filter((m) => ready(m));
   }
 
   /** Queued jobs of a priority lane accepted at or before `upTo` (epoch ms, finite, or -Infinity for none). */
   private countLaneUpTo(lane: number, upTo: number): number {
-    return upTo === -Infinity ? 0 : (this.sql.laneUpTo.get({ lane, upTo }) as { n: number }).n;
-  }
-
-  private requireRow(id: string): JobRow {
-    const row = this.sql.selectById.get(id) as JobRow | undefined;
-    if (!row) throw new JobNotFoundError(id);
-    return row;
-  }
-
-  private rowAt(seq: number): JobRow {
-    return this.sql.selectBySeq.get(seq) as JobRow;
-  }
-
-  private jobAt(seq: number): Job {
-    return this.toJobs([this.rowAt(seq)])[0] as Job;
-  }
-
-  /** Adds timeline entries and returns them as they read back (their data through JSON). */
-  private addTimeline(seq: number, entries: readonly TimelineEntry[]): TimelineEntry[] {
-    return entries.map(({ at, kind, message, data }) => {
-      const json = data === undefined ? null : JSON.stringify(data);
-      this.sql.insertTimeline.run({ seq, at, kind, message, data: json });
-      return timelineEntryOf({ job_seq: seq, at, kind, message, data: json });
-    });
-  }
-
-  /** Turns rows into jobs, reading all their timelines in one query. */
-  private toJobs(rows: readonly JobRow[]): Job[] {
-    if (rows.length === 0) return [];
-    const timelines = new Map<number, TimelineEntry[]>();
-    for (const t of this.sql.timelines.all({ seqs: JSON.stringify(rows.map((r) => r.seq)) }) as TimelineRow[]) {
-      const list = timelines.get(t.job_seq);
-      if (list) list.push(timelineEntryOf(t));
-      else timelines.set(t.job_seq, [timelineEntryOf(t)]);
-    }
-    return rows.map((row) => toJob(row, timelines.get(row.seq) ?? []));
+    return upTo === -Infinity ? 0 : (this.db.sql.laneUpTo.get({ lane, upTo }) as { n: number }).n;
   }
 }
 

@@ -3,7 +3,7 @@ import type { SystemHealthStatus } from '../../core/health-assessment.js';
 import type { FallbackStrategy } from '../../core/planning.js';
 import { formatBytes, type EstimatedWaitTime } from '../../core/estimates.js';
 import type { RankedAlternatives } from '../../core/scoring.js';
-import type { RecoveryStatistics } from '../../runtime/fallback-recovery-system.js';
+import type { RecoveryStatistics } from '../../runtime/recovery/fallback-recovery-system.js';
 import type { JobView, ModelView, PlanView } from '../http/schemas.js';
 
 /** Seconds in words: `2.4 s`, `4 min 6 s`, `1 h 3 min`. */

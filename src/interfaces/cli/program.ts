@@ -12,7 +12,7 @@ import type { FallbackStrategy } from '../../core/planning.js';
 import type { RankedAlternatives } from '../../core/scoring.js';
 import { isValidationError } from '../../core/validation.js';
 import { FAILURE_TYPES, PRIORITIES, QUALITIES, SPEEDS } from '../../core/vocabulary.js';
-import type { RecoveryStatistics } from '../../runtime/fallback-recovery-system.js';
+import type { RecoveryStatistics } from '../../runtime/recovery/fallback-recovery-system.js';
 import { JOB_STATES } from '../../runtime/job.js';
 import { writeStarterConfig } from '../config.js';
 import type { Accepted, JobPageView, JobView, ModelView } from '../http/schemas.js';

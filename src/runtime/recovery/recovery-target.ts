@@ -1,6 +1,6 @@
-import type { OffloadMode } from '../core/recovery-policy.js';
+import type { OffloadMode } from '../../core/recovery-policy.js';
 
-export type { OffloadMode } from '../core/recovery-policy.js';
+export type { OffloadMode } from '../../core/recovery-policy.js';
 
 /** What a backend says about itself when asked. */
 export interface TargetHealth {

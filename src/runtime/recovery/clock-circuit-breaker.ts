@@ -12,8 +12,8 @@
  * time × `backoffMultiplier` (capped at `maxOpenSeconds`).
  */
 import { EventEmitter, type Event } from 'cockatiel';
-import type { Clock, TimerHandle } from '../core/clock.js';
-import type { BreakerPolicy } from '../core/recovery-policy.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { BreakerPolicy } from '../../core/recovery-policy.js';
 
 /** Breaker states. */
 export type BreakerState = 'closed' | 'open' | 'half_open';

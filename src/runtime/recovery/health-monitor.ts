@@ -5,14 +5,14 @@
  * overlap.
  */
 import { EventEmitter, type Event } from 'cockatiel';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
 import {
   assessHealth,
   type HealthThresholds,
   type SystemHealthStatus,
   type VramSample,
-} from '../core/health-assessment.js';
-import { ValidationError } from '../core/validation.js';
+} from '../../core/health-assessment.js';
+import { ValidationError } from '../../core/validation.js';
 
 const MIB_PER_GIB = 1024;
 const BYTES_PER_GIB = 1024 ** 3;

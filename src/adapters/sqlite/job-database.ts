@@ -1,0 +1,139 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../../core/clock.js';
+import type { Job, TimelineEntry } from '../../runtime/job.js';
+import { JobNotFoundError } from '../../runtime/job-store.js';
+import { GroupSync } from './group-sync.js';
+import { timelineEntryOf, toJob, type JobRow, type TimelineRow } from './job-rows.js';
+import { prepareJobStatements, type JobStatements } from './job-statements.js';
+import { LOCK_SPIN_MS, retryWhileLocked } from './lock-retry.js';
+import { LogFileSync, type FileSync } from './log-file-sync.js';
+import { migrate } from './migrations.js';
+
+/** How to open a {@link JobDatabase}. */
+export interface JobDatabaseOptions {
+  path: string;
+  agingSeconds: number;
+  lockWaitMs: number;
+  lockClock: Clock;
+  syncLog?: FileSync;
+}
+
+/**
+ * The job store's SQLite connection: WAL journaling, migrations, prepared statements, and transactions that wait
+ * for another process's lock without blocking the event loop; durable changes resolve once the log is synced,
+ * grouped with every other commit made meanwhile (see {@link GroupSync}). Also reads rows back as jobs.
+ */
+export class JobDatabase {
+  /** The prepared statements. */
+  readonly sql: JobStatements;
+  private readonly db: Database.Database;
+  private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly logSync: GroupSync;
+  private readonly logFile: LogFileSync | undefined;
+  private readonly lockClock: Clock;
+  private readonly lockWaitMs: number;
+
+  constructor(options: JobDatabaseOptions) {
+    this.lockClock = options.lockClock;
+    this.lockWaitMs = options.lockWaitMs;
+    mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    try {
+      // WAL: readers never block the writer, and a commit is one append to the log.
+      const mode = this.db.pragma('journal_mode = WAL', { simple: true }) as string;
+      if (mode !== 'wal') throw new Error(`job database ${options.path} cannot use WAL journaling (got ${mode})`);
+      // NORMAL: a commit appends to the log without syncing it; write() then syncs the log, grouped (see above).
+      this.db.pragma('synchronous = NORMAL');
+      // Other processes (a worker, a second gateway) may hold the write lock briefly: opening and migrating wait for
+      // it here; afterwards SQLite waits only LOCK_SPIN_MS per try and the store retries on a timer (see lock-retry).
+      this.db.pragma(`busy_timeout = ${options.lockWaitMs}`);
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+      this.db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
+      this.runInTransaction = this.db.transaction((fn: () => unknown) => fn());
+      this.sql = prepareJobStatements(this.db, options.agingSeconds);
+      const logPath = `${options.path}-wal`;
+      const syncLog = options.syncLog;
+      this.logFile = syncLog ? undefined : new LogFileSync(logPath);
+      this.logSync = new GroupSync(syncLog ? () => syncLog(logPath) : (this.logFile as LogFileSync).sync);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  /** Resolves once every commit so far is synced to disk. */
+  flush(): Promise<void> {
+    return this.logSync.flush();
+  }
+
+  /** Waits for pending syncs (the last connection's close removes the log), then closes the database. */
+  async close(): Promise<void> {
+    await this.logSync.flush().catch(() => undefined);
+    await this.logFile?.close();
+    this.db.close();
+  }
+
+  /**
+   * Runs `fn` in an immediate (write-locking) transaction, so that changes by two processes cannot interleave, and
+   * resolves once the commit is synced to disk (with every other commit made while the sync was pending).
+   */
+  async write<T>(fn: () => T): Promise<T> {
+    const result = await this.writeRelaxed(fn);
+    await this.logSync.flush();
+    return result;
+  }
+
+  /**
+   * Like {@link JobDatabase.write}, but returns as soon as the transaction committed, unsynced: safe against a process crash,
+   * while a power cut may lose it. Used only for claims, lease renewals and progress. A power cut stops every worker
+   * on this machine, so such a loss leaves a job queued (claim lost) or with an older lease (renewal lost) whose
+   * worker is gone anyway: exactly what the queue and recoverLapsedLeases handle. The log is sequential, so the next
+   * synced change carries these along, and nothing synced ever depends on something lost.
+   */
+  writeRelaxed<T>(fn: () => T): Promise<T> {
+    return retryWhileLocked(() => this.runInTransaction.immediate(fn) as T, this.lockClock, this.lockWaitMs);
+  }
+
+  /** Runs `fn` in a read transaction: one consistent snapshot across its queries. */
+  read<T>(fn: () => T): Promise<T> {
+    return retryWhileLocked(() => this.runInTransaction.deferred(fn) as T, this.lockClock, this.lockWaitMs);
+  }
+
+  requireRow(id: string): JobRow {
+    const row = this.sql.selectById.get(id) as JobRow | undefined;
+    if (!row) throw new JobNotFoundError(id);
+    return row;
+  }
+
+  rowAt(seq: number): JobRow {
+    return this.sql.selectBySeq.get(seq) as JobRow;
+  }
+
+  jobAt(seq: number): Job {
+    return this.toJobs([this.rowAt(seq)])[0] as Job;
+  }
+
+  /** Adds timeline entries and returns them as they read back (their data through JSON). */
+  addTimeline(seq: number, entries: readonly TimelineEntry[]): TimelineEntry[] {
+    return entries.map(({ at, kind, message, data }) => {
+      const json = data === undefined ? null : JSON.stringify(data);
+      this.sql.insertTimeline.run({ seq, at, kind, message, data: json });
+      return timelineEntryOf({ job_seq: seq, at, kind, message, data: json });
+    });
+  }
+
+  /** Turns rows into jobs, reading all their timelines in one query. */
+  toJobs(rows: readonly JobRow[]): Job[] {
+    if (rows.length === 0) return [];
+    const timelines = new Map<number, TimelineEntry[]>();
+    for (const t of this.sql.timelines.all({ seqs: JSON.stringify(rows.map((r) => r.seq)) }) as TimelineRow[]) {
+      const list = timelines.get(t.job_seq);
+      if (list) list.push(timelineEntryOf(t));
+      else timelines.set(t.job_seq, [timelineEntryOf(t)]);
+    }
+    return rows.map((row) => toJob(row, timelines.get(row.seq) ?? []));
+  }
+}
