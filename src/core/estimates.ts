@@ -36,6 +36,8 @@ export const EstimationConfigSchema = z.object({
   generationSpeedFactor: z.number().positive().default(1),
   /** Download throughput assumed until one is measured, bytes per second (default 50 MiB/s). */
   downloadBytesPerSecond: z.number().positive().default(50 * MIB),
+  /** Speed a model's weights load into GPU memory until loads are measured, GB per second (default 2: 14 GB in 7 s). */
+  modelLoadGbPerSecond: z.number().positive().default(2),
   /** Seconds per queue position until job durations are measured (default 300). */
   secondsPerQueuePosition: z.number().positive().default(300),
   /** Estimate given at low confidence when estimation itself fails, seconds (default 900). */
