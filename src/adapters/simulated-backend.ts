@@ -175,6 +175,8 @@ interface RunningJob {
   readonly signal: AbortSignal;
   /** Clock milliseconds the sampling steps take in all. */
   readonly sampleMs: number;
+  /** Clock milliseconds spent making room and loading the model for it (0 when it was loaded). */
+  readonly loadMs: number;
 }
 
 interface PipelineExit {
@@ -262,10 +264,12 @@ export class SimulatedBackend implements Backend {
       checkInputs(model, request);
       const releaseSlot = await this.acquireSlot(signal);
       const startedAt = this.clock.now();
+      let loadMs = 0;
       try {
         const fault = this.faults.next(model.id);
         if (fault) this.faultEvents.emit({ ...fault, backendId: this.id, jobId: request.jobId, modelId: model.id, at: startedAt });
         const job = await this.exclusively(() => this.startJob(model, request, fault, signal, onProgress));
+        loadMs = job.loadMs;
         try {
           await this.sample(job, request, fault, onProgress);
         } finally {
@@ -279,7 +283,7 @@ export class SimulatedBackend implements Backend {
       if (signal.aborted) throw abortError(signal);
       const gif = this.render(model, request);
       const path = await writeOutputAtomically(request.outputDir, outputFileName(request.jobId, 'gif'), gif);
-      return { path, mediaType: 'image/gif', sizeBytes: gif.length, isPreview: false, durationMs };
+      return { path, mediaType: 'image/gif', sizeBytes: gif.length, isPreview: false, durationMs, loadMs };
     } catch (error) {
       throw signal.aborted ? abortError(signal) : error;
     }
@@ -435,12 +439,13 @@ export class SimulatedBackend implements Backend {
     }
     const residentGb = entry?.residentGb ?? model.baseVramGb * this.options.residentShare * this.offloadTrades[this.currentOffloadMode].vramFactor;
     const workingGb = Math.max(0, needGb - residentGb);
+    const loadStarted = this.clock.now();
     await this.makeRoom((entry ? 0 : residentGb) + workingGb, model.id, signal);
     entry ??= await this.load(model, residentGb, fault?.kind === 'load_failure', signal, onProgress);
     entry.activeJobs++;
     entry.lastUsedAt = this.clock.now();
     const seconds = catalogGenerationSeconds(model, request.settings, this.options.estimation) * trade.timeFactor;
-    const job: RunningJob = { model: entry, workingGb, epoch: this.epoch, signal, sampleMs: this.scaledMs(seconds) };
+    const job: RunningJob = { model: entry, workingGb, epoch: this.epoch, signal, sampleMs: this.scaledMs(seconds), loadMs: this.clock.now() - loadStarted };
     this.running.add(job);
     this.reportVram();
     return job;

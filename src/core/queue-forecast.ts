@@ -44,6 +44,8 @@ export interface ForecastBackend {
   loadedModels: readonly string[];
   /** Models this backend can run now. Models whose download ends later join at {@link QueueForecastInput.readyAt}. */
   readyModels: ReadonlySet<string>;
+  /** Whether models whose download ends become ready here too (default true; false for a preview renderer). */
+  takesDownloads?: boolean;
   /** Models resident at once before a load evicts the least recently used one (default max(1, loaded now)). */
   modelCapacity?: number;
   loadTime(modelId: string): LoadTime;
@@ -152,7 +154,10 @@ class Forecaster {
     for (const lane of this.lanes) lane.jobs.sort((a, b) => a.queuedAt - b.queuedAt || a.sequence - b.sequence);
     this.headRanks = new Int32Array(this.lanes.length);
     this.laneReadyAt = input.backends.map(
-      (b) => new Float64Array(this.lanes.map((l) => (b.readyModels.has(l.modelId) ? -Infinity : (input.readyAt.get(l.modelId) ?? Infinity)))),
+      (b) =>
+        new Float64Array(
+          this.lanes.map((l) => (b.readyModels.has(l.modelId) ? -Infinity : b.takesDownloads === false ? Infinity : (input.readyAt.get(l.modelId) ?? Infinity))),
+        ),
     );
     this.resident = input.backends.map((b) => b.loadedModels.map((modelId) => ({ modelId, lastUsedAt: input.now })));
     this.capacity = input.backends.map((b) => b.modelCapacity ?? Math.max(1, b.loadedModels.length));

@@ -24,6 +24,7 @@ import { reportBackendDownload } from './backend-download-progress.js';
 import { BackendAvailability } from './backend-availability.js';
 import { SystemClock } from './clocks.js';
 import type { UnderstudyEvent } from './engine-events.js';
+import { EstimateTracker } from './estimate-tracker.js';
 import { FallbackRecoverySystem } from './fallback-recovery-system.js';
 import { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
 import { JobRequestQueue } from './job-request-queue.js';
@@ -235,9 +236,14 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   const vramTotals = await Promise.all(backends.map((b) => b.vram()));
   const largestGpu = Math.max(0, ...vramTotals.map((v) => v?.totalGb ?? 0));
   const learnerFile = join(dataDir, 'learned-estimates.json');
+  const learner = await loadLearner(learnerFile);
+  const affinity = { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip };
+  const estimates = new EstimateTracker({ store, clock, catalog, estimation: plannerConfig.estimation, learner, backends, preview, availability, agingSeconds: config.jobs.agingSeconds, affinity, emit });
+  events.addListener((e) => estimates.observe(e));
   const manager = new IntelligentFallbackManager({
     availability,
-    learner: await loadLearner(learnerFile),
+    learner,
+    forecastWait: (requirements) => estimates.forecastWait(requirements),
     clock,
     catalog,
     config: plannerConfig,
@@ -279,6 +285,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   recovery.onSystemStatus((status) => emit({ type: 'system_status', at: clock.now(), status }));
   for (const backend of backends) {
     backend.onEvent?.((e) => {
+      if (e.type === 'model_loaded') learner.recordLoad(e.backendId, e.modelId, e.loadMs / 1000);
       if (e.type === 'model_loaded') emit({ type: 'model.loaded', at: e.at, modelId: e.modelId, backendId: e.backendId, detail: `loaded in ${e.loadMs} ms` });
       if (e.type === 'model_unloaded') emit({ type: 'model.unloaded', at: e.at, modelId: e.modelId, backendId: e.backendId, detail: e.reason });
     });
@@ -346,7 +353,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     recovery,
     runner,
     owner: deps.workerId ?? `${hostname()}-${process.pid}`,
-    affinity: { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip },
+    affinity,
     tickMs: config.scheduling.tickMs,
     emit,
   });
@@ -360,6 +367,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     backends,
     scheduler,
     events,
+    estimates,
     inputDir: join(dataDir, 'inputs'),
     limits: config.limits,
     requestDownload,
@@ -368,6 +376,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     onClose: async () => {
       shutdown.abort(new Error('engine closed'));
       recovery.stopHealthMonitoring();
+      await estimates.stop();
       await saveLearner(learnerFile, manager.learner);
       await Promise.all(comfy.map((b) => b.stop()));
       await store.close();

@@ -72,7 +72,8 @@ export class JobRunner {
         },
       );
       const done = await ctx.store.complete(job.id, owner, output);
-      const seconds = (output.durationMs ?? ctx.clock.now() - started) / 1000;
+      // What the generation took, without a model load (learned separately, per backend): the forecast adds loads itself.
+      const seconds = ((output.durationMs ?? ctx.clock.now() - started) - (output.loadMs ?? 0)) / 1000;
       const model = ctx.catalog.byId.get(job.modelUsed);
       if (model && !output.isPreview) ctx.manager.learner.recordGeneration(model.id, settings.resolution, seconds, catalogGenerationSeconds(model, settings, ctx.manager.config.estimation));
       ctx.recovery.recordSuccess(backend.id, job.modelUsed);

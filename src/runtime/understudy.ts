@@ -5,6 +5,7 @@ import type { EventEmitter, Event } from 'cockatiel';
 import { statusOf, type ModelStatus } from '../core/availability.js';
 import type { ModelDescriptor } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
+import type { JobEstimate } from '../core/job-estimate.js';
 import type { FallbackStrategy } from '../core/planning.js';
 import type { GenerationRequirements } from '../core/requirements.js';
 import { PREVIEW_MODEL_ID, inputMismatch, requireModel } from '../core/scoring.js';
@@ -13,6 +14,7 @@ import type { Backend } from './backend.js';
 import type { ModelFileStore, VerifiedModel } from './model-file-store.js';
 import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
+import type { EstimateTracker } from './estimate-tracker.js';
 import type { FallbackRecoverySystem } from './fallback-recovery-system.js';
 import { DEFAULT_INPUT_LIMITS, decodeImageDataUrl, generationInputSchema, type GenerationInputDraft, type GenerationInputLimits } from './generation-input.js';
 import type { IntelligentFallbackManager, QueueStatus } from './intelligent-fallback-manager.js';
@@ -44,6 +46,8 @@ export interface UnderstudyParts {
   backends: readonly Backend[];
   scheduler: Scheduler;
   events: EventEmitter<UnderstudyEvent>;
+  /** Keeps every waiting and running job's estimate current. */
+  estimates?: EstimateTracker;
   /** Where input images are kept. */
   inputDir: string;
   limits?: GenerationInputLimits;
@@ -63,6 +67,8 @@ export interface SubmitResult {
   /** The alternative job of a hybrid plan, which runs first. */
   hybridJob?: Job;
   queuePosition: number | null;
+  /** The job's first estimate (of the hybrid job's, when there is one). */
+  estimate?: JobEstimate;
 }
 
 /**
@@ -152,12 +158,20 @@ export class Understudy {
     this.announce(job.status === 'waiting_for_model' ? 'job.waiting' : 'job.accepted', job, plan.userMessage);
     if (plan.strategyType === 'download_and_retry') this.parts.requestDownload(input.model);
     this.parts.scheduler.wake();
-    return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition: await this.store.queuePosition((hybridJob ?? job).id) };
+    const queuePosition = await this.store.queuePosition((hybridJob ?? job).id);
+    await this.parts.estimates?.refresh();
+    const estimate = this.estimateOf((hybridJob ?? job).id);
+    return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition, ...(estimate ? { estimate } : {}) };
   }
 
   /** The job, or null. */
   get(id: string): Promise<Job | null> {
     return this.store.get(id);
+  }
+
+  /** A waiting or running job's current estimate (start and result times); undefined once it has ended. */
+  estimateOf(id: string): JobEstimate | undefined {
+    return this.parts.estimates?.estimateOf(id);
   }
 
   /** Jobs, oldest first, filtered by state, a page at a time. */

@@ -27,6 +27,7 @@ import {
   formatJob,
   formatJobs,
   formatModels,
+  formatEstimate,
   formatOutcome,
   formatPlan,
   formatQueue,
@@ -118,6 +119,7 @@ export function buildProgram(): Command {
       if (!json) {
         process.stdout.write(`accepted ${accepted.id} (${accepted.status}${accepted.queuePosition ? `, position ${accepted.queuePosition} in the queue` : ''})\n${formatPlan(accepted.plan)}\n`);
         if (accepted.alternativeId) process.stdout.write(`hybrid: ${accepted.alternativeId} runs on ${accepted.plan.model} now; ${accepted.id} waits for ${opts.model}\n`);
+        if (accepted.estimate) process.stdout.write(`${formatEstimate(accepted.estimate)}\n`);
       }
       if (opts.detach) {
         if (json) print(accepted, () => '');
