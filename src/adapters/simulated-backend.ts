@@ -42,6 +42,7 @@ import {
 } from '../runtime/backend.js';
 import { sleep } from '../runtime/clocks.js';
 import type { TargetHealth } from '../runtime/recovery-target.js';
+import type { SimulatedLink } from './simulated-link.js';
 import { renderTextGif, wrapText } from './gif-writer.js';
 import {
   FaultInjector,
@@ -147,6 +148,11 @@ export interface SimulatedBackendDependencies {
   random?: () => number;
   /** Models whose real files another component (the model files store) reports complete count as installed. */
   filesPresent?: (modelId: string) => boolean;
+  /**
+   * A link downloads share (several backends may share one); when given, downloads go through it at its speed in
+   * clock time instead of at `downloadBytesPerSecond` each.
+   */
+  link?: SimulatedLink;
 }
 
 /** Announced when a fault strikes a job. */
@@ -202,6 +208,7 @@ export class SimulatedBackend implements Backend {
   private readonly models: ReadonlyMap<string, ModelDescriptor>;
   private readonly installed: Set<string>;
   private readonly filesPresent: (modelId: string) => boolean;
+  private readonly link: SimulatedLink | undefined;
   private readonly downloads = new Map<string, Download>();
   private readonly loaded = new Map<string, LoadedModel>();
   private readonly running = new Set<RunningJob>();
@@ -234,6 +241,7 @@ export class SimulatedBackend implements Backend {
     this.models = new Map(this.options.models.map((m) => [m.id, m]));
     this.installed = new Set(this.options.installed ?? this.options.models.map((m) => m.id));
     this.filesPresent = dependencies.filesPresent ?? (() => false);
+    this.link = dependencies.link;
     this.offloadTrades = { ...DEFAULT_OFFLOAD_TRADES, ...this.options.offloadTrades };
     this.currentOffloadMode = this.options.offloadMode;
     this.optimized = this.options.vramOptimized;
@@ -304,13 +312,14 @@ export class SimulatedBackend implements Backend {
       if (this.isInstalled(model.id)) return { modelId: model.id, status: 'available', bytesPresent: bytesTotal, bytesTotal, updatedAt: now };
       const download = this.downloads.get(model.id);
       if (!download) return { modelId: model.id, status: 'missing', bytesPresent: 0, bytesTotal, updatedAt: now };
-      const done = download.durationMs === 0 ? 1 : Math.min(1, (now - download.startedAt) / download.durationMs);
+      const shared = this.link?.progress(model.id);
+      const done = shared ? shared.bytesDone / Math.max(1, shared.bytesTotal) : download.durationMs === 0 ? 1 : Math.min(1, (now - download.startedAt) / download.durationMs);
       return {
         modelId: model.id,
         status: 'downloading',
-        bytesPresent: Math.floor(bytesTotal * done),
+        bytesPresent: Math.floor(bytesTotal * Math.min(1, done)),
         bytesTotal,
-        downloadBytesPerSecond: this.options.downloadBytesPerSecond / this.options.timeScale,
+        downloadBytesPerSecond: shared?.bytesPerSecond ?? this.options.downloadBytesPerSecond / this.options.timeScale,
         updatedAt: now,
       };
     });
@@ -387,7 +396,8 @@ export class SimulatedBackend implements Backend {
     let download = this.downloads.get(modelId);
     if (!download) {
       const durationMs = this.scaledMs((model.sizeGb * GIB) / this.options.downloadBytesPerSecond);
-      const done = this.wait(durationMs).then(() => {
+      const transfer = this.link ? this.link.transfer(model.id, model.sizeGb * GIB) : this.wait(durationMs);
+      const done = transfer.then(() => {
         this.installed.add(modelId);
         this.downloads.delete(modelId);
       });

@@ -55,6 +55,8 @@ export const UnderstudyConfigSchema = z.strictObject({
       agingSeconds: z.number().min(0).default(600),
       /** Days finished jobs are kept (default 7). */
       retentionDays: z.number().positive().default(7),
+      /** Seconds without progress after which a generation is presumed hung and fails as a pipeline error (default 300). */
+      stallSeconds: z.number().positive().default(300),
     })
     .prefault({}),
   scheduling: z
@@ -342,7 +344,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     download(modelId).catch(() => undefined);
   };
 
-  const runner = new JobRunner({ store, clock, catalog, manager, recovery, outputDir: join(dataDir, 'outputs'), leaseMs: config.jobs.leaseMs, emit, requestDownload });
+  const runner = new JobRunner({ store, clock, catalog, manager, recovery, outputDir: join(dataDir, 'outputs'), leaseMs: config.jobs.leaseMs, emit, requestDownload, stallMs: config.jobs.stallSeconds * 1000 });
   // Declared after requestDownload, which only reaches it once a download ends (long after this line runs).
   const scheduler = new Scheduler({
     store,

@@ -10,6 +10,7 @@ import type { FallbackRecoverySystem, RecoveryResult } from './fallback-recovery
 import type { IntelligentFallbackManager } from './intelligent-fallback-manager.js';
 import type { Job, JobError, Replan } from './job.js';
 import { isLeaseLostError, type JobStore } from './job-store.js';
+import { StallWatchdog } from './stall-watchdog.js';
 
 /** What a runner needs from the engine: a narrow view, so it can be tested and reasoned about alone. */
 export interface JobRunnerContext {
@@ -25,7 +26,11 @@ export interface JobRunnerContext {
   emit: (event: UnderstudyEvent) => void;
   /** Starts the download of a model a re-plan waits for. */
   requestDownload: (modelId: string) => void;
+  /** A generation with no progress for this long is presumed hung and fails as a pipeline error, ms (default 300 000). */
+  stallMs?: number;
 }
+
+const DEFAULT_STALL_MS = 300_000;
 
 /** Progress is written to the store at most this often per job, milliseconds; events go out every time. */
 const PROGRESS_WRITE_INTERVAL_MS = 500;
@@ -48,6 +53,7 @@ export class JobRunner {
     const started = ctx.clock.now();
     ctx.emit({ type: 'job.started', at: started, jobId: job.id, status: 'running', model: job.modelUsed, message: `running on ${job.modelUsed} (${backend.id}), attempt ${job.attempts} of ${job.maxAttempts}` });
     const settings = this.settingsOf(job);
+    const watchdog = new StallWatchdog(ctx.clock, ctx.stallMs ?? DEFAULT_STALL_MS);
     let lastWrite = 0;
     try {
       const output = await backend.generate(
@@ -60,8 +66,9 @@ export class JobRunner {
           outputDir: ctx.outputDir,
         },
         {
-          signal: controller.signal,
+          signal: AbortSignal.any([controller.signal, watchdog.signal]),
           onProgress: (fraction, message) => {
+            watchdog.kick();
             const now = ctx.clock.now();
             ctx.emit({ type: 'job.progress', at: now, jobId: job.id, progress: fraction, message });
             if (now - lastWrite >= PROGRESS_WRITE_INTERVAL_MS || fraction >= 1) {
@@ -82,8 +89,9 @@ export class JobRunner {
     } catch (error) {
       if (isLeaseLostError(error)) return; // cancelled or taken over meanwhile: the job is no longer ours to report on
       if (controller.signal.aborted) await this.afterAbort(job, owner, stop);
-      else await this.afterFailure(job, backend, owner, error, settings);
+      else await this.afterFailure(job, backend, owner, watchdog.signal.aborted ? watchdog.signal.reason : error, settings);
     } finally {
+      watchdog.stop();
       stopRenewing();
       stop.removeEventListener('abort', onStop);
     }
