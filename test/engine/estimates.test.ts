@@ -23,6 +23,8 @@ test('estimates follow the job: they move when the jobs ahead turn out faster, a
       const moved = Math.abs(b.resultAt! - a.resultAt!);
       assert.ok(moved > 5000 && moved > 0.1 * (a.resultAt! - b.at), 'only moves of more than 10 % and 5 s are sent');
     }
+    // The truth is written just after the job.succeeded event.
+    await h.runUntil(async () => (await h.engine.get(last))!.timeline.filter((e) => e.kind === 'estimate').length >= 2);
     const done = (await h.engine.get(last))!;
     const entries = done.timeline.filter((e) => e.kind === 'estimate');
     assert.equal(entries.length, 2);
