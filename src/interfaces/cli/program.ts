@@ -38,6 +38,7 @@ import {
 } from './format.js';
 import { StatusLine } from './progress-bar.js';
 import { serve, withServeOptions } from './serve.js';
+import { addSimulateCommand } from './simulate.js';
 
 interface GlobalOptions {
   url: string;
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
   };
 
   withServeOptions(program.command('serve').description('run the server (see also npm start)')).action(async (flags: object) => serve(flags));
+  addSimulateCommand(program);
 
   program
     .command('init')
