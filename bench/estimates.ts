@@ -21,6 +21,13 @@ for (const name of TRACES) {
   console.log(`\n${name}\n${formatMetricsTable(rows)}`);
 }
 
+// Sensitivity, not a default: how far a wider affinity window (40 jobs instead of 3) takes the mixed day.
+{
+  const trace = await loadTrace(new URL('../examples/traces/mixed-day.yaml', import.meta.url).pathname);
+  const wide = measureRun(await runTrace({ ...trace, engine: { ...trace.engine, scheduling: { affinityMaxSkip: 40 } } }, 'understudy'));
+  console.log(`\nmixed-day sensitivity (not the default config)\n${formatMetricsTable([{ ...wide, policy: 'understudy, affinityMaxSkip 40' }, all.get('mixed-day')!.find((r) => r.policy === 'fifo')!])}`);
+}
+
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
 const ours = (name: string): RunMetrics => all.get(name)!.find((r) => r.policy === 'understudy')!;
 const of = (name: string, policy: string): RunMetrics => all.get(name)!.find((r) => r.policy === policy)!;
