@@ -13,6 +13,7 @@ import { withDefaults } from '../core/requirements.js';
 import { ValidationError, isValidationError, parseOrThrow } from '../core/validation.js';
 import { PreviewBackend } from '../adapters/preview-backend.js';
 import { SimulatedBackend } from '../adapters/simulated-backend.js';
+import { SimulatedLink } from '../adapters/simulated-link.js';
 import { SqliteJobStore, type FileSync } from '../adapters/sqlite-job-store.js';
 import { SystemProbe } from '../adapters/system-probe.js';
 import { ModelFiles } from '../adapters/model-files/model-files.js';
@@ -220,7 +221,13 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
           estimation: plannerConfig.estimation,
           faultProbabilities: config.simulated.faultProbabilities,
         },
-        { clock, filesPresent: (id) => filesPresent.has(id), ...(deps.random ? { random: deps.random } : {}) },
+        {
+          clock,
+          filesPresent: (id) => filesPresent.has(id),
+          // Downloads share one link, as on a real connection (the estimates assume so).
+          link: new SimulatedLink((config.simulated.downloadMiBPerSecond * 1024 ** 2) / config.simulated.timeScale, clock),
+          ...(deps.random ? { random: deps.random } : {}),
+        },
       ),
     ];
   const preview = new PreviewBackend({}, { clock });
