@@ -218,6 +218,6 @@ export class EstimateTracker {
 
 function describe(estimate: JobEstimate, now: number): string {
   if (estimate.startAt === null || estimate.resultAt === null) return 'no estimate: nothing can run it as things stand';
-  const start = estimate.startAt <= now ? 'started' : `starts in about ${formatDuration((estimate.startAt - now) / 1000)}`;
+  const start = estimate.startAt === now ? 'starts now' : estimate.startAt < now ? 'started' : `starts in about ${formatDuration((estimate.startAt - now) / 1000)}`;
   return `${start}, result in about ${formatDuration(Math.max(0, (estimate.resultAt - now) / 1000))} (${estimate.confidence} confidence)`;
 }
