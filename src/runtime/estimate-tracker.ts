@@ -7,10 +7,13 @@
  */
 import { describeForecast, estimateMoved, DEFAULT_MOVE_THRESHOLD, type JobEstimate, type MoveThreshold } from '../core/job-estimate.js';
 import { formatDuration, type ForecastWait } from '../core/estimates.js';
-import { forecastQueue, type ForecastJob } from '../core/queue-forecast.js';
+import { forecastDownloads } from '../core/download-forecast.js';
+import { forecastQueue, type ForecastJob, type QueueForecastInput } from '../core/queue-forecast.js';
+import { PREVIEW_MODEL_ID } from '../core/scoring.js';
 import type { GenerationRequirements } from '../core/requirements.js';
 import type { UnderstudyEvent } from './engine-events.js';
-import { generationFigure, takeForecastSnapshot, type ForecastSnapshot, type ForecastSources } from './forecast-snapshot.js';
+import { bytesToFetch, generationFigure, takeForecastSnapshot, type ForecastSnapshot, type ForecastSources } from './forecast-snapshot.js';
+import type { Job } from './job.js';
 
 /** What the tracker needs besides the snapshot's sources. */
 export interface EstimateTrackerOptions extends ForecastSources {
@@ -19,7 +22,16 @@ export interface EstimateTrackerOptions extends ForecastSources {
   threshold?: MoveThreshold;
   /** Shortest time between two refreshes caused by download progress alone, ms (default 5000). */
   downloadRefreshMs?: number;
+  /**
+   * Above this many waiting jobs a new request is not forecast on submit (its estimate comes with the next refresh,
+   * the planner falls back to the fixed per-position figure), so submits stay cheap on huge queues (default 5000).
+   */
+  maxForecastJobs?: number;
 }
+
+/** A refresh that took longer than this (real ms) delays the next by {@link REFRESH_BACKOFF} times its duration. */
+const SLOW_REFRESH_MS = 20;
+const REFRESH_BACKOFF = 4;
 
 const REFRESH_ON: ReadonlySet<UnderstudyEvent['type']> = new Set([
   'job.accepted',
@@ -48,6 +60,10 @@ export class EstimateTracker {
   private scheduled = false;
   private lastDownloadRefresh = -Infinity;
   private stopped = false;
+  /** The last snapshot read, and the jobs accepted since (new requests are forecast on these, without a read). */
+  private cached: ForecastSnapshot | undefined;
+  private admitted: ForecastJob[] = [];
+  private lastRefreshMs = 0;
 
   constructor(private readonly options: EstimateTrackerOptions) {}
 
@@ -91,15 +107,38 @@ export class EstimateTracker {
 
   /**
    * A new request's wait for each model as the queue forecast plays it: the request joins the queue now with its
-   * priority and settings. Undefined for a model no backend will run.
+   * priority and settings. Undefined for a model no backend will run, or when the queue is too long to forecast on
+   * every submit (see maxForecastJobs).
    */
   async forecastWait(requirements: GenerationRequirements): Promise<(modelId: string) => ForecastWait | undefined> {
-    const snapshot = await takeForecastSnapshot(this.options, this.options.catalog.models.map((m) => m.id));
+    const snapshot = await this.snapshot();
     const cache = new Map<string, ForecastWait | undefined>();
     return (modelId) => {
       if (!cache.has(modelId)) cache.set(modelId, this.probe(snapshot, modelId, requirements));
       return cache.get(modelId);
     };
+  }
+
+  /**
+   * A job just accepted: forecast it on the last snapshot (no store read), make that its first estimate, send it and
+   * put it on the timeline. Returns the estimate, or undefined when the queue is too long to forecast per submit.
+   */
+  async admit(job: Job): Promise<JobEstimate | undefined> {
+    const snapshot = await this.snapshot();
+    const modelId = job.waitingFor ?? job.modelUsed;
+    const figure = generationFigure(this.options, modelId, job.request.requirements);
+    const entry: ForecastJob = { id: job.id, modelId, generationSeconds: figure.seconds, learned: figure.learned, priority: job.priority, queuedAt: job.createdAt, sequence: job.sequence };
+    this.admitted.push(entry);
+    this.schedule();
+    if (!this.forecastable(snapshot)) return undefined;
+    const now = this.options.clock.now();
+    const input = this.inputFrom(snapshot, [], this.readyAtWith(snapshot, modelId));
+    const estimate = describeForecast(forecastQueue(input).jobs.get(job.id), { now, generation: figure, downloadMeasured: snapshot.measuredDownloads.has(modelId), slots: snapshot.slots });
+    if (this.ended.has(job.id) || this.told.has(job.id)) return this.current.get(job.id) ?? estimate;
+    this.current.set(job.id, estimate);
+    this.tell(job.id, estimate, now);
+    void this.recordPromise(job.id, estimate);
+    return estimate;
   }
 
   /** Stops refreshing (the engine is closing); resolves once a refresh under way is done. */
@@ -108,18 +147,51 @@ export class EstimateTracker {
     await this.running;
   }
 
+  /**
+   * Asks for a refresh soon, sharing one with the other requests of this turn. A slow refresh (a long queue to read)
+   * delays the next, so re-estimating never takes more than about a fifth of the event loop.
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const run = (): void => {
       this.scheduled = false;
       if (!this.stopped) void this.refresh();
-    });
+    };
+    if (this.lastRefreshMs > SLOW_REFRESH_MS) setTimeout(run, this.lastRefreshMs * REFRESH_BACKOFF).unref();
+    else setImmediate(run);
+  }
+
+  /** The last snapshot, or a new one when there is none yet. */
+  private async snapshot(): Promise<ForecastSnapshot> {
+    this.cached ??= await takeForecastSnapshot(this.options);
+    return this.cached;
+  }
+
+  private forecastable(snapshot: ForecastSnapshot): boolean {
+    return snapshot.input.waiting.length + this.admitted.length <= (this.options.maxForecastJobs ?? 5000);
+  }
+
+  /** The snapshot's input at the current time, with the jobs accepted since it was read and `extra`. */
+  private inputFrom(snapshot: ForecastSnapshot, extra: ForecastJob[], readyAt = snapshot.input.readyAt): QueueForecastInput {
+    const known = new Set(snapshot.input.waiting.map((j) => j.id));
+    const admitted = this.admitted.filter((j) => !known.has(j.id) && !this.ended.has(j.id));
+    return { ...snapshot.input, now: this.options.clock.now(), waiting: [...snapshot.input.waiting, ...admitted, ...extra], readyAt };
+  }
+
+  /** When models become ready if `modelId`, not ready and not downloading, started downloading now too. */
+  private readyAtWith(snapshot: ForecastSnapshot, modelId: string): ReadonlyMap<string, number> {
+    const ready = snapshot.input.backends.some((b) => b.readyModels.has(modelId));
+    if (ready || snapshot.input.readyAt.has(modelId) || modelId === PREVIEW_MODEL_ID) return snapshot.input.readyAt;
+    const bytes = bytesToFetch(this.options, snapshot.availability, modelId);
+    if (bytes === undefined) return snapshot.input.readyAt;
+    return forecastDownloads([...snapshot.downloads, { modelId, bytesRemaining: bytes }], snapshot.downloadBytesPerSecond, this.options.clock.now());
   }
 
   private probe(snapshot: ForecastSnapshot, modelId: string, requirements: GenerationRequirements): ForecastWait | undefined {
+    if (!this.forecastable(snapshot)) return undefined;
     const figure = generationFigure(this.options, modelId, requirements);
-    const { now } = snapshot.input;
+    const now = this.options.clock.now();
     const job: ForecastJob = {
       id: '\u0000new',
       modelId,
@@ -129,10 +201,11 @@ export class EstimateTracker {
       queuedAt: now,
       sequence: Number.MAX_SAFE_INTEGER,
     };
-    const forecast = forecastQueue({ ...snapshot.input, waiting: [...snapshot.input.waiting, job] }).jobs.get(job.id);
+    const readyAtAll = this.readyAtWith(snapshot, modelId);
+    const forecast = forecastQueue(this.inputFrom(snapshot, [job], readyAtAll)).jobs.get(job.id);
     if (!forecast) return undefined;
     const described = describeForecast(forecast, { now, generation: figure, downloadMeasured: snapshot.measuredDownloads.has(modelId), slots: snapshot.slots });
-    const readyAt = snapshot.input.readyAt.get(modelId);
+    const readyAt = readyAtAll.get(modelId);
     return {
       // When its generation would start: after the jobs ahead and any model load.
       startInSeconds: Math.max(0, (forecast.endAt - now) / 1000 - figure.seconds),
@@ -144,7 +217,11 @@ export class EstimateTracker {
   }
 
   private async refreshOnce(): Promise<void> {
+    const started = performance.now();
     const snapshot = await takeForecastSnapshot(this.options);
+    this.cached = snapshot;
+    const inSnapshot = new Set(snapshot.jobs.keys());
+    this.admitted = this.admitted.filter((j) => !inSnapshot.has(j.id) && !this.ended.has(j.id));
     const { now } = snapshot.input;
     const forecast = forecastQueue(snapshot.input);
     const next = new Map<string, JobEstimate>();
@@ -166,19 +243,24 @@ export class EstimateTracker {
       this.current.set(id, estimate);
       const previous = this.told.get(id);
       if (previous && !estimateMoved(previous, estimate, this.options.threshold ?? DEFAULT_MOVE_THRESHOLD)) continue;
-      this.told.set(id, estimate);
+      this.tell(id, estimate, now);
       const job = snapshot.jobs.get(id)!;
-      if (!previous && !job.timeline.some((e) => e.kind === 'estimate')) await this.recordPromise(id, estimate);
-      this.options.emit({
-        type: 'job.estimate',
-        at: now,
-        jobId: id,
-        startAt: estimate.startAt,
-        resultAt: estimate.resultAt,
-        confidence: estimate.confidence,
-        message: describe(estimate, now),
-      });
+      if (!previous && !job.timeline.some((e) => e.kind === 'estimate')) void this.recordPromise(id, estimate);
     }
+    this.lastRefreshMs = performance.now() - started;
+  }
+
+  private tell(jobId: string, estimate: JobEstimate, now: number): void {
+    this.told.set(jobId, estimate);
+    this.options.emit({
+      type: 'job.estimate',
+      at: now,
+      jobId,
+      startAt: estimate.startAt,
+      resultAt: estimate.resultAt,
+      confidence: estimate.confidence,
+      message: describe(estimate, now),
+    });
   }
 
   private async recordPromise(jobId: string, estimate: JobEstimate): Promise<void> {

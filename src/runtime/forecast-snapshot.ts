@@ -49,10 +49,22 @@ export interface ForecastSnapshot {
   availability: AvailabilitySnapshot;
   /** Throughput of the download link the forecast assumed, bytes per second. */
   downloadBytesPerSecond: number;
+  /** The downloads under way (or about to start) the forecast shares the link between. */
+  downloads: ForecastDownload[];
 }
 
 /** Seconds a preview takes until measured (the preview renderer writes a small labelled GIF). */
 const PREVIEW_SECONDS = 1;
+
+/** Bytes a download of `modelId` that starts now must fetch: what is left of a partial one, else the whole model. */
+export function bytesToFetch(src: ForecastSources, availability: AvailabilitySnapshot, modelId: string): number | undefined {
+  const model = src.catalog.byId.get(modelId);
+  if (!model) return undefined;
+  const status = availability.get(modelId);
+  const total = status?.bytesTotal ?? model.sizeGb * GIB;
+  const keeps = status && ['downloading', 'verifying', 'partial', 'paused'].includes(status.status);
+  return Math.max(0, total - (keeps ? (status.bytesPresent ?? 0) : 0));
+}
 
 /** Settings of a job's current plan. */
 export function settingsOf(requirements: GenerationRequirements): GenerationSettings {
@@ -70,10 +82,10 @@ export function generationFigure(src: ForecastSources, modelId: string, requirem
 }
 
 /**
- * Reads a snapshot. Models in `demand` that are neither ready nor downloading count as downloads starting now (a
- * request for them starts one).
+ * Reads a snapshot. Downloads under way share the link; models that waiting jobs need and that are neither ready nor
+ * downloading count as downloads starting now (the plan that made them wait starts one).
  */
-export async function takeForecastSnapshot(src: ForecastSources, demand: Iterable<string> = []): Promise<ForecastSnapshot> {
+export async function takeForecastSnapshot(src: ForecastSources): Promise<ForecastSnapshot> {
   const now = src.clock.now();
   const [queued, waitingForModel, running, availability] = await Promise.all([
     src.store.listQueue({ status: 'queued', now }),
@@ -87,7 +99,7 @@ export async function takeForecastSnapshot(src: ForecastSources, demand: Iterabl
   const jobs = new Map<string, Job>();
   const generation = new Map<string, { seconds: number; learned: boolean }>();
   const waiting: ForecastJob[] = [];
-  const wanted = new Set<string>(demand);
+  const wanted = new Set<string>();
   for (const job of [...queued, ...waitingForModel]) {
     const modelId = job.waitingFor ?? job.modelUsed;
     const figure = generationFigure(src, modelId, job.request.requirements);
@@ -101,14 +113,14 @@ export async function takeForecastSnapshot(src: ForecastSources, demand: Iterabl
   const measuredDownloads = new Set<string>();
   let measuredRate = 0;
   const readyAnywhere = new Set(gpus.flatMap((g) => [...g.ready]));
+  // A download under way uses the link whether or not a job waits for it.
+  for (const [modelId, status] of availability) if (status.status === 'downloading' || status.status === 'verifying') wanted.add(modelId);
   for (const modelId of wanted) {
     if (modelId === PREVIEW_MODEL_ID || readyAnywhere.has(modelId)) continue;
-    const model = src.catalog.byId.get(modelId);
-    if (!model) continue;
+    const bytesRemaining = bytesToFetch(src, availability, modelId);
+    if (bytesRemaining === undefined) continue;
+    downloads.push({ modelId, bytesRemaining });
     const status = availability.get(modelId);
-    const total = status?.bytesTotal ?? model.sizeGb * GIB;
-    const keeps = status && ['downloading', 'verifying', 'partial', 'paused'].includes(status.status);
-    downloads.push({ modelId, bytesRemaining: Math.max(0, total - (keeps ? (status.bytesPresent ?? 0) : 0)) });
     if (status?.downloadBytesPerSecond && status.status === 'downloading') {
       measuredDownloads.add(modelId);
       measuredRate += status.downloadBytesPerSecond;
@@ -165,5 +177,6 @@ export async function takeForecastSnapshot(src: ForecastSources, demand: Iterabl
     slots: src.backends.reduce((n, b) => n + b.slots, 0),
     availability,
     downloadBytesPerSecond,
+    downloads,
   };
 }

@@ -159,8 +159,8 @@ export class Understudy {
     if (plan.strategyType === 'download_and_retry') this.parts.requestDownload(input.model);
     this.parts.scheduler.wake();
     const queuePosition = await this.store.queuePosition((hybridJob ?? job).id);
-    await this.parts.estimates?.refresh();
-    const estimate = this.estimateOf((hybridJob ?? job).id);
+    if (hybridJob) await this.parts.estimates?.admit(job);
+    const estimate = await this.parts.estimates?.admit(hybridJob ?? job);
     return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition, ...(estimate ? { estimate } : {}) };
   }
 
