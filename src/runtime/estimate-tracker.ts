@@ -24,14 +24,20 @@ export interface EstimateTrackerOptions extends ForecastSources {
   downloadRefreshMs?: number;
   /**
    * Above this many waiting jobs a new request is not forecast on submit (its estimate comes with the next refresh,
-   * the planner falls back to the fixed per-position figure), so submits stay cheap on huge queues (default 5000).
+   * the planner falls back to the fixed per-position figure), so submits stay cheap on huge queues (default 1000,
+   * where a forecast takes well under a millisecond).
    */
   maxForecastJobs?: number;
 }
 
-/** A refresh that took longer than this (real ms) delays the next by {@link REFRESH_BACKOFF} times its duration. */
+/**
+ * A refresh that took longer than this (real ms) delays the next by {@link REFRESH_BACKOFF} times its duration, or
+ * {@link LONG_QUEUE_BACKOFF} times beyond maxForecastJobs, so re-estimating takes at most a fifth (a twentieth) of
+ * the event loop.
+ */
 const SLOW_REFRESH_MS = 20;
 const REFRESH_BACKOFF = 4;
+const LONG_QUEUE_BACKOFF = 20;
 
 const REFRESH_ON: ReadonlySet<UnderstudyEvent['type']> = new Set([
   'job.accepted',
@@ -64,6 +70,8 @@ export class EstimateTracker {
   private cached: ForecastSnapshot | undefined;
   private admitted: ForecastJob[] = [];
   private lastRefreshMs = 0;
+  /** The last new request forecast by {@link forecastWait}: a job admitted right after it in the same state reuses it. */
+  private lastProbe: { key: string; estimate: JobEstimate } | undefined;
 
   constructor(private readonly options: EstimateTrackerOptions) {}
 
@@ -132,8 +140,15 @@ export class EstimateTracker {
     this.schedule();
     if (!this.forecastable(snapshot)) return undefined;
     const now = this.options.clock.now();
-    const input = this.inputFrom(snapshot, [], this.readyAtWith(snapshot, modelId));
-    const estimate = describeForecast(forecastQueue(input).jobs.get(job.id), { now, generation: figure, downloadMeasured: snapshot.measuredDownloads.has(modelId), slots: snapshot.slots });
+    const probed = this.lastProbe?.key === this.probeKey(snapshot, modelId, job.priority, figure.seconds, this.admitted.length - 1) ? this.lastProbe.estimate : undefined;
+    const estimate =
+      probed ??
+      describeForecast(forecastQueue(this.inputFrom(snapshot, [], this.readyAtWith(snapshot, modelId))).jobs.get(job.id), {
+        now,
+        generation: figure,
+        downloadMeasured: snapshot.measuredDownloads.has(modelId),
+        slots: snapshot.slots,
+      });
     if (this.ended.has(job.id) || this.told.has(job.id)) return this.current.get(job.id) ?? estimate;
     this.current.set(job.id, estimate);
     this.tell(job.id, estimate, now);
@@ -149,7 +164,7 @@ export class EstimateTracker {
 
   /**
    * Asks for a refresh soon, sharing one with the other requests of this turn. A slow refresh (a long queue to read)
-   * delays the next, so re-estimating never takes more than about a fifth of the event loop.
+   * delays the next (see SLOW_REFRESH_MS).
    */
   private schedule(): void {
     if (this.scheduled) return;
@@ -158,8 +173,14 @@ export class EstimateTracker {
       this.scheduled = false;
       if (!this.stopped) void this.refresh();
     };
-    if (this.lastRefreshMs > SLOW_REFRESH_MS) setTimeout(run, this.lastRefreshMs * REFRESH_BACKOFF).unref();
+    const backoff = this.cached && !this.forecastable(this.cached) ? LONG_QUEUE_BACKOFF : REFRESH_BACKOFF;
+    if (this.lastRefreshMs > SLOW_REFRESH_MS) setTimeout(run, this.lastRefreshMs * backoff).unref();
     else setImmediate(run);
+  }
+
+  /** What a probe's forecast depends on: the same snapshot, job and jobs admitted give the same forecast. */
+  private probeKey(snapshot: ForecastSnapshot, modelId: string, priority: string, seconds: number, admitted: number): string {
+    return `${snapshot.input.now}|${modelId}|${priority}|${seconds}|${admitted}`;
   }
 
   /** The last snapshot, or a new one when there is none yet. */
@@ -169,7 +190,7 @@ export class EstimateTracker {
   }
 
   private forecastable(snapshot: ForecastSnapshot): boolean {
-    return snapshot.input.waiting.length + this.admitted.length <= (this.options.maxForecastJobs ?? 5000);
+    return snapshot.input.waiting.length + this.admitted.length <= (this.options.maxForecastJobs ?? 1000);
   }
 
   /** The snapshot's input at the current time, with the jobs accepted since it was read and `extra`. */
@@ -205,6 +226,7 @@ export class EstimateTracker {
     const forecast = forecastQueue(this.inputFrom(snapshot, [job], readyAtAll)).jobs.get(job.id);
     if (!forecast) return undefined;
     const described = describeForecast(forecast, { now, generation: figure, downloadMeasured: snapshot.measuredDownloads.has(modelId), slots: snapshot.slots });
+    this.lastProbe = { key: this.probeKey(snapshot, modelId, requirements.priority, figure.seconds, this.admitted.length), estimate: described };
     const readyAt = readyAtAll.get(modelId);
     return {
       // When its generation would start: after the jobs ahead and any model load.
