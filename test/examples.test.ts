@@ -18,7 +18,9 @@ test('the README engine example submits a job for a missing model and prints its
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/submit-job.ts'], { cwd: new URL('..', import.meta.url), timeout: 60_000 });
   const lines = stdout.trim().split('\n');
   assert.equal(lines[0], 'plan: alternative_model on ti2v-5B');
-  assert.deepEqual(lines.slice(1, -1).map((l) => l.split(':')[0]), ['accepted', 'planned', 'queued', 'started', 'succeeded']);
+  assert.deepEqual(lines.slice(1, -1).map((l) => l.split(':')[0]), ['accepted', 'planned', 'queued', 'estimate', 'started', 'succeeded', 'estimate']);
   assert.match(lines[2]!, /i2v-A14B is not downloaded\. Running on ti2v-5B instead/);
+  assert.match(lines[4]!, /^estimate: first promise: starts now, result in about 2 s/);
+  assert.match(lines[7]!, /^estimate: result after \d+ s; first promised 2 s \([+-]\d+ %\)/);
   assert.match(lines.at(-1)!, /^output: image\/gif, \d+ bytes, preview: false$/);
 });

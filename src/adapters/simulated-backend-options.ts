@@ -1,4 +1,5 @@
 /** The simulated GPU's options, their defaults, and what it is given and announces. */
+import type { SimulatedLink } from './simulated-link.js';
 import { z } from 'zod';
 import { DEFAULT_MODELS, ModelDescriptorSchema } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
@@ -102,6 +103,11 @@ export interface SimulatedBackendDependencies {
   random?: () => number;
   /** Models whose real files another component (the model files store) reports complete count as installed. */
   filesPresent?: { has(modelId: string): boolean };
+  /**
+   * A link downloads share (several backends may share one); when given, downloads go through it at its speed in
+   * clock time instead of at `downloadBytesPerSecond` each.
+   */
+  link?: SimulatedLink;
 }
 
 /** Announced when a fault strikes a job. */

@@ -44,6 +44,7 @@ import { Semaphore, SerialLock } from './concurrency.js';
 import { writeOutputAtomically } from './output-file.js';
 import { sleep } from '../core/clock.js';
 import type { TargetHealth } from '../runtime/recovery/recovery-target.js';
+import type { SimulatedLink } from './simulated-link.js';
 import { renderTextGif, wrapText } from './gif-writer.js';
 import { FaultInjector, type FaultKind, type PlannedFault } from './simulated-faults.js';
 import {
@@ -76,6 +77,8 @@ interface RunningJob {
   readonly signal: AbortSignal;
   /** Clock milliseconds the sampling steps take in all. */
   readonly sampleMs: number;
+  /** Clock milliseconds spent making room and loading the model for it (0 when it was loaded). */
+  readonly loadMs: number;
 }
 
 interface PipelineExit {
@@ -101,6 +104,7 @@ export class SimulatedBackend implements Backend {
   private readonly models: ReadonlyMap<string, ModelDescriptor>;
   private readonly installed: Set<string>;
   private readonly filesPresent: { has(modelId: string): boolean };
+  private readonly link: SimulatedLink | undefined;
   private readonly downloads = new Map<string, Download>();
   private readonly loaded = new Map<string, LoadedModel>();
   private readonly running = new Set<RunningJob>();
@@ -135,6 +139,7 @@ export class SimulatedBackend implements Backend {
     this.models = new Map(this.options.models.map((m) => [m.id, m]));
     this.installed = new Set(this.options.installed ?? this.options.models.map((m) => m.id));
     this.filesPresent = dependencies.filesPresent ?? new Set<string>();
+    this.link = dependencies.link;
     this.offloadTrades = { ...DEFAULT_OFFLOAD_TRADES, ...this.options.offloadTrades };
     this.currentOffloadMode = this.options.offloadMode;
     this.optimized = this.options.vramOptimized;
@@ -164,11 +169,13 @@ export class SimulatedBackend implements Backend {
       const model = this.installedModel(request.modelId);
       checkInputs(model, request);
       const releaseSlot = await this.slotPermits.acquire(signal);
+      let loadMs = 0;
       const startedAt = this.clock.now();
       try {
         const fault = this.faults.next(model.id);
         if (fault) this.faultEvents.emit({ ...fault, backendId: this.id, jobId: request.jobId, modelId: model.id, at: startedAt });
         const job = await this.gpu.exclusively(() => this.startJob(model, request, fault, signal, onProgress));
+        loadMs = job.loadMs;
         try {
           await this.sample(job, request, fault, onProgress);
         } finally {
@@ -182,7 +189,7 @@ export class SimulatedBackend implements Backend {
       if (signal.aborted) throw abortError(signal);
       const gif = this.render(model, request);
       const path = await writeOutputAtomically(request.outputDir, outputFileName(request.jobId, 'gif'), gif);
-      return { path, mediaType: 'image/gif', sizeBytes: gif.length, isPreview: false, durationMs };
+      return { path, mediaType: 'image/gif', sizeBytes: gif.length, isPreview: false, durationMs, loadMs };
     } catch (error) {
       throw signal.aborted ? abortError(signal) : error;
     }
@@ -203,13 +210,14 @@ export class SimulatedBackend implements Backend {
       if (this.isInstalled(model.id)) return { modelId: model.id, status: 'available', bytesPresent: bytesTotal, bytesTotal, updatedAt: now };
       const download = this.downloads.get(model.id);
       if (!download) return { modelId: model.id, status: 'missing', bytesPresent: 0, bytesTotal, updatedAt: now };
-      const done = download.durationMs === 0 ? 1 : Math.min(1, (now - download.startedAt) / download.durationMs);
+      const shared = this.link?.progress(model.id);
+      const done = shared ? shared.bytesDone / Math.max(1, shared.bytesTotal) : download.durationMs === 0 ? 1 : Math.min(1, (now - download.startedAt) / download.durationMs);
       return {
         modelId: model.id,
         status: 'downloading',
-        bytesPresent: Math.floor(bytesTotal * done),
+        bytesPresent: Math.floor(bytesTotal * Math.min(1, done)),
         bytesTotal,
-        downloadBytesPerSecond: this.options.downloadBytesPerSecond / this.options.timeScale,
+        downloadBytesPerSecond: shared?.bytesPerSecond ?? this.options.downloadBytesPerSecond / this.options.timeScale,
         updatedAt: now,
       };
     });
@@ -286,7 +294,8 @@ export class SimulatedBackend implements Backend {
     let download = this.downloads.get(modelId);
     if (!download) {
       const durationMs = this.scaledMs((model.sizeGb * GIB) / this.options.downloadBytesPerSecond);
-      const done = this.wait(durationMs).then(() => {
+      const transfer = this.link ? this.link.transfer(model.id, model.sizeGb * GIB) : this.wait(durationMs);
+      const done = transfer.then(() => {
         this.installed.add(modelId);
         this.downloads.delete(modelId);
       });
@@ -338,12 +347,13 @@ export class SimulatedBackend implements Backend {
     }
     const residentGb = entry?.residentGb ?? model.baseVramGb * this.options.residentShare * this.offloadTrades[this.currentOffloadMode].vramFactor;
     const workingGb = Math.max(0, needGb - residentGb);
+    const loadStarted = this.clock.now();
     await this.makeRoom((entry ? 0 : residentGb) + workingGb, model.id, signal);
     entry ??= await this.load(model, residentGb, fault?.kind === 'load_failure', signal, onProgress);
     entry.activeJobs++;
     entry.lastUsedAt = this.clock.now();
     const seconds = catalogGenerationSeconds(model, request.settings, this.options.estimation) * trade.timeFactor;
-    const job: RunningJob = { model: entry, workingGb, epoch: this.epoch, signal, sampleMs: this.scaledMs(seconds) };
+    const job: RunningJob = { model: entry, workingGb, epoch: this.epoch, signal, sampleMs: this.scaledMs(seconds), loadMs: this.clock.now() - loadStarted };
     this.running.add(job);
     this.reportVram();
     return job;

@@ -24,6 +24,8 @@ export const UnderstudyConfigSchema = z.strictObject({
       agingSeconds: z.number().min(0).default(600),
       /** Days finished jobs are kept (default 7). */
       retentionDays: z.number().positive().default(7),
+      /** Seconds without progress after which a generation is presumed hung and fails as a pipeline error (default 300). */
+      stallSeconds: z.number().positive().default(300),
     })
     .prefault({}),
   scheduling: z

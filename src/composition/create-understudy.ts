@@ -14,6 +14,7 @@ import { LearnedEstimatesFile } from '../adapters/learned-estimates-file.js';
 import { ModelFiles } from '../adapters/model-files/model-files.js';
 import { PreviewBackend } from '../adapters/preview-backend.js';
 import { SimulatedBackend } from '../adapters/simulated-backend.js';
+import { SimulatedLink } from '../adapters/simulated-link.js';
 import { SqliteJobStore, type FileSync } from '../adapters/sqlite/index.js';
 import { SystemClock } from '../adapters/system-clock.js';
 import { SystemProbe } from '../adapters/system-probe.js';
@@ -21,6 +22,7 @@ import type { Backend } from '../runtime/backend.js';
 import { BackendAvailability } from '../runtime/backend-availability.js';
 import { BackendVramReporter } from '../runtime/backend-vram.js';
 import type { UnderstudyEvent } from '../runtime/engine-events.js';
+import { EstimateTracker } from '../runtime/estimate-tracker.js';
 import { forwardEngineEvents } from '../runtime/event-forwarding.js';
 import { FallbackRecoverySystem } from '../runtime/recovery/fallback-recovery-system.js';
 import type { HealthProbe } from '../runtime/recovery/health-monitor.js';
@@ -97,7 +99,13 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
           estimation: plannerConfig.estimation,
           faultProbabilities: config.simulated.faultProbabilities,
         },
-        { clock, filesPresent: presence.models, ...random },
+        {
+          clock,
+          filesPresent: presence.models,
+          // Downloads share one link, as on a real connection (the estimates assume so).
+          link: new SimulatedLink((config.simulated.downloadMiBPerSecond * 1024 ** 2) / config.simulated.timeScale, clock),
+          ...random,
+        },
       ),
     ];
   const downloads = new ModelDownloads({ clock, store, backends, ...(files ? { files } : {}), presence, learner, emit });
@@ -105,9 +113,14 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   const availability = new BackendAvailability(backends, files);
   const vramTotals = await Promise.all(backends.map((b) => b.vram()));
   const largestGpu = Math.max(0, ...vramTotals.map((v) => v?.totalGb ?? 0));
+  const affinity = { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip };
+  const preview = new PreviewBackend({}, { clock });
+  const estimates = new EstimateTracker({ store, clock, catalog, estimation: plannerConfig.estimation, learner, backends, preview, availability, agingSeconds: config.jobs.agingSeconds, affinity, emit });
+  events.addListener((e) => estimates.observe(e));
   const manager = new IntelligentFallbackManager({
     availability,
     learner,
+    forecastWait: (requirements) => estimates.forecastWait(requirements),
     clock,
     catalog,
     config: plannerConfig,
@@ -126,19 +139,19 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     reduceGenerationParams: plannerReduction(catalog, plannerConfig),
     downloads,
   });
-  forwardEngineEvents(recovery, backends, clock, emit);
-  const runner = new JobRunner({ store, clock, catalog, manager, recovery, outputDir: join(dataDir, 'outputs'), leaseMs: config.jobs.leaseMs, emit, downloads });
+  forwardEngineEvents(recovery, backends, learner, clock, emit);
+  const runner = new JobRunner({ store, clock, catalog, manager, recovery, outputDir: join(dataDir, 'outputs'), leaseMs: config.jobs.leaseMs, emit, downloads, stallMs: config.jobs.stallSeconds * 1000 });
   const scheduler = new Scheduler({
     store,
     clock,
     backends,
-    preview: new PreviewBackend({}, { clock }),
+    preview,
     availability,
     recovery,
     runner,
     downloads,
     owner: deps.workerId ?? `${hostname()}-${process.pid}`,
-    affinity: { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip },
+    affinity,
     tickMs: config.scheduling.tickMs,
     emit,
   });
@@ -152,6 +165,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
     backends,
     scheduler,
     events,
+    estimates,
     inputDir: join(dataDir, 'inputs'),
     limits: config.limits,
     downloads,

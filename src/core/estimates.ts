@@ -36,6 +36,8 @@ export const EstimationConfigSchema = z.object({
   generationSpeedFactor: z.number().positive().default(1),
   /** Download throughput assumed until one is measured, bytes per second (default 50 MiB/s). */
   downloadBytesPerSecond: z.number().positive().default(50 * MIB),
+  /** Speed a model's weights load into GPU memory until loads are measured, GB per second (default 2: 14 GB in 7 s). */
+  modelLoadGbPerSecond: z.number().positive().default(2),
   /** Seconds per queue position until job durations are measured (default 300). */
   secondsPerQueuePosition: z.number().positive().default(300),
   /** Estimate given at low confidence when estimation itself fails, seconds (default 900). */
@@ -105,8 +107,24 @@ export interface EstimatedWaitTime {
   queuePosition?: number;
 }
 
+/**
+ * A new request's wait as the queue forecast plays it (core/queue-forecast.ts): when it would start, and how much of
+ * that is its model's download. Given, it replaces the fixed per-position figure.
+ */
+export interface ForecastWait {
+  startInSeconds: number;
+  /** Seconds until its model's download ends (0 when ready). */
+  downloadSeconds: number;
+  /** Jobs that would start before it. */
+  jobsAhead: number;
+  confidence: Confidence;
+  factors: string[];
+}
+
 /** What a wait estimate is made from. */
 export interface WaitContext {
+  /** The queue forecast's figure for this model; when given it decides the wait (default: position × per-job seconds). */
+  forecast?: ForecastWait;
   model: ModelDescriptor | undefined;
   status: ModelStatus;
   /** Jobs ahead in the queue for the GPU slots this request would use. */
@@ -121,6 +139,7 @@ export interface WaitContext {
 export function estimateWaitTime(ctx: WaitContext): EstimatedWaitTime {
   const { model, status, config, learner } = ctx;
   if (!model) throw new Error(`model "${status.modelId}" is not in the catalog`);
+  if (ctx.forecast) return forecastWaitTime(model.id, ctx.forecast, status);
   const factors: string[] = [];
   let confidence: Confidence = 'high';
   const lower = (to: Confidence): void => {
@@ -177,6 +196,20 @@ export function estimateWaitTime(ctx: WaitContext): EstimatedWaitTime {
     queuePosition: ctx.queueAhead + 1,
   };
   if (downloadProgress !== undefined) out.downloadProgress = downloadProgress;
+  return out;
+}
+
+function forecastWaitTime(modelId: string, f: ForecastWait, status: ModelStatus): EstimatedWaitTime {
+  const out: EstimatedWaitTime = {
+    modelId,
+    estimatedSeconds: f.startInSeconds,
+    confidence: f.confidence,
+    factors: f.factors,
+    downloadSeconds: f.downloadSeconds,
+    queueSeconds: Math.max(0, f.startInSeconds - f.downloadSeconds),
+    queuePosition: f.jobsAhead + 1,
+  };
+  if (status.status !== 'available' && status.bytesTotal && status.bytesPresent) out.downloadProgress = status.bytesPresent / status.bytesTotal;
   return out;
 }
 

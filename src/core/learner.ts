@@ -16,6 +16,8 @@ export interface EstimateLearnerState {
   jobSeconds: LearnedMean | null;
   /** Download throughput, bytes per second. */
   downloadBytesPerSecond: LearnedMean | null;
+  /** Seconds a model took to load, by `backend/model` and by `model` (any backend). Absent in older saved states. */
+  loadSeconds?: Record<string, LearnedMean>;
 }
 
 export class EstimateLearner {
@@ -37,6 +39,19 @@ export class EstimateLearner {
     const key = `${modelId}@${resolution}`;
     this.state.speedRatios[key] = this.update(this.state.speedRatios[key] ?? null, ratio);
     this.state.jobSeconds = this.update(this.state.jobSeconds, actualSeconds);
+  }
+
+  /** Records a model load on a backend: how long it took from the request to the weights being resident. */
+  recordLoad(backendId: string, modelId: string, seconds: number): void {
+    if (!(seconds >= 0) || !Number.isFinite(seconds)) return;
+    const loads = (this.state.loadSeconds ??= {});
+    loads[`${backendId}/${modelId}`] = this.update(loads[`${backendId}/${modelId}`] ?? null, seconds);
+    loads[modelId] = this.update(loads[modelId] ?? null, seconds);
+  }
+
+  /** Learned load time of a model on a backend (falling back to the model on any backend), if any. */
+  loadSeconds(backendId: string, modelId: string): LearnedMean | undefined {
+    return this.state.loadSeconds?.[`${backendId}/${modelId}`] ?? this.state.loadSeconds?.[modelId];
   }
 
   /** Records a completed stretch of download. */

@@ -10,6 +10,7 @@ import {
   formatDuration,
   safeEstimateWaitTime,
   type EstimatedWaitTime,
+  type ForecastWait,
 } from './estimates.js';
 import { ReductionConfigSchema, applyReduction, findReduction, type Reduction, type RequirementAdjustment } from './reduction.js';
 import type { GenerationRequirements } from './requirements.js';
@@ -138,6 +139,8 @@ export interface PlanningInput extends Omit<RankingInput, 'scoring' | 'estimatio
   errorMessage?: string;
   /** Jobs queued ahead for a model's slots. Default: none. */
   queueAhead?: (modelId: string) => number;
+  /** A new request's wait for each model as the queue forecast plays it; when given it replaces queueAhead's arithmetic. */
+  forecastWait?: (modelId: string) => ForecastWait | undefined;
   /** GPU slots working through the queue (default 1). */
   slots?: number;
 }
@@ -432,6 +435,7 @@ class PlanBuilder {
       status: this.status,
       queueAhead: input.queueAhead?.(this.requested.id) ?? 0,
       slots: input.slots,
+      ...(input.forecastWait?.(this.requested.id) ? { forecast: input.forecastWait(this.requested.id)! } : {}),
       learner: input.learner,
       config: input.config.estimation,
     });
@@ -444,6 +448,8 @@ class PlanBuilder {
   /** Seconds of queue ahead of a new job for `modelId`. */
   private queueSecondsFor(modelId: string): number {
     const { input } = this;
+    const forecast = input.forecastWait?.(modelId);
+    if (forecast) return forecast.startInSeconds;
     const ahead = input.queueAhead?.(modelId) ?? 0;
     if (ahead === 0) return 0;
     return (ahead * (input.learner?.jobSeconds?.mean ?? input.config.estimation.secondsPerQueuePosition)) / Math.max(1, input.slots ?? 1);

@@ -14,9 +14,13 @@ export interface Orderable {
  * cannot wait forever behind a stream of higher ones. 0 is critical. `agingSeconds` of 0 or less turns aging off.
  */
 export function effectiveRank(item: Orderable, now: number, agingSeconds: number): number {
-  const rank = priorityRank(item.priority);
+  return agedRank(priorityRank(item.priority), item.queuedAt, now, agingSeconds);
+}
+
+/** {@link effectiveRank} from the priority's rank (0 = critical), for callers that already know it. */
+export function agedRank(rank: number, queuedAt: number, now: number, agingSeconds: number): number {
   if (agingSeconds <= 0) return rank;
-  const levels = Math.floor(Math.max(0, now - item.queuedAt) / 1000 / agingSeconds);
+  const levels = Math.floor(Math.max(0, now - queuedAt) / 1000 / agingSeconds);
   return Math.max(0, rank - levels);
 }
 

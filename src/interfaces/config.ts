@@ -297,6 +297,7 @@ jobs:
   maxAttempts: 3           # runs a job gets before it fails for good
   agingSeconds: 600        # waiting this long raises a job one priority level; 0 turns aging off
   retentionDays: 7         # finished jobs are kept this long
+  stallSeconds: 300        # a generation with no progress this long is presumed hung, stopped and recovered
 scheduling:
   affinity: true           # prefer jobs for the model already loaded...
   affinityMaxSkip: 3       # ...passing at most this many jobs of equal priority

@@ -53,6 +53,8 @@ export interface GeneratedOutput {
   isPreview: boolean;
   /** How long the generation took on the backend's clock, in milliseconds. */
   durationMs?: number;
+  /** Of `durationMs`, how long loading the model (and making room for it) took, when the backend knows. */
+  loadMs?: number;
 }
 
 /** GPU memory as the backend sees it, in GiB. */

@@ -1,6 +1,6 @@
 import type { SystemHealthStatus } from '../core/health-assessment.js';
 import type { FallbackStrategy } from '../core/planning.js';
-import type { ModelAvailability } from '../core/vocabulary.js';
+import type { Confidence, ModelAvailability } from '../core/vocabulary.js';
 import type { RecoveryAttempt, SystemStatus } from './recovery/fallback-recovery-system.js';
 import type { JobState } from './job.js';
 
@@ -15,6 +15,8 @@ export type UnderstudyEvent =
       message: string;
     }
   | { type: 'job.progress'; at: number; jobId: string; progress: number; message: string }
+  /** A job's estimate moved (or was first made): start and result times, epoch ms, null when nothing can run it. */
+  | { type: 'job.estimate'; at: number; jobId: string; startAt: number | null; resultAt: number | null; confidence: Confidence; message: string }
   | { type: 'job.replanned'; at: number; jobId: string; strategy: FallbackStrategy['strategyType']; model: string; message: string }
   | { type: 'model.status'; at: number; modelId: string; status: ModelAvailability; backendId: string }
   | { type: 'model.loaded' | 'model.unloaded'; at: number; modelId: string; backendId: string; detail: string }

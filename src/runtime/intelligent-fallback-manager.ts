@@ -6,7 +6,7 @@ import { EventEmitter, type Event } from 'cockatiel';
 import { statusOf, type AvailabilitySnapshot, type AvailabilitySource } from '../core/availability.js';
 import { createCatalog, type Catalog } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
-import { fallbackWaitTime, safeEstimateWaitTime, type EstimatedWaitTime } from '../core/estimates.js';
+import { fallbackWaitTime, safeEstimateWaitTime, type EstimatedWaitTime, type ForecastWait } from '../core/estimates.js';
 import { EstimateLearner } from '../core/learner.js';
 import { PlannerConfigSchema, planFallback, type FallbackStrategy, type PlannerConfigInput, type PlannerConfig } from '../core/planning.js';
 import { GenerationRequirementsSchema, type GenerationRequirements, type GenerationRequirementsInput } from '../core/requirements.js';
@@ -37,6 +37,11 @@ export interface IntelligentFallbackManagerOptions {
    * its store, queued ones included.
    */
   queueAhead?: JobsAheadSource;
+  /**
+   * A new request's wait for each model as the queue forecast plays it (the engine's); when given it decides the
+   * waits instead of queueAhead × seconds per position.
+   */
+  forecastWait?: (requirements: GenerationRequirements) => Promise<(modelId: string) => ForecastWait | undefined>;
 }
 
 /** What may be given when asking for a strategy. */
@@ -129,6 +134,7 @@ export class IntelligentFallbackManager {
     const req = this.requirements(modelId, context.requirements ?? {});
     const snapshot = await this.availability.snapshot();
     const ahead = await this.queueAheadCounter();
+    const forecastWait = await this.options.forecastWait?.(req);
     const started = performance.now();
     const strategy = planFallback({
       catalog: this.catalog,
@@ -141,6 +147,7 @@ export class IntelligentFallbackManager {
       errorMessage: context.errorMessage,
       queueAhead: ahead,
       slots: this.options.slots,
+      ...(forecastWait ? { forecastWait } : {}),
     });
     this.decisions.emit({ requestedModel: modelId, strategy, durationMs: performance.now() - started });
     return strategy;
@@ -159,9 +166,11 @@ export class IntelligentFallbackManager {
       return fallbackWaitTime(modelId, error, this.config.estimation);
     }
     const ahead = await this.queueAheadCounter();
+    const forecast = (await this.options.forecastWait?.(this.requirements(modelId, {})))?.(modelId);
     return safeEstimateWaitTime({
       model,
       status: statusOf(snapshot, modelId),
+      ...(forecast ? { forecast } : {}),
       queueAhead: ahead(modelId),
       slots: this.options.slots,
       learner: this.learner,

@@ -11,6 +11,7 @@ import type { Job, JobError, Replan } from './job.js';
 import { isLeaseLostError, type JobStore } from './job-store.js';
 import type { ModelDownloads } from './model-downloads.js';
 import { modelToRun, planWaits } from './plan-effects.js';
+import { StallWatchdog } from './stall-watchdog.js';
 
 /** What a runner needs from the engine: a narrow view, so it can be tested and reasoned about alone. */
 export interface JobRunnerContext {
@@ -26,7 +27,11 @@ export interface JobRunnerContext {
   emit: (event: UnderstudyEvent) => void;
   /** Downloads the model a re-plan waits for. */
   downloads: ModelDownloads;
+  /** A generation with no progress for this long is presumed hung and fails as a pipeline error, ms (default 300 000). */
+  stallMs?: number;
 }
+
+const DEFAULT_STALL_MS = 300_000;
 
 /** Progress is written to the store at most this often per job, milliseconds; events go out every time. */
 const PROGRESS_WRITE_INTERVAL_MS = 500;
@@ -49,6 +54,7 @@ export class JobRunner {
     const started = ctx.clock.now();
     ctx.emit({ type: 'job.started', at: started, jobId: job.id, status: 'running', model: job.modelUsed, message: `running on ${job.modelUsed} (${backend.id}), attempt ${job.attempts} of ${job.maxAttempts}` });
     const settings = this.settingsOf(job);
+    const watchdog = new StallWatchdog(ctx.clock, ctx.stallMs ?? DEFAULT_STALL_MS);
     let lastWrite = 0;
     try {
       const output = await backend.generate(
@@ -62,8 +68,9 @@ export class JobRunner {
           outputDir: ctx.outputDir,
         },
         {
-          signal: controller.signal,
+          signal: AbortSignal.any([controller.signal, watchdog.signal]),
           onProgress: (fraction, message) => {
+            watchdog.kick();
             const now = ctx.clock.now();
             ctx.emit({ type: 'job.progress', at: now, jobId: job.id, progress: fraction, message });
             if (now - lastWrite >= PROGRESS_WRITE_INTERVAL_MS || fraction >= 1) {
@@ -74,7 +81,8 @@ export class JobRunner {
         },
       );
       const done = await ctx.store.complete(job.id, owner, output);
-      const seconds = (output.durationMs ?? ctx.clock.now() - started) / 1000;
+      // What the generation took, without a model load (learned separately, per backend): the forecast adds loads itself.
+      const seconds = ((output.durationMs ?? ctx.clock.now() - started) - (output.loadMs ?? 0)) / 1000;
       const model = ctx.catalog.byId.get(job.modelUsed);
       if (model && !output.isPreview) ctx.manager.learner.recordGeneration(model.id, settings.resolution, seconds, catalogGenerationSeconds(model, settings, ctx.manager.config.estimation));
       ctx.recovery.recordSuccess(backend.id, job.modelUsed);
@@ -83,8 +91,9 @@ export class JobRunner {
     } catch (error) {
       if (isLeaseLostError(error)) return; // cancelled or taken over meanwhile: the job is no longer ours to report on
       if (controller.signal.aborted) await this.afterAbort(job, owner, stop);
-      else await this.afterFailure(job, backend, owner, error, settings);
+      else await this.afterFailure(job, backend, owner, watchdog.signal.aborted ? watchdog.signal.reason : error, settings);
     } finally {
+      watchdog.stop();
       stopRenewing();
       stop.removeEventListener('abort', onStop);
     }

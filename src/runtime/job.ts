@@ -23,6 +23,7 @@ export function isTerminalJobState(state: JobState): state is TerminalJobState {
 export const TIMELINE_KINDS = [
   'accepted',
   'planned',
+  'estimate',
   'queued',
   'waiting_for_model',
   'started',

@@ -5,6 +5,7 @@ import type { EventEmitter, Event } from 'cockatiel';
 import { statusOf, type ModelStatus } from '../core/availability.js';
 import type { ModelDescriptor } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
+import type { JobEstimate } from '../core/job-estimate.js';
 import type { FallbackStrategy } from '../core/planning.js';
 import type { GenerationRequirements } from '../core/requirements.js';
 import { inputMismatch, requireModel } from '../core/scoring.js';
@@ -13,6 +14,7 @@ import type { Backend } from './backend.js';
 import type { ModelFileStore, VerifiedModel } from './model-file-store.js';
 import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
+import type { EstimateTracker } from './estimate-tracker.js';
 import type { FallbackRecoverySystem } from './recovery/fallback-recovery-system.js';
 import { DEFAULT_INPUT_LIMITS, decodeImageDataUrl, generationInputSchema, type GenerationInputDraft, type GenerationInputLimits } from './generation-input.js';
 import type { EstimateLearner } from '../core/learner.js';
@@ -49,6 +51,8 @@ export interface UnderstudyParts {
   backends: readonly Backend[];
   scheduler: Scheduler;
   events: EventEmitter<UnderstudyEvent>;
+  /** Keeps every waiting and running job's estimate current. */
+  estimates?: EstimateTracker;
   /** Where input images are kept. */
   inputDir: string;
   limits?: GenerationInputLimits;
@@ -70,6 +74,8 @@ export interface SubmitResult {
   /** The alternative job of a hybrid plan, which runs first. */
   hybridJob?: Job;
   queuePosition: number | null;
+  /** The job's first estimate (of the hybrid job's, when there is one). */
+  estimate?: JobEstimate;
 }
 
 /**
@@ -170,12 +176,20 @@ export class Understudy {
     this.announce(job.status === 'waiting_for_model' ? 'job.waiting' : 'job.accepted', job, plan.userMessage);
     if (plan.strategyType === 'download_and_retry') this.parts.downloads.request(input.model);
     this.parts.scheduler.wake();
-    return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition: await this.store.queuePosition((hybridJob ?? job).id) };
+    const queuePosition = await this.store.queuePosition((hybridJob ?? job).id);
+    if (hybridJob) await this.parts.estimates?.admit(job);
+    const estimate = await this.parts.estimates?.admit(hybridJob ?? job);
+    return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition, ...(estimate ? { estimate } : {}) };
   }
 
   /** The job, or null. */
   get(id: string): Promise<Job | null> {
     return this.store.get(id);
+  }
+
+  /** A waiting or running job's current estimate (start and result times); undefined once it has ended. */
+  estimateOf(id: string): JobEstimate | undefined {
+    return this.parts.estimates?.estimateOf(id);
   }
 
   /** Jobs, oldest first, filtered by state, a page at a time. */
@@ -256,6 +270,7 @@ export class Understudy {
     await this.parts.scheduler.close(graceMs);
     this.parts.downloads.close();
     this.recovery.stopHealthMonitoring();
+    await this.parts.estimates?.stop();
     await this.parts.learnedEstimates?.save(this.manager.learner);
     await Promise.all((this.parts.stopOnClose ?? []).map((s) => s.stop()));
     await this.store.close();

@@ -28,7 +28,14 @@ describe('generations', () => {
     assert.equal(body.plan.strategy, 'as_requested');
     assert.equal(body.plan.model, 'ti2v-5B');
     for (const key of ['confidence', 'userMessage', 'estimatedWaitSeconds', 'requirementsAdjustments', 'fallbackOptions']) assert.ok(key in body.plan, key);
+    const estimate = body.estimate as { estimatedAt: number; startAt: number; resultAt: number; confidence: string };
+    assert.ok(estimate.resultAt > estimate.estimatedAt && estimate.startAt <= estimate.resultAt, 'the first promise comes with the 202');
     await waitForFinal(service, body.id as string);
+    const done = (await (await service.request(`/v1/generations/${body.id as string}`)).json()) as { estimate: unknown; timeline: Array<{ kind: string; data?: Record<string, unknown> }> };
+    assert.equal(done.estimate, null, 'a finished job has no current estimate');
+    const promises = done.timeline.filter((e) => e.kind === 'estimate');
+    assert.equal(promises[0]?.data?.first, true, 'the timeline keeps the first promise');
+    assert.equal(typeof promises.at(-1)?.data?.actualAt, 'number', 'and the final truth');
   });
 
   test('a missing model is planned around: the plan names the download and why the alternative lost', async () => {
@@ -39,6 +46,9 @@ describe('generations', () => {
     assert.equal(body.status, 'waiting_for_model');
     assert.equal(body.queuePosition, null);
     assert.ok(body.plan.fallbackOptions.some((o) => !o.chosen && o.whyNot));
+    const view = (await (await service.request(`/v1/generations/${body.id}`)).json()) as { estimate: { estimatedAt: number; startAt: number; factors: string[] } };
+    assert.ok(view.estimate.startAt > view.estimate.estimatedAt, 'GET shows when the waiting job should start');
+    assert.match(view.estimate.factors.join('; '), /download/);
     await service.request(`/v1/generations/${body.id}`, { method: 'DELETE' });
   });
 

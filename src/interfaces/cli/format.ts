@@ -76,8 +76,16 @@ export function formatJob(job: JobView): string {
     `  accepted:  ${new Date(job.createdAt).toISOString()}`,
   ];
   if (job.hybridOf) lines.push(`  hybrid:    the alternative generation ${job.hybridOf} runs first`);
+  if (job.estimate) lines.push(`  ${formatEstimate(job.estimate)}`);
   lines.push(formatPlan(job.plan).replace(/^/gm, '  '), '  timeline:', formatTimeline(job));
   return lines.join('\n');
+}
+
+/** A job's current estimate, relative to when it was made: `estimate: starts in 2 min, result in 4 min 10 s (high confidence)`. */
+export function formatEstimate(estimate: NonNullable<JobView['estimate']>): string {
+  if (estimate.startAt === null || estimate.resultAt === null) return 'estimate: none (nothing can run it as things stand)';
+  const start = estimate.startAt <= estimate.estimatedAt ? 'started' : `starts in ${formatSeconds((estimate.startAt - estimate.estimatedAt) / 1000)}`;
+  return `estimate: ${start}, result in ${formatSeconds(Math.max(0, (estimate.resultAt - estimate.estimatedAt) / 1000))} (${estimate.confidence} confidence)`;
 }
 
 /** A page of generations as a table. */

@@ -27,6 +27,7 @@ import {
   formatJob,
   formatJobs,
   formatModels,
+  formatEstimate,
   formatOutcome,
   formatPlan,
   formatQueue,
@@ -37,6 +38,7 @@ import {
 } from './format.js';
 import { StatusLine } from './progress-bar.js';
 import { serve, withServeOptions } from './serve.js';
+import { addSimulateCommand } from './simulate.js';
 
 interface GlobalOptions {
   url: string;
@@ -63,6 +65,7 @@ export function buildProgram(): Command {
   };
 
   withServeOptions(program.command('serve').description('run the server (see also npm start)')).action(async (flags: object) => serve(flags));
+  addSimulateCommand(program);
 
   program
     .command('init')
@@ -118,6 +121,7 @@ export function buildProgram(): Command {
       if (!json) {
         process.stdout.write(`accepted ${accepted.id} (${accepted.status}${accepted.queuePosition ? `, position ${accepted.queuePosition} in the queue` : ''})\n${formatPlan(accepted.plan)}\n`);
         if (accepted.alternativeId) process.stdout.write(`hybrid: ${accepted.alternativeId} runs on ${accepted.plan.model} now; ${accepted.id} waits for ${opts.model}\n`);
+        if (accepted.estimate) process.stdout.write(`${formatEstimate(accepted.estimate)}\n`);
       }
       if (opts.detach) {
         if (json) print(accepted, () => '');

@@ -49,13 +49,14 @@ export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<
         503: error('The service is shutting down (shutting_down); see Retry-After'),
       },
       handler: async ({ body, reply }) => {
-        const { job, hybridJob, queuePosition } = await understudy.submit(body ?? ({} as GenerationInputDraft));
+        const { job, hybridJob, queuePosition, estimate } = await understudy.submit(body ?? ({} as GenerationInputDraft));
         const accepted: Accepted = {
           id: job.id,
           status: job.status,
           plan: planView(job.plan),
           queuePosition,
           ...(hybridJob ? { alternativeId: hybridJob.id } : {}),
+          ...(estimate ? { estimate } : {}),
         };
         return reply.code(202).header('location', `/v1/generations/${encodeURIComponent(job.id)}`).send(accepted);
       },
@@ -70,7 +71,7 @@ export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<
       handler: async ({ query }) => {
         const [{ jobs, nextCursor }, counts] = await Promise.all([understudy.list(query), understudy.jobCounts()]);
         const total = query.status ? counts[query.status] : Object.values(counts).reduce((a, b) => a + b, 0);
-        const page: JobPageView = { generations: jobs.map(jobView), total, nextCursor };
+        const page: JobPageView = { generations: jobs.map((j) => jobView(j, understudy.estimateOf(j.id))), total, nextCursor };
         return page;
       },
     }),
@@ -81,7 +82,7 @@ export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<
       summary: 'A generation: status, plan, attempts, progress, output and timeline',
       params: JobIdParamsSchema,
       responses: { 200: { description: 'The generation', schema: JobViewSchema }, 404: error('No such generation') },
-      handler: async ({ params }): Promise<JobView> => jobView(await requireJob(params.id)),
+      handler: async ({ params }): Promise<JobView> => jobView(await requireJob(params.id), understudy.estimateOf(params.id)),
     }),
     defineRoute<z.output<typeof JobIdParamsSchema>>({
       method: 'DELETE',

@@ -92,6 +92,16 @@ export const PlanViewSchema = z.object({
 });
 export type PlanView = z.infer<typeof PlanViewSchema>;
 
+/** A job's current estimate, kept up to date as the queue moves (`job.estimate` events announce changes). */
+export const EstimateSchema = z.object({
+  estimatedAt: z.number().describe('Epoch milliseconds the estimate was made'),
+  startAt: z.number().nullable().describe('Epoch milliseconds the job is expected to start (or started); null when nothing can run it now'),
+  resultAt: z.number().nullable().describe('Epoch milliseconds its result is expected; null when nothing can run it now'),
+  confidence: z.enum(['high', 'medium', 'low']).describe('From how much of the estimate rests on measured rather than assumed figures'),
+  factors: z.array(z.string()).describe('The figures behind it, in plain words'),
+  backendId: z.string().optional().describe('The backend the forecast puts it on'),
+});
+
 /** The 202 answer to a submission. */
 export const AcceptedSchema = z.object({
   id: z.string(),
@@ -102,6 +112,7 @@ export const AcceptedSchema = z.object({
     .string()
     .optional()
     .describe('hybrid_approach only: the generation on the alternative model, which runs first, while this one waits for the requested model'),
+  estimate: EstimateSchema.optional().describe('The first estimate of the job that runs first'),
 });
 export type Accepted = z.infer<typeof AcceptedSchema>;
 
@@ -137,6 +148,7 @@ export const JobViewSchema = z.object({
     .describe('Set once the generation succeeded'),
   error: z.object({ failureType: z.string().optional(), message: z.string() }).nullable(),
   timeline: z.array(TimelineEntrySchema),
+  estimate: EstimateSchema.nullable().describe('While waiting or running: when it starts and when its result is expected; null once finished'),
   parentJobId: z.string().optional(),
   hybridOf: z.string().optional(),
 });

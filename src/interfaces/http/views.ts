@@ -1,4 +1,5 @@
 /** How engine records are shown over HTTP: the plan and the generation, typed by the schemas the docs come from. */
+import type { JobEstimate } from '../../core/job-estimate.js';
 import type { FallbackStrategy } from '../../core/planning.js';
 import type { Job } from '../../runtime/job.js';
 import type { JobView, PlanView } from './schemas.js';
@@ -18,8 +19,8 @@ export function planView(plan: FallbackStrategy): PlanView {
   };
 }
 
-/** A generation as the API shows it; the output is a URL on this server, never a path on its disk. */
-export function jobView(job: Job): JobView {
+/** A generation as the API shows it, with its current estimate; the output is a URL on this server, never a path on its disk. */
+export function jobView(job: Job, estimate?: JobEstimate): JobView {
   const { modelType: _model, ...requirements } = job.request.requirements;
   return {
     id: job.id,
@@ -44,6 +45,7 @@ export function jobView(job: Job): JobView {
       : null,
     error: job.error,
     timeline: job.timeline,
+    estimate: estimate ?? null,
     ...(job.parentJobId ? { parentJobId: job.parentJobId } : {}),
     ...(job.hybridOf ? { hybridOf: job.hybridOf } : {}),
   };
