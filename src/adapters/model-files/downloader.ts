@@ -512,6 +512,7 @@ export class ModelDownloader implements DownloadMonitor {
   /** Renames the verified partial file into place and records its digest. */
   private async install(job: Job, target: ResolvedModelFile, sha256: string): Promise<DownloadResult> {
     await rename(target.partPath, target.absolutePath);
+    await removeSegmentRecord(target.partPath + SEGMENTS_SUFFIX);
     if (this.options.fsync) await syncDirectory(dirname(target.absolutePath));
     const info = await stat(target.absolutePath);
     await this.digestCache.record(target.absolutePath, info, sha256);

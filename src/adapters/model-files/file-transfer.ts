@@ -316,6 +316,10 @@ export class FileTransfer {
   private async accept(response: RangeResponse, segment: Segment, from: number): Promise<Segment> {
     const { file, options } = this.context;
     const facts = { url: response.url, httpStatus: response.status };
+    if (this.obsolete.has(segment)) {
+      await response.body.dump().catch(() => undefined);
+      throw new StartedOver('the file started over while this request was sent');
+    }
     if (response.totalSize !== undefined && response.totalSize !== file.sizeBytes) {
       await response.body.dump().catch(() => undefined);
       throw new DownloadError(
