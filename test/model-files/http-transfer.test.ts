@@ -299,6 +299,23 @@ describe('downloads over undici', () => {
     ]);
   });
 
+  it('fetches https segments in parallel through CONNECT tunnels of a real proxy', async () => {
+    const file = generateFile(1024 * KIB);
+    const ranges: (string | undefined)[] = [];
+    const origin = createHttpsServer({ cert: CERT, key: KEY }, (req, res) => {
+      ranges.push(req.headers.range);
+      sendFile(req, res, file.body);
+    });
+    servers.push(origin);
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    const proxy = await startProxy();
+    const url = `https://localhost:${(origin.address() as AddressInfo).port}/m.bin`;
+    const options = { proxy: `http://127.0.0.1:${proxy.port}`, caCertificates: CERT, connections: 4, minSegmentBytes: 64 * KIB };
+    assert.deepEqual(await downloaded(file, url, options), file.body);
+    assert.deepEqual(ranges.sort(), ['bytes=0-262143', 'bytes=262144-524287', 'bytes=524288-786431', 'bytes=786432-1048575']);
+    assert.ok(proxy.seen.length >= 2 && proxy.seen.every((s) => s.method === 'CONNECT'), 'every connection is a tunnel');
+  });
+
   it('fails with forbidden, without retrying, when the proxy wants other credentials (407)', async () => {
     const file = generateFile(KIB);
     const proxy = await startProxy({ refuse: 407 });
