@@ -85,6 +85,10 @@ export const UnderstudyConfigSchema = z.strictObject({
       maxFileBytes: z.number().int().positive().optional(),
       /** Downloads at once (default 2). */
       maxConcurrent: z.number().int().min(1).max(32).optional(),
+      /** Connections per file for servers that answer Range (default 4; 1 downloads each file over one connection). */
+      connections: z.number().int().min(1).max(16).optional(),
+      /** `connections` for particular hosts (`host` or `*.domain`), e.g. `{ "mirror.lan": 1 }`. */
+      connectionsPerHost: z.record(z.string().min(1), z.number().int().min(1).max(16)).optional(),
       /** A PEM file of CA certificates trusted for https beside the bundled roots, e.g. a private mirror's. */
       caFile: z.string().min(1).optional(),
       /**

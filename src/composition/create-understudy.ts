@@ -188,6 +188,8 @@ async function openModelFiles(
       ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
       ...(options.maxFileBytes ? { maxFileBytes: options.maxFileBytes } : {}),
       ...(options.maxConcurrent ? { maxConcurrent: options.maxConcurrent } : {}),
+      ...(options.connections ? { connections: options.connections } : {}),
+      ...(options.connectionsPerHost ? { connectionsPerHost: options.connectionsPerHost } : {}),
       ...(options.caFile ? { caCertificates: await readCaFile(options.caFile) } : {}),
       ...(options.headers ? { headers: options.headers } : {}),
       ...(options.proxy ? { proxy: options.proxy } : {}),

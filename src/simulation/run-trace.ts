@@ -18,7 +18,7 @@ import { EstimationConfigSchema, GIB, catalogGenerationSeconds } from '../core/e
 import { createCatalog } from '../core/catalog.js';
 import { PREVIEW_MODEL_ID } from '../core/scoring.js';
 import type { Priority } from '../core/vocabulary.js';
-import { createUnderstudy } from '../runtime/create-understudy.js';
+import { createUnderstudy } from '../composition/create-understudy.js';
 import type { UnderstudyEvent } from '../runtime/engine-events.js';
 import { isTerminalJobState, type JobState } from '../runtime/job.js';
 import { expandArrivals, type Arrival, type Trace } from './trace.js';
@@ -114,7 +114,7 @@ export async function runTrace(trace: Trace, policy: Policy, options: RunOptions
             faultScript: trace.faults.script,
             output: { width: 32, maxFrames: 1 },
           },
-          { clock, random, link, filesPresent: (id) => onDisk.has(id) },
+          { clock, random, link, filesPresent: onDisk },
         ),
     ),
   );
@@ -215,7 +215,7 @@ export async function runTrace(trace: Trace, policy: Policy, options: RunOptions
 }
 
 async function sample(engine: Awaited<ReturnType<typeof createUnderstudy>>, at: number): Promise<SimSample> {
-  const counts = await engine.store.counts();
+  const counts = await engine.jobCounts();
   const running = await engine.list({ status: 'running', limit: 1000 });
   return { at, waiting: counts.queued + counts.waiting_for_model, busySlots: running.jobs.filter((j) => j.modelUsed !== PREVIEW_MODEL_ID).length };
 }

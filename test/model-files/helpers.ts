@@ -71,29 +71,57 @@ export class ScriptedServer {
 export interface SendFileOptions {
   /** Destroy the connection after sending this many body bytes. */
   dropAfterBytes?: number;
+  /** Send this many body bytes, then nothing more (the connection stays open). */
+  holdAfterBytes?: number;
   /** Answer 200 with the whole file even when a range was asked for. */
   ignoreRange?: boolean;
+  /** The ETag sent; with `honourIfRange`, an If-Range naming another gets the whole file (200). */
+  etag?: string;
+  honourIfRange?: boolean;
+  /** The total size announced in Content-Range (default the body's). */
+  announcedSize?: number;
+  /** The head goes out at once, the body once this resolves. */
+  bodyAfter?: Promise<void>;
 }
 
-/** Serves `body` honouring `Range: bytes=N-`, with optional faults. */
-export function sendFile(req: IncomingMessage, res: ServerResponse, body: Buffer, options: SendFileOptions = {}): void {
-  const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-  const start = match && !options.ignoreRange ? Number(match[1]) : 0;
-  if (match && !options.ignoreRange) {
+/**
+ * Serves `body` honouring `Range: bytes=N-` and `bytes=N-M`, with optional faults. Returns how many body bytes it
+ * sends (before a drop or hold), so tests can count what the server sent.
+ */
+export function sendFile(req: IncomingMessage, res: ServerResponse, body: Buffer, options: SendFileOptions = {}): number {
+  const match = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  const ifRange = req.headers['if-range'];
+  const changed = options.honourIfRange === true && ifRange !== undefined && ifRange !== options.etag;
+  const ranged = match !== null && !options.ignoreRange && !changed;
+  const start = ranged ? Number(match[1]) : 0;
+  const end = ranged && match[2] !== '' ? Number(match[2]) + 1 : body.length;
+  const etag = options.etag === undefined ? {} : { etag: options.etag };
+  if (ranged) {
     res.writeHead(206, {
-      'content-length': body.length - start,
-      'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+      'content-length': end - start,
+      'content-range': `bytes ${start}-${end - 1}/${options.announcedSize ?? body.length}`,
       'accept-ranges': 'bytes',
+      ...etag,
     });
   } else {
-    res.writeHead(200, { 'content-length': body.length, 'accept-ranges': 'bytes' });
+    res.writeHead(200, { 'content-length': body.length, 'accept-ranges': 'bytes', ...etag });
   }
-  const rest = body.subarray(start);
+  const rest = body.subarray(start, end);
+  if (options.bodyAfter) {
+    res.flushHeaders();
+    void options.bodyAfter.then(() => res.end(rest));
+    return rest.length;
+  }
+  if (options.holdAfterBytes !== undefined) {
+    res.write(rest.subarray(0, options.holdAfterBytes));
+    return Math.min(rest.length, options.holdAfterBytes);
+  }
   if (options.dropAfterBytes === undefined) {
     res.end(rest);
-    return;
+    return rest.length;
   }
   res.write(rest.subarray(0, options.dropAfterBytes), () => res.socket?.destroy());
+  return Math.min(rest.length, options.dropAfterBytes);
 }
 
 /** A generated file and its catalog entry. */

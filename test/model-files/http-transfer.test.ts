@@ -1,11 +1,11 @@
 /**
- * The downloader's own HTTP/1.1 client (transfer worker: a socket read into one reused buffer, http-parser-js for the
- * framing) against servers that answer byte by byte the way real ones may: chunked bodies, bodies that end with the
- * connection, informational responses before the real one, heads split across packets, garbage, and TLS.
+ * The downloader's HTTP (undici) against servers that answer byte by byte the way real ones may: chunked bodies,
+ * bodies that end with the connection, informational responses before the real one, heads split across packets,
+ * garbage, TLS with a private CA, and a real http proxy (absolute-form GET for http, CONNECT for https).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createHttpServer, request as httpRequest, type Server as HttpServer } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
@@ -16,7 +16,8 @@ import { ManualClock } from '../../src/runtime/clocks.js';
 import { isDownloadError } from '../../src/adapters/model-files/download-errors.js';
 import { ModelDownloader, type DownloaderOptions } from '../../src/adapters/model-files/downloader.js';
 import { ModelsDirectory } from '../../src/adapters/model-files/models-directory.js';
-import { TransferWorker } from '../../src/adapters/model-files/transfer-worker.js';
+import { Agent } from 'undici';
+import { writeBody } from '../../src/adapters/model-files/body-writer.js';
 import { catalogFile, generateFile, makeTempDir, removeDir, sendFile, until, type GeneratedFile } from './helpers.js';
 
 const KIB = 1024;
@@ -119,7 +120,7 @@ async function downloaded(file: GeneratedFile, url: string, options: DownloaderO
   return readFile(join(root, 'models', 'm.bin'));
 }
 
-describe('the transfer worker HTTP client', () => {
+describe('downloads over undici', () => {
   it('reads a chunked body whose chunk sizes and packet boundaries do not line up', async () => {
     const file = generateFile(300 * KIB);
     const { url, requests } = await rawServer(async (socket) => {
@@ -215,7 +216,7 @@ describe('the transfer worker HTTP client', () => {
       .then(() => assert.fail('expected a failure'), (e: unknown) => e);
     assert.ok(isDownloadError(error));
     assert.equal(error.code, 'network');
-    assert.match(error.message, /invalid HTTP response/);
+    assert.match(error.message, /^Request to http:\/\/127\.0\.0\.1:\d+\/m\.bin failed: .*(Parse Error|HTTP)/);
   });
 
   it('fails with a network error when the connection closes before the head', async () => {
@@ -228,7 +229,7 @@ describe('the transfer worker HTTP client', () => {
       .then(() => assert.fail('expected a failure'), (e: unknown) => e);
     assert.ok(isDownloadError(error));
     assert.equal(error.code, 'network');
-    assert.match(error.message, /closed the connection before answering/);
+    assert.match(error.message, /^Request to http:\/\/127\.0\.0\.1:\d+\/m\.bin failed: other side closed/);
   });
 
   it('downloads over https, trusting caCertificates beside the bundled roots, and refuses an untrusted certificate', async () => {
@@ -255,23 +256,23 @@ describe('the transfer worker HTTP client', () => {
     const { url } = await rawServer(async (socket) => {
       await send(socket, Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${file.body.length}\r\n\r\n`), file.body]));
     });
-    const transfer = new TransferWorker();
+    const agent = new Agent();
+    const full = await open('/dev/full', 'w');
     try {
-      const signal = new AbortController().signal;
-      const head = await transfer.get(`${url}/m.bin`, {}, signal);
-      assert.equal(head.status, 200);
+      const { body, statusCode } = await agent.request({ origin: url, path: '/m.bin', method: 'GET' });
+      assert.equal(statusCode, 200);
       let reported = 0;
-      const target = { path: '/dev/full', flags: 'w', maxBytes: file.body.length, fsync: false } as const;
-      const error = await transfer.saveBody(target, signal, (bytes) => (reported += bytes)).then(
+      const error = await writeBody(body, { handle: full, path: '/dev/full', position: 0, maxBytes: file.body.length }, (bytes) => (reported += bytes)).then(
         () => assert.fail('expected a failure'),
         (e: unknown) => e,
       );
       assert.ok(isDownloadError(error));
       assert.equal(error.code, 'disk_full');
-      assert.match(error.message, /disk is full/);
+      assert.match(error.message, /Writing \/dev\/full failed: the disk is full/);
       assert.equal(reported, 0);
     } finally {
-      await transfer.close();
+      await full.close();
+      await agent.destroy();
     }
   });
 
@@ -296,6 +297,23 @@ describe('the transfer worker HTTP client', () => {
       { method: 'GET', target: `${plain}/m.bin`, authorization: basic },
       { method: 'CONNECT', target: `localhost:${(origin.address() as AddressInfo).port}`, authorization: basic },
     ]);
+  });
+
+  it('fetches https segments in parallel through CONNECT tunnels of a real proxy', async () => {
+    const file = generateFile(1024 * KIB);
+    const ranges: (string | undefined)[] = [];
+    const origin = createHttpsServer({ cert: CERT, key: KEY }, (req, res) => {
+      ranges.push(req.headers.range);
+      sendFile(req, res, file.body);
+    });
+    servers.push(origin);
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    const proxy = await startProxy();
+    const url = `https://localhost:${(origin.address() as AddressInfo).port}/m.bin`;
+    const options = { proxy: `http://127.0.0.1:${proxy.port}`, caCertificates: CERT, connections: 4, minSegmentBytes: 64 * KIB };
+    assert.deepEqual(await downloaded(file, url, options), file.body);
+    assert.deepEqual(ranges.sort(), ['bytes=0-262143', 'bytes=262144-524287', 'bytes=524288-786431', 'bytes=786432-1048575']);
+    assert.ok(proxy.seen.length >= 2 && proxy.seen.every((s) => s.method === 'CONNECT'), 'every connection is a tunnel');
   });
 
   it('fails with forbidden, without retrying, when the proxy wants other credentials (407)', async () => {

@@ -10,6 +10,7 @@ import { ifExists } from './if-exists.js';
 import type { DownloadMonitor, DownloadState } from './downloader.js';
 import { sha256File, type FileHasher } from './file-digest.js';
 import type { ModelsDirectory } from './models-directory.js';
+import { SEGMENTS_SUFFIX, readSegmentRecord } from './segment-record.js';
 
 /** How hard a scan checks complete files: `size` compares sizes (and trusts cached digests), `sha256` hashes them. */
 export type VerifyMode = 'size' | 'sha256';
@@ -122,7 +123,11 @@ export class AvailabilityScanner implements AvailabilitySource, IDisposable {
       const { absolutePath, partPath } = await this.directory.resolve(file.path);
       const info = await ifExists(stat(absolutePath));
       if (info === undefined) {
-        const partBytes = Math.min((await ifExists(stat(partPath)))?.size ?? 0, file.sizeBytes);
+        // A segmented `.part` is sparse: its record, not its size, says how many bytes are there.
+        const record = await readSegmentRecord(partPath + SEGMENTS_SUFFIX, file);
+        const partBytes = record
+          ? record.segments.reduce((sum, segment) => sum + segment.done, 0)
+          : Math.min((await ifExists(stat(partPath)))?.size ?? 0, file.sizeBytes);
         return { ...base, status: partBytes > 0 ? 'partial' : 'missing', bytesPresent: partBytes };
       }
       if (!info.isFile()) return { ...base, status: 'corrupted', bytesPresent: 0, detail: `${file.path} is not a regular file` };

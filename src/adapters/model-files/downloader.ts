@@ -1,84 +1,23 @@
 import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { EventEmitter, type Event } from 'cockatiel';
-import { z } from 'zod';
+import PQueue from 'p-queue';
 import type { ModelDescriptor, ModelFile } from '../../core/catalog.js';
-import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { parseOrThrow } from '../../core/validation.js';
-import { sleep } from '../../core/clock.js';
 import { DigestCache } from './digest-cache.js';
-import { DownloadError, fileSystemError, isDownloadError, isModelPathError, type DownloadErrorCode } from './download-errors.js';
-import { FileHashWorker } from './file-digest.js';
+import { DownloaderOptionsSchema, type DownloaderOptions, type ResolvedOptions } from './downloader-options.js';
+import { DownloadError, fileSystemError, isDownloadError, isModelPathError } from './download-errors.js';
+import { FileTransfer, type TransferObserver } from './file-transfer.js';
+import { HttpConnections } from './http-connections.js';
 import { ifExists } from './if-exists.js';
-import { openRange } from './http-range-client.js';
 import type { ModelsDirectory, ResolvedModelFile } from './models-directory.js';
+import { SEGMENTS_SUFFIX, removeSegmentRecord } from './segment-record.js';
 import { TransferRate } from './transfer-rate.js';
-import { TransferWorker } from './transfer-worker.js';
 
-const MIB = 1024 * 1024;
-const GIB = 1024 * MIB;
+const GIB = 1024 ** 3;
 
-/** A hostname, or `*.domain` for every subdomain of `domain`. */
-const HostPatternSchema = z
-  .string()
-  .transform((h) => h.toLowerCase())
-  .pipe(z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9.:-]*[a-z0-9])?$/, 'expected a hostname such as "huggingface.co" or "*.hf.co"'));
-
-/** The line that opens a certificate in PEM text. */
-export const PEM_CERTIFICATE_LINE = '-----BEGIN CERTIFICATE-----';
-
-/** Extra request headers: names are HTTP tokens, values one line (nothing that could split the request). */
-export const RequestHeadersSchema = z.record(
-  z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name: letters, digits and !#$%&\'*+-.^_`|~ only'),
-  z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'expected a header value on one line: no CR, LF or other control characters'),
-);
-
-/** Options of {@link ModelDownloader}; every field has a default. */
-export const DownloaderOptionsSchema = z.strictObject({
-  /** Files downloaded at the same time. Default 2. */
-  maxConcurrent: z.number().int().min(1).max(32).default(2),
-  /** Retries of a URL after network errors, 429 or 5xx, counted since the last real progress. Default 5. */
-  maxRetries: z.number().int().min(0).max(100).default(5),
-  /** First retry delay, ms. Default 5000 (the reference download retry delay). */
-  initialBackoffMs: z.number().int().min(0).default(5000),
-  /** Multiplier of the delay after each failed retry. Default 2. */
-  backoffFactor: z.number().min(1).max(10).default(2),
-  /** Longest retry delay, ms (before jitter). Default 60000. */
-  maxBackoffMs: z.number().int().min(0).default(60_000),
-  /** Random spread of each delay: ±this fraction. Default 0.2. */
-  jitter: z.number().min(0).max(1).default(0.2),
-  /** Longest Retry-After honoured, ms; longer requests wait this long. Default 600000 (10 min). */
-  maxRetryAfterMs: z.number().int().min(0).default(600_000),
-  /** An attempt that wrote at least this many bytes resets the retry count. Default 1 MiB. */
-  progressResetBytes: z.number().int().min(1).default(MIB),
-  /** Largest file accepted, bytes. Default 256 GiB. */
-  maxFileBytes: z.number().int().positive().default(256 * GIB),
-  /** Hosts URLs and redirect targets may use (`host` or `*.domain`); omitted allows any host. */
-  allowedHosts: z.array(HostPatternSchema).min(1).optional(),
-  /** Redirects followed per request. Default 5. */
-  maxRedirects: z.number().int().min(0).max(20).default(5),
-  /** A request with no data for this long is abandoned and retried, ms. Default 60000. */
-  idleTimeoutMs: z.number().int().positive().default(60_000),
-  /** Period of speed samples and progress events, ms. Default 500. */
-  progressIntervalMs: z.number().int().positive().default(500),
-  /** Weight of the newest speed sample in the moving average, (0, 1]. Default 0.3. */
-  speedSmoothing: z.number().gt(0).max(1).default(0.3),
-  /** Free space kept beyond the file itself, bytes. Default 0. */
-  freeSpaceReserveBytes: z.number().int().min(0).default(0),
-  /** Extra request headers (e.g. authorization); credentials are not sent to another origin after a redirect. */
-  headers: RequestHeadersSchema.default({}),
-  /**
-   * An http proxy for every URL (`http://[user:password@]host:port`; https goes through it by CONNECT). Default: the
-   * environment's `HTTPS_PROXY` / `HTTP_PROXY`. `NO_PROXY` lists hosts reached directly either way.
-   */
-  proxy: z.string().regex(/^http:\/\/[^/?#\s]+\/?$/, 'expected an http proxy URL such as "http://proxy.example:3128"').optional(),
-  /** PEM certificates trusted for https beside Node's bundled roots, e.g. a private mirror's own CA. */
-  caCertificates: z.string().includes(PEM_CERTIFICATE_LINE, { message: `expected PEM text with at least one "${PEM_CERTIFICATE_LINE}" block` }).optional(),
-  /** Flush each file to stable storage before the atomic rename. Default true. */
-  fsync: z.boolean().default(true),
-});
-export type DownloaderOptions = z.input<typeof DownloaderOptionsSchema>;
-type ResolvedOptions = z.output<typeof DownloaderOptionsSchema>;
+export { DownloaderOptionsSchema, PEM_CERTIFICATE_LINE, RequestHeadersSchema, type DownloaderOptions } from './downloader-options.js';
 
 /** Free bytes on the file system holding `directory`. */
 export type FreeSpaceProbe = (directory: string) => Promise<number>;
@@ -182,33 +121,20 @@ interface Job {
   /** Bytes in the partial file, all written. */
   bytesWritten: number;
   attempts: number;
+  /** Failed attempts in a row, reset by an attempt that wrote `progressResetBytes` or by a new URL. */
   failuresInARow: number;
-  lastActivityAt: number;
   rate: TransferRate;
   retryAt?: number;
   error?: DownloadError;
   promise?: Promise<DownloadResult>;
 }
 
-/** URL-level failures after which the next URL of the file is tried. */
-const NEXT_URL_CODES: ReadonlySet<DownloadErrorCode> = new Set([
-  'not_found',
-  'forbidden',
-  'http_error',
-  'host_not_allowed',
-  'scheme_not_allowed',
-  'too_many_redirects',
-  'size_mismatch',
-  'rate_limited',
-  'server_error',
-  'network',
-]);
-
 /**
- * Downloads catalog files into the models directory: resumable (HTTP Range from `<name>.part`), hashed while
- * streaming, verified against the catalog sha256, renamed into place atomically. Retries network errors, 429 and
- * 5xx with exponential backoff and jitter on the Clock (honouring Retry-After); 404 and 403 move on to the next URL
- * or fail. Limits concurrency, checks free disk first, and supports pause, resume and cancel.
+ * Downloads catalog files into the models directory: over several ranged connections when the server allows
+ * (segments written at their offsets into `<name>.part`, their progress in `<name>.part.segments`), resumable, hashed
+ * as the file grows, verified against the catalog sha256, renamed into place atomically. Retries network errors, 429
+ * and 5xx with exponential backoff and jitter on the Clock (honouring Retry-After); 404 and 403 move on to the next
+ * URL or fail. Limits concurrency, checks free disk first, and supports pause, resume and cancel.
  */
 export class ModelDownloader implements DownloadMonitor {
   readonly options: Readonly<ResolvedOptions>;
@@ -219,7 +145,8 @@ export class ModelDownloader implements DownloadMonitor {
   private readonly digestCache: DigestCache;
   private readonly jobs = new Map<string, Job>();
   private readonly finished = new Map<string, DownloadState>();
-  private readonly slots: Slots;
+  /** One slot per file downloaded at once (`maxConcurrent`). */
+  private readonly slots: PQueue;
   private readonly stateEmitter = new EventEmitter<DownloadState>();
   private readonly progressEmitter = new EventEmitter<DownloadProgress>();
   private lastMeasured: number | undefined;
@@ -236,7 +163,7 @@ export class ModelDownloader implements DownloadMonitor {
     this.random = dependencies.random ?? Math.random;
     this.freeBytes = dependencies.freeBytes ?? statfsFreeBytes;
     this.digestCache = dependencies.digestCache ?? DigestCache.inMemory();
-    this.slots = new Slots(this.options.maxConcurrent);
+    this.slots = new PQueue({ concurrency: this.options.maxConcurrent });
   }
 
   /**
@@ -264,7 +191,6 @@ export class ModelDownloader implements DownloadMonitor {
       bytesWritten: 0,
       attempts: 0,
       failuresInARow: 0,
-      lastActivityAt: this.clock.now(),
       rate: new TransferRate(this.options.speedSmoothing),
     };
     this.jobs.set(file.path, job);
@@ -351,8 +277,9 @@ export class ModelDownloader implements DownloadMonitor {
         await this.whilePaused(job);
         // Aborted by pause or cancel: the interrupted round starts over, after waiting out a pause.
         const interrupt = job.interrupt.signal;
+        let release: () => void;
         try {
-          await this.slots.acquire(interrupt);
+          release = await acquireSlot(this.slots, interrupt);
         } catch (error) {
           if (interrupt.aborted) continue;
           throw error;
@@ -370,10 +297,10 @@ export class ModelDownloader implements DownloadMonitor {
           if (interrupt.aborted) continue;
           throw error;
         } finally {
-          this.slots.release();
+          release();
         }
         if (sha256 === job.file.sha256) return this.complete(job, await this.install(job, target, sha256));
-        await rm(target.partPath, { force: true });
+        await removePartial(target);
         job.bytesWritten = 0;
         if (++checksumFailures >= 2) {
           throw new DownloadError(
@@ -385,7 +312,7 @@ export class ModelDownloader implements DownloadMonitor {
       }
     } catch (error) {
       const failure = job.cancelled ? new DownloadError('cancelled', `Download of ${path} cancelled`) : toDownloadError(error);
-      if (job.cancelled && target) await rm(target.partPath, { force: true });
+      if (job.cancelled && target) await removePartial(target);
       const message = failure.retryable ? `${failure.message} (gave up after ${job.attempts} attempts)` : failure.message;
       job.error = failure.with({ path, attempts: job.attempts }, message);
       this.setPhase(job, job.cancelled ? 'cancelled' : 'failed');
@@ -420,73 +347,57 @@ export class ModelDownloader implements DownloadMonitor {
   }
 
   /**
-   * Brings the partial file to full size, retrying as configured, while a worker hashes it as it grows (starting with
-   * the bytes already there); resolves to the sha256 of the whole file.
+   * Brings the partial file to full size over one or more connections, retrying as configured, while a worker hashes
+   * it as it grows (starting with the bytes already there); resolves to the sha256 of the whole file.
    */
   private async fetchToPart(job: Job, target: ResolvedModelFile, interrupt: AbortSignal): Promise<string> {
-    const file = job.file;
     await mkdir(dirname(target.absolutePath), { recursive: true });
-    const hashing = { worker: await this.adoptPartial(job, target) };
+    const transfer = new FileTransfer({
+      file: job.file,
+      partPath: target.partPath,
+      recordPath: target.partPath + SEGMENTS_SUFFIX,
+      options: this.options,
+      clock: this.clock,
+      random: this.random,
+      connections: new HttpConnections({
+        ...(this.options.caCertificates === undefined ? {} : { ca: this.options.caCertificates }),
+        ...(this.options.proxy === undefined ? {} : { proxy: { proxy: this.options.proxy } }),
+      }),
+      observer: this.observerFor(job),
+      retries: job,
+    });
     try {
+      await transfer.adopt();
+      job.bytesWritten = transfer.bytesDone;
       await this.checkFreeSpace(job, target);
       this.setPhase(job, 'downloading');
-      await this.transferWithRetries(job, target, interrupt, hashing);
+      await transfer.run(interrupt);
       this.setPhase(job, 'verifying');
-      return await unlessAborted(hashing.worker.digest(file.sizeBytes), interrupt);
+      return await unlessAborted(transfer.digest(), interrupt);
     } finally {
-      await hashing.worker.terminate();
+      await transfer.close();
     }
   }
 
-  /** Transfers the rest of the file, retrying and moving through the URLs as configured. */
-  private async transferWithRetries(
-    job: Job,
-    target: ResolvedModelFile,
-    interrupt: AbortSignal,
-    hashing: { worker: FileHashWorker },
-  ): Promise<void> {
-    const file = job.file;
-    let urlIndex = 0;
-    while (job.bytesWritten < file.sizeBytes) {
-      const url = file.urls[urlIndex] as string;
-      const writtenBefore = job.bytesWritten;
-      try {
-        await this.transferOnce(job, target, url, interrupt, hashing);
-      } catch (error) {
-        if (interrupt.aborted) throw error;
-        const failure = toDownloadError(error);
-        if (job.bytesWritten - writtenBefore >= this.options.progressResetBytes) job.failuresInARow = 0;
-        const retry = failure.retryable && ++job.failuresInARow <= this.options.maxRetries;
-        if (!retry) {
-          if (NEXT_URL_CODES.has(failure.code) && urlIndex < file.urls.length - 1) {
-            urlIndex++;
-            job.failuresInARow = 0;
-            continue;
-          }
-          throw failure;
-        }
-        const delay = this.backoffDelay(job.failuresInARow, failure.retryAfterMs);
-        job.retryAt = this.clock.now() + delay;
-        job.error = failure;
-        this.setPhase(job, 'retrying');
-        await sleep(this.clock, delay, interrupt);
+  /** How a transfer's news changes the job: attempts, bytes, phases, speed samples. */
+  private observerFor(job: Job): TransferObserver {
+    return {
+      requestStarted: (first) => {
+        job.attempts++;
+        if (!first) return;
         job.retryAt = undefined;
         this.setPhase(job, 'downloading');
-      }
-    }
-  }
-
-  /** Continues from the partial file on disk (too long a one is deleted): a worker starts hashing what is there. */
-  private async adoptPartial(job: Job, target: ResolvedModelFile): Promise<FileHashWorker> {
-    let partBytes = (await ifExists(stat(target.partPath)))?.size ?? 0;
-    if (partBytes > job.file.sizeBytes) {
-      await rm(target.partPath, { force: true });
-      partBytes = 0;
-    }
-    job.bytesWritten = partBytes;
-    const worker = new FileHashWorker(target.partPath);
-    if (partBytes > 0) worker.hashTo(partBytes);
-    return worker;
+        job.rate.restart(this.clock.now(), job.bytesWritten);
+      },
+      requestEnded: () => this.sampleProgress(job),
+      written: (bytesDone) => (job.bytesWritten = bytesDone),
+      waiting: (failure, retryAt) => {
+        job.retryAt = retryAt;
+        job.error = failure;
+        this.setPhase(job, 'retrying');
+      },
+      tick: () => this.sampleProgress(job),
+    };
   }
 
   private async checkFreeSpace(job: Job, target: ResolvedModelFile): Promise<void> {
@@ -501,102 +412,6 @@ export class ModelDownloader implements DownloadMonitor {
         { bytesNeeded: needed, bytesFree: free },
       );
     }
-  }
-
-  /** One HTTP request on a transfer worker of its own, which appends what it receives to the partial file. */
-  private async transferOnce(
-    job: Job,
-    target: ResolvedModelFile,
-    url: string,
-    interrupt: AbortSignal,
-    hashing: { worker: FileHashWorker },
-  ): Promise<void> {
-    const file = job.file;
-    const attempt = new AbortController();
-    const signal = AbortSignal.any([interrupt, attempt.signal]);
-    job.attempts++;
-    job.lastActivityAt = this.clock.now();
-    const transfer = new TransferWorker({
-      ...(this.options.caCertificates === undefined ? {} : { ca: this.options.caCertificates }),
-      ...(this.options.proxy === undefined ? {} : { proxy: { proxy: this.options.proxy } }),
-    });
-    const stopTicking = this.tickWhileTransferring(job, attempt, transfer);
-    try {
-      const response = await openRange(url, transfer, {
-        offset: job.bytesWritten,
-        signal,
-        maxRedirects: this.options.maxRedirects,
-        headers: this.options.headers,
-        now: this.clock.now(),
-        ...(this.options.allowedHosts ? { allowedHosts: this.options.allowedHosts } : {}),
-      });
-      const facts = { url: response.url, httpStatus: response.status };
-      if (response.totalSize !== undefined && response.totalSize !== file.sizeBytes) {
-        throw new DownloadError(
-          response.totalSize > this.options.maxFileBytes ? 'too_large' : 'size_mismatch',
-          `${response.url} serves ${response.totalSize} bytes; the catalog declares ${file.sizeBytes} for ${file.path}`,
-          facts,
-        );
-      }
-      if (response.status === 416) {
-        throw new DownloadError('http_error', `${response.url} refused the range from byte ${job.bytesWritten} (416)`, facts);
-      }
-      if (response.status === 200 && job.bytesWritten > 0) {
-        await hashing.worker.terminate();
-        hashing.worker = new FileHashWorker(target.partPath);
-        job.bytesWritten = 0;
-      } else if (response.start !== job.bytesWritten) {
-        throw new DownloadError('http_error', `${response.url} sent bytes from ${response.start}; asked from ${job.bytesWritten}`, facts);
-      }
-      job.rate.restart(this.clock.now(), job.bytesWritten);
-      const saveTarget = {
-        path: target.partPath,
-        flags: job.bytesWritten === 0 ? 'w' : 'a',
-        maxBytes: file.sizeBytes - job.bytesWritten,
-        fsync: this.options.fsync,
-      } as const;
-      await transfer.saveBody(saveTarget, signal, (bytes) => {
-        job.bytesWritten += bytes;
-        job.lastActivityAt = this.clock.now();
-        hashing.worker.hashTo(job.bytesWritten);
-      });
-      if (job.bytesWritten !== file.sizeBytes) {
-        throw new DownloadError(
-          'network',
-          `${response.url} closed the connection after ${job.bytesWritten} of ${file.sizeBytes} bytes`,
-          facts,
-        );
-      }
-    } catch (error) {
-      if (attempt.signal.aborted && !interrupt.aborted) throw attempt.signal.reason;
-      throw error;
-    } finally {
-      stopTicking();
-      await transfer.close();
-      this.sampleProgress(job);
-    }
-  }
-
-  /**
-   * Every `progressIntervalMs` of Clock time: has the transfer report what it wrote, samples speed, and abandons
-   * the attempt after `idleTimeoutMs` without a byte written.
-   */
-  private tickWhileTransferring(job: Job, attempt: AbortController, transfer: TransferWorker): () => void {
-    let handle: TimerHandle | undefined;
-    const tick = (): void => {
-      transfer.tick();
-      this.sampleProgress(job);
-      const silentMs = this.clock.now() - job.lastActivityAt;
-      if (silentMs >= this.options.idleTimeoutMs) {
-        attempt.abort(new DownloadError('network', `No data for ${Math.round(silentMs / 1000)} s while fetching ${job.file.path}`));
-        return;
-      }
-      handle = this.clock.setTimeout(tick, this.options.progressIntervalMs);
-    };
-    handle = this.clock.setTimeout(tick, this.options.progressIntervalMs);
-    return () => {
-      if (handle) this.clock.clearTimeout(handle);
-    };
   }
 
   private sampleProgress(job: Job): void {
@@ -627,6 +442,7 @@ export class ModelDownloader implements DownloadMonitor {
   /** Renames the verified partial file into place and records its digest. */
   private async install(job: Job, target: ResolvedModelFile, sha256: string): Promise<DownloadResult> {
     await rename(target.partPath, target.absolutePath);
+    await removeSegmentRecord(target.partPath + SEGMENTS_SUFFIX);
     if (this.options.fsync) await syncDirectory(dirname(target.absolutePath));
     const info = await stat(target.absolutePath);
     await this.digestCache.record(target.absolutePath, info, sha256);
@@ -638,14 +454,6 @@ export class ModelDownloader implements DownloadMonitor {
     this.setPhase(job, 'completed');
     this.finished.set(job.file.path, this.stateFor(job));
     return result;
-  }
-
-  /** Exponential backoff with ±jitter; at least the server's Retry-After (capped at `maxRetryAfterMs`). */
-  private backoffDelay(retry: number, retryAfterMs: number | undefined): number {
-    const { initialBackoffMs, backoffFactor, maxBackoffMs, jitter, maxRetryAfterMs } = this.options;
-    const base = Math.min(maxBackoffMs, initialBackoffMs * backoffFactor ** (retry - 1));
-    const spread = base * (1 - jitter + 2 * jitter * this.random());
-    return Math.round(retryAfterMs === undefined ? spread : Math.max(spread, Math.min(retryAfterMs, maxRetryAfterMs)));
   }
 
   /** Moves a job to `phase`; while paused only `paused` itself or an end phase is shown. */
@@ -680,44 +488,30 @@ export class ModelDownloader implements DownloadMonitor {
   }
 }
 
-/** A counting semaphore whose waiters can give up. */
-class Slots {
-  private free: number;
-  private readonly waiters: { grant: () => void; signal: AbortSignal; onAbort: () => void }[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  acquire(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        signal,
-        grant: resolve,
-        onAbort: () => {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          reject(signal.reason as Error);
-        },
-      };
-      signal.addEventListener('abort', waiter.onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
-  }
-
-  release(): void {
-    const next = this.waiters.shift();
-    if (!next) {
-      this.free++;
+/**
+ * Waits for a slot of `slots` and resolves to the function that frees it; rejects with the signal's reason when it
+ * aborts first. A waiter that gave up leaves a no-op in the queue, which frees its turn at once.
+ */
+function acquireSlot(slots: PQueue, signal: AbortSignal): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
       return;
     }
-    next.signal.removeEventListener('abort', next.onAbort);
-    next.grant();
-  }
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void slots.add(async () => {
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) return;
+      await new Promise<void>((release) => resolve(release));
+    });
+  });
+}
+
+/** Deletes a partial file and its segment record. */
+async function removePartial(target: ResolvedModelFile): Promise<void> {
+  await rm(target.partPath, { force: true });
+  await removeSegmentRecord(target.partPath + SEGMENTS_SUFFIX);
 }
 
 /** Settles like `promise`, or rejects with the signal's reason once it aborts. */

@@ -1,46 +1,23 @@
 import { Worker } from 'node:worker_threads';
+import type { HashReply, HashRequest } from './hash-worker.js';
 
 /** Computes the lowercase hex sha256 of a file. Injectable so tests can count or fake hashing. */
 export type FileHasher = (absolutePath: string, signal?: AbortSignal) => Promise<string>;
 
 /**
- * The worker's code, plain CommonJS so it runs the same from TypeScript sources and from the build. It reads the file
- * itself, 1 MiB at a time (a buffer that stays in the core's cache), up to the offset it is told, and answers only
- * `{ digest }` or `{ error }`.
+ * Starts the hash worker thread on `hash-worker.js` (the build) or `hash-worker.ts` (sources, under tsx). Node 20 does
+ * not hand tsx's module hooks to a worker thread, so from sources a one-line bootstrap registers tsx's ESM loader in
+ * the worker before it imports the module; the build runs the compiled file directly.
  */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { openSync, readSync, closeSync } = require('node:fs');
-const hash = require('node:crypto').createHash('sha256');
-const buffer = Buffer.allocUnsafe(1024 * 1024);
-let fd;
-let position = 0;
-parentPort.on('message', (message) => {
-  try {
-    if (fd === undefined) fd = openSync(workerData.path, 'r');
-    const end = message.to < 0 ? Infinity : message.to;
-    while (position < end) {
-      const read = readSync(fd, buffer, 0, Math.min(buffer.length, end - position), position);
-      if (read === 0) {
-        if (end === Infinity) break;
-        throw Object.assign(new Error('file ends at byte ' + position + ', expected ' + end), { code: 'ESHORT' });
-      }
-      hash.update(buffer.subarray(0, read));
-      position += read;
-    }
-    if (message.digest) {
-      closeSync(fd);
-      parentPort.postMessage({ digest: hash.digest('hex') });
-      parentPort.close();
-    }
-  } catch (error) {
-    parentPort.postMessage({ error: error.message, code: error.code });
-    parentPort.close();
-  }
-});
-`;
+function startHashWorker(path: string): Worker {
+  const fromSources = import.meta.url.endsWith('.ts');
+  const module = new URL(fromSources ? './hash-worker.ts' : './hash-worker.js', import.meta.url);
+  if (!fromSources) return new Worker(module, { workerData: { path }, execArgv: [] });
+  const loader = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const bootstrap = `import(${loader}).then((tsx) => { tsx.register(); return import(${JSON.stringify(module.href)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: { path }, execArgv: [] });
+}
 
-type WorkerReply = { digest: string } | { error: string; code?: string };
 
 /** {@link FileHashWorker.hashTo} passes on requests in steps of at least this many bytes, to keep messages few. */
 const HASH_STEP_BYTES = 4 * 1024 * 1024;
@@ -57,9 +34,9 @@ export class FileHashWorker {
   private ended = false;
 
   constructor(readonly path: string) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path }, execArgv: [] });
+    this.worker = startHashWorker(path);
     this.finished = new Promise((resolve, reject) => {
-      this.worker.on('message', (reply: WorkerReply) => {
+      this.worker.on('message', (reply: HashReply) => {
         if ('digest' in reply) resolve(reply.digest);
         else if ('error' in reply) reject(Object.assign(new Error(`Hashing ${path} failed: ${reply.error}`), { code: reply.code }));
       });
@@ -73,12 +50,12 @@ export class FileHashWorker {
   hashTo(offset: number): void {
     if (this.ended || offset - this.requested < HASH_STEP_BYTES) return;
     this.requested = offset;
-    this.worker.postMessage({ to: offset });
+    this.worker.postMessage({ to: offset } satisfies HashRequest);
   }
 
   /** Hashes up to `offset` (to the end of the file when omitted) and resolves to the hex digest. */
   async digest(offset = -1): Promise<string> {
-    this.worker.postMessage({ to: offset, digest: true });
+    this.worker.postMessage({ to: offset, digest: true } satisfies HashRequest);
     return this.finished;
   }
 

@@ -1,10 +1,16 @@
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { DownloadError } from './download-errors.js';
-import type { ResponseHead, TransferWorker } from './transfer-worker.js';
+import type { HttpConnections, Route } from './http-connections.js';
 
 /** How to open one ranged GET. */
 export interface RangeRequestOptions {
-  /** First byte wanted; 0 sends no Range header. */
-  offset: number;
+  /** First byte wanted. */
+  start: number;
+  /** Last byte wanted (inclusive); omitted: to the end of the file. From byte 0 to the end, no Range header is sent. */
+  end?: number;
+  /** A strong ETag sent as If-Range with a ranged request, so that a file that changed comes back whole (200). */
+  ifRange?: string;
   /** Aborts the request and its body. */
   signal: AbortSignal;
   /** Hosts allowed for the URL and every redirect target; undefined allows any host. */
@@ -17,19 +23,20 @@ export interface RangeRequestOptions {
   now: number;
 }
 
-/** A response whose body the transfer worker holds, for the caller to save or discard. */
+/** A response with a body for the caller to save (or `dump`). */
 export interface RangeResponse {
   /** The URL that answered, after redirects. */
   readonly url: string;
-  /**
-   * 206: the body starts at `start`. 200: the body is the whole file (the server ignored the range).
-   * 416: nothing to send from the offset; `totalSize` says the file's size when the server told it.
-   */
-  readonly status: 200 | 206 | 416;
+  /** 206: the body starts at `start`. 200: the body is the whole file (the server ignored the range). */
+  readonly status: 200 | 206;
   /** Byte of the file the body starts at. */
   readonly start: number;
   /** Size of the whole file, when announced (Content-Range total, or Content-Length of a 200). */
   readonly totalSize?: number;
+  /** The ETag, when the server sent one. */
+  readonly etag?: string;
+  /** The body, as undici streams it. */
+  readonly body: Readable & { dump(): Promise<void> };
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -74,13 +81,13 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 /**
- * Sends `GET url` through `transfer` asking for the bytes from `offset` on, following at most `maxRedirects`
- * redirects, each target re-checked for scheme and host. Error statuses become {@link DownloadError}s: 404/410
- * `not_found`, 401/403 `forbidden`, 429 `rate_limited` and 5xx `server_error` (both with `retryAfterMs` when sent),
- * others `http_error`; connection failures become `network`. An abort rejects with the signal's reason. Only a 200 or
- * 206 leaves a body in `transfer`.
+ * Sends `GET url` through `connections` asking for the bytes from `start` (to `end`), following at most
+ * `maxRedirects` redirects, each target re-checked for scheme and host. Error statuses become {@link DownloadError}s:
+ * 404/410 `not_found`, 401/403 `forbidden`, 429 `rate_limited` and 5xx `server_error` (both with `retryAfterMs` when
+ * sent), 416 and others `http_error`; connection failures become `network` (a proxy refusing credentials, 407,
+ * `forbidden`). An abort rejects with the signal's reason. Only a 200 or 206 is returned, with its body.
  */
-export async function openRange(url: string, transfer: TransferWorker, options: RangeRequestOptions): Promise<RangeResponse> {
+export async function openRange(url: string, connections: HttpConnections, options: RangeRequestOptions): Promise<RangeResponse> {
   let current = checkUrl(url, options.allowedHosts);
   const origin = current.origin;
   for (let redirects = 0; ; redirects++) {
@@ -89,12 +96,16 @@ export async function openRange(url: string, transfer: TransferWorker, options: 
       if (current.origin !== origin && STRIPPED_ON_CROSS_ORIGIN.has(name.toLowerCase())) continue;
       headers[name.toLowerCase()] = value;
     }
-    if (options.offset > 0) headers.range = `bytes=${options.offset}-`;
-    const response = await transfer.get(current.href, headers, options.signal);
-    const status = response.status;
-    const location = response.headers.location;
+    if (options.start > 0 || options.end !== undefined) {
+      headers.range = `bytes=${options.start}-${options.end ?? ''}`;
+      if (options.ifRange !== undefined) headers['if-range'] = options.ifRange;
+    }
+    const route = connections.routeFor(current);
+    const response = await send(current, route, headers, options.signal);
+    const status = response.statusCode;
+    const location = header(response.headers, 'location');
     if (REDIRECT_STATUSES.has(status) && location !== undefined) {
-      transfer.discard();
+      await discard(response);
       if (redirects >= options.maxRedirects) {
         throw new DownloadError('too_many_redirects', `More than ${options.maxRedirects} redirects starting at ${url}`, {
           url: current.href,
@@ -104,40 +115,76 @@ export async function openRange(url: string, transfer: TransferWorker, options: 
       current = checkUrl(location, options.allowedHosts, current.href);
       continue;
     }
-    return interpret(current.href, response, transfer, options);
+    return interpret(current.href, response, options);
   }
 }
 
-function interpret(url: string, response: ResponseHead, transfer: TransferWorker, options: RangeRequestOptions): RangeResponse {
-  const status = response.status;
-  const contentRange = response.headers['content-range'];
+async function send(url: URL, route: Route, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  try {
+    return await route.dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers, signal });
+  } catch (error) {
+    if (signal.aborted) throw signal.reason as Error;
+    throw requestFailure(error, url, route);
+  }
+}
+
+/** A failed request as a {@link DownloadError}: a proxy's refusal names the proxy and what it refused. */
+function requestFailure(error: unknown, url: URL, route: Route): DownloadError {
+  const message = error instanceof Error ? error.message : String(error);
+  const proxyStatus = /Proxy response \((\d+)\)/.exec(message)?.[1] ?? (/\(407\)/.test(message) ? '407' : undefined);
+  if (route.proxy && proxyStatus !== undefined) {
+    const authority = `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
+    const refused = url.protocol === 'https:' ? `CONNECT ${authority}` : `GET ${url.href}`;
+    // A proxy that wants credentials will not take the same ones on a retry.
+    return new DownloadError(proxyStatus === '407' ? 'forbidden' : 'network', `Request to ${url.href} failed: the proxy ${route.proxy.host} answered ${proxyStatus} to ${refused}`, {
+      url: url.href,
+      cause: error,
+    });
+  }
+  const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+  return new DownloadError('network', `Request to ${url.href} failed: ${message}${cause}`, { url: url.href, cause: error });
+}
+
+function interpret(url: string, response: Dispatcher.ResponseData, options: RangeRequestOptions): Promise<RangeResponse> | RangeResponse {
+  const status = response.statusCode;
+  const contentRange = header(response.headers, 'content-range');
+  const etag = header(response.headers, 'etag');
+  const body = response.body;
+  const common = { url, body, ...(etag === undefined ? {} : { etag }) };
   if (status === 206) {
     const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange ?? '');
     if (!match) {
-      transfer.discard();
-      throw new DownloadError('http_error', `206 from ${url} without a valid Content-Range (got ${String(contentRange)})`, {
-        url,
-        httpStatus: status,
-      });
+      return failAfterDiscard(response, new DownloadError('http_error', `206 from ${url} without a valid Content-Range (got ${String(contentRange)})`, { url, httpStatus: status }));
     }
     const total = match[3] === '*' ? undefined : Number(match[3]);
-    return { url, status, start: Number(match[1]), ...(total === undefined ? {} : { totalSize: total }) };
+    return { ...common, status, start: Number(match[1]), ...(total === undefined ? {} : { totalSize: total }) };
   }
   if (status === 200) {
-    const length = response.headers['content-length'];
-    return { url, status, start: 0, ...(length === undefined ? {} : { totalSize: Number(length) }) };
+    const length = header(response.headers, 'content-length');
+    return { ...common, status, start: 0, ...(length === undefined ? {} : { totalSize: Number(length) }) };
   }
-  if (status === 416) {
-    transfer.discard();
-    const total = /^bytes \*\/(\d+)$/.exec(contentRange ?? '')?.[1];
-    return { url, status, start: options.offset, ...(total === undefined ? {} : { totalSize: Number(total) }) };
-  }
-  transfer.discard();
-  const retryAfterMs = parseRetryAfter(response.headers['retry-after'], options.now);
+  const retryAfterMs = parseRetryAfter(header(response.headers, 'retry-after'), options.now);
   const facts = { url, httpStatus: status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
-  if (status === 404 || status === 410) throw new DownloadError('not_found', `${url} answered ${status} Not Found`, facts);
-  if (status === 401 || status === 403) throw new DownloadError('forbidden', `${url} answered ${status}: access denied`, facts);
-  if (status === 429) throw new DownloadError('rate_limited', `${url} answered 429 Too Many Requests`, facts);
-  if (status >= 500) throw new DownloadError('server_error', `${url} answered ${status}`, facts);
-  throw new DownloadError('http_error', `${url} answered unexpected status ${status}`, facts);
+  if (status === 416) return failAfterDiscard(response, new DownloadError('http_error', `${url} refused the range from byte ${options.start} (416)`, facts));
+  if (status === 404 || status === 410) return failAfterDiscard(response, new DownloadError('not_found', `${url} answered ${status} Not Found`, facts));
+  if (status === 401 || status === 403) return failAfterDiscard(response, new DownloadError('forbidden', `${url} answered ${status}: access denied`, facts));
+  if (status === 429) return failAfterDiscard(response, new DownloadError('rate_limited', `${url} answered 429 Too Many Requests`, facts));
+  if (status >= 500) return failAfterDiscard(response, new DownloadError('server_error', `${url} answered ${status}`, facts));
+  return failAfterDiscard(response, new DownloadError('http_error', `${url} answered unexpected status ${status}`, facts));
+}
+
+async function failAfterDiscard(response: Dispatcher.ResponseData, error: DownloadError): Promise<never> {
+  await discard(response);
+  throw error;
+}
+
+/** Reads and drops a body that is not wanted, so its connection can serve the next request. */
+async function discard(response: Dispatcher.ResponseData): Promise<void> {
+  await response.body.dump().catch(() => undefined);
+}
+
+/** The first value of a response header. */
+function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
