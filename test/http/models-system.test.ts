@@ -91,10 +91,16 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
   test('GET /metrics is Prometheus text with every metric family', async () => {
     const accepted = (await (await service.request('/v1/generations', { method: 'POST', json: { model: 'ti2v-5B', prompt: 'x' } })).json()) as { id: string };
     await waitForFinal(service, accepted.id);
-    const response = await service.request('/metrics');
+    // The job's end reaches the metrics by its event, just after the store shows it: read until the event counted.
+    let response: Response;
+    let text: string;
+    const until = Date.now() + 5000;
+    do {
+      response = await service.request('/metrics');
+      text = await response.text();
+    } while (!text.includes('outcome="succeeded"') && Date.now() < until);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
-    const text = await response.text();
     for (const name of [
       'understudy_jobs{state="succeeded"} ',
       'understudy_queue_depth',

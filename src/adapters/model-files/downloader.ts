@@ -5,6 +5,7 @@ import PQueue from 'p-queue';
 import type { ModelDescriptor, ModelFile } from '../../core/catalog.js';
 import type { Clock } from '../../core/clock.js';
 import { parseOrThrow } from '../../core/validation.js';
+import type { ModelFileProgress } from '../../runtime/model-file-store.js';
 import { DigestCache } from './digest-cache.js';
 import { DownloaderOptionsSchema, type DownloaderOptions, type ResolvedOptions } from './downloader-options.js';
 import { DownloadError, fileSystemError, isDownloadError, isModelPathError } from './download-errors.js';
@@ -69,18 +70,9 @@ export interface DownloadState {
   readonly updatedAt: number;
 }
 
-/** Periodic progress of a transfer. */
-export interface DownloadProgress {
+/** Periodic progress of a transfer: the port's progress record (speed smoothed by EWMA, time from the Clock) and the file. */
+export interface DownloadProgress extends ModelFileProgress {
   readonly path: string;
-  readonly modelId?: string;
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-  /** Smoothed speed (EWMA), bytes per second; undefined before the first sample. */
-  readonly bytesPerSecond?: number;
-  /** Seconds left at the smoothed speed. */
-  readonly etaSeconds?: number;
-  /** Epoch ms of the sample, from the Clock. */
-  readonly at: number;
 }
 
 /** A file that is now complete and verified. */
