@@ -140,7 +140,7 @@ export class EstimateTracker {
     this.schedule();
     if (!this.forecastable(snapshot)) return undefined;
     const now = this.options.clock.now();
-    const probed = this.lastProbe?.key === this.probeKey(snapshot, modelId, job.priority, figure.seconds, this.admitted.length - 1) ? this.lastProbe.estimate : undefined;
+    const probed = this.lastProbe?.key === this.probeKey(snapshot, modelId, job.priority, figure.seconds, this.admitted.length - 1) ? { ...this.lastProbe.estimate, estimatedAt: now } : undefined;
     const estimate =
       probed ??
       describeForecast(forecastQueue(this.inputFrom(snapshot, [], this.readyAtWith(snapshot, modelId))).jobs.get(job.id), {
