@@ -433,7 +433,7 @@ function safeJson(value: unknown): string {
 }
 
 /** Schema of one extra classification rule in config. */
-export const classificationRuleConfigSchema = z
+export const ClassificationRuleConfigSchema = z
   .strictObject({
     /** Reported as evidence; defaults to `config_rule_<index>`. */
     name: z.string().min(1).optional(),
@@ -462,10 +462,10 @@ export const classificationRuleConfigSchema = z
   });
 
 /** Extra classification rules as written in config. */
-export type ClassificationRuleConfig = z.input<typeof classificationRuleConfigSchema>;
+export type ClassificationRuleConfig = z.input<typeof ClassificationRuleConfigSchema>;
 
 /** Schema of the `classificationRules` list in config. */
-export const classificationRulesConfigSchema = z.array(classificationRuleConfigSchema);
+export const ClassificationRulesConfigSchema = z.array(ClassificationRuleConfigSchema);
 
 /**
  * Validates extra rules from config and compiles them into table rows, in the order given. Throws a
@@ -473,7 +473,7 @@ export const classificationRulesConfigSchema = z.array(classificationRuleConfigS
  */
 export function compileClassificationRules(config: unknown): ClassificationRule[] {
   const { classificationRules } = parseOrThrow(
-    z.object({ classificationRules: classificationRulesConfigSchema }),
+    z.object({ classificationRules: ClassificationRulesConfigSchema }),
     { classificationRules: config },
     'classification rules',
   );
@@ -481,7 +481,7 @@ export function compileClassificationRules(config: unknown): ClassificationRule[
 }
 
 /** Turns already-validated config rules into table rows. */
-export function toClassificationRules(rules: z.output<typeof classificationRulesConfigSchema>): ClassificationRule[] {
+export function toClassificationRules(rules: z.output<typeof ClassificationRulesConfigSchema>): ClassificationRule[] {
   return rules.map((rule, index) => ({
     name: rule.name ?? `config_rule_${index}`,
     failureType: rule.failureType,

@@ -8,7 +8,7 @@ import { parseOrThrow } from './validation.js';
 const GIB = 1024 ** 3;
 
 /** Schema of the health thresholds; every value is a documented default. */
-export const healthThresholdsSchema = z
+export const HealthThresholdsSchema = z
   .strictObject({
     /** CPU use above this percent is high (degraded). Default 80. */
     cpuHighPercent: z.number().min(0).max(100).default(80),
@@ -51,13 +51,13 @@ export const healthThresholdsSchema = z
   });
 
 /** Health thresholds after defaults are applied. */
-export type HealthThresholds = z.output<typeof healthThresholdsSchema>;
+export type HealthThresholds = z.output<typeof HealthThresholdsSchema>;
 /** Health thresholds as written in config; every field optional. */
-export type HealthThresholdsInput = z.input<typeof healthThresholdsSchema>;
+export type HealthThresholdsInput = z.input<typeof HealthThresholdsSchema>;
 
 /** Validates health thresholds, filling in defaults; throws a ValidationError naming the field. */
 export function parseHealthThresholds(input: unknown = {}): HealthThresholds {
-  return parseOrThrow(healthThresholdsSchema, input, 'health thresholds');
+  return parseOrThrow(HealthThresholdsSchema, input, 'health thresholds');
 }
 
 /** The reference thresholds. */

@@ -6,8 +6,8 @@
 import { exponentialBackoffMs } from './backoff.js';
 import { z } from 'zod';
 import { FAILURE_TYPES, RECOVERY_ACTIONS, type FailureType, type RecoveryAction } from './vocabulary.js';
-import { classificationRulesConfigSchema } from './failure-classification.js';
-import { healthThresholdsSchema } from './health-assessment.js';
+import { ClassificationRulesConfigSchema } from './failure-classification.js';
+import { HealthThresholdsSchema } from './health-assessment.js';
 import { parseOrThrow } from './validation.js';
 
 /** The reference recovery chains (DESIGN.md), tried in order and stopping at the first success. */
@@ -30,11 +30,11 @@ export const DEFAULT_RECOVERY_CHAINS: Readonly<Record<FailureType, readonly Reco
 export const OFFLOAD_MODES = ['none', 'model', 'sequential', 'lowvram', 'novram'] as const;
 export type OffloadMode = (typeof OFFLOAD_MODES)[number];
 
-const chainSchema = z.array(z.enum(RECOVERY_ACTIONS)).min(1);
+const ChainSchema = z.array(z.enum(RECOVERY_ACTIONS)).min(1);
 const seconds = z.number().positive();
 
 /** Schema of the download retry policy. */
-export const downloadRetrySchema = z.strictObject({
+export const DownloadRetrySchema = z.strictObject({
   /** Download tries in one retry_model_download action, the first included. Default 3. */
   attempts: z.number().int().min(1).default(3),
   /** Wait before the second try, in seconds. Default 5. */
@@ -48,7 +48,7 @@ export const downloadRetrySchema = z.strictObject({
 });
 
 /** Schema of the circuit breaker settings, one breaker per backend and per model on a backend. */
-export const breakerSchema = z.strictObject({
+export const BreakerSchema = z.strictObject({
   /** Consecutive failures that open the breaker. Default 5. */
   failureThreshold: z.number().int().min(1).default(5),
   /** How long an open breaker keeps its target out of rotation before a trial (half-open), in seconds. Default 60. */
@@ -60,9 +60,9 @@ export const breakerSchema = z.strictObject({
 });
 
 /** Schema of the whole recovery configuration; every field is optional and has a documented default. */
-export const recoveryConfigSchema = z.strictObject({
+export const RecoveryConfigSchema = z.strictObject({
   /** Chains to replace, per failure type; failure types left out keep {@link DEFAULT_RECOVERY_CHAINS}. */
-  chains: z.partialRecord(z.enum(FAILURE_TYPES), chainSchema).default({}),
+  chains: z.partialRecord(z.enum(FAILURE_TYPES), ChainSchema).default({}),
   /** Seconds after a recovery during which the same failure type (in the same scope) is not recovered again. Default 30. */
   cooldownSeconds: z.number().min(0).default(30),
   /** Actions tried per handled failure at most; the rest of the chain is skipped. Default 3. */
@@ -75,26 +75,26 @@ export const recoveryConfigSchema = z.strictObject({
     .default({ restart_pipeline: 180, retry_model_download: 3600 }),
   /** Offload mode that enable_cpu_offload asks for. Default `model` (whole models move to CPU between uses). */
   cpuOffloadMode: z.enum(OFFLOAD_MODES).default('model'),
-  downloadRetry: downloadRetrySchema.prefault({}),
-  breaker: breakerSchema.prefault({}),
+  downloadRetry: DownloadRetrySchema.prefault({}),
+  breaker: BreakerSchema.prefault({}),
   /** Health thresholds; see health-assessment.ts. */
-  health: healthThresholdsSchema.prefault({}),
+  health: HealthThresholdsSchema.prefault({}),
   /** Extra classification rules, tried before the built-in table. Default none. */
-  classificationRules: classificationRulesConfigSchema.default([]),
+  classificationRules: ClassificationRulesConfigSchema.default([]),
 });
 
 /** Recovery configuration as written (every field optional). */
-export type RecoveryConfig = z.input<typeof recoveryConfigSchema>;
+export type RecoveryConfig = z.input<typeof RecoveryConfigSchema>;
 /** Recovery configuration with defaults applied and chains complete for every failure type. */
-export type RecoveryPolicy = Omit<z.output<typeof recoveryConfigSchema>, 'chains'> & {
+export type RecoveryPolicy = Omit<z.output<typeof RecoveryConfigSchema>, 'chains'> & {
   readonly chains: Readonly<Record<FailureType, readonly RecoveryAction[]>>;
 };
-export type DownloadRetryPolicy = z.output<typeof downloadRetrySchema>;
-export type BreakerPolicy = z.output<typeof breakerSchema>;
+export type DownloadRetryPolicy = z.output<typeof DownloadRetrySchema>;
+export type BreakerPolicy = z.output<typeof BreakerSchema>;
 
 /** Validates a recovery configuration and fills in defaults; throws a ValidationError naming each bad field. */
 export function parseRecoveryConfig(config: unknown = {}): RecoveryPolicy {
-  const parsed = parseOrThrow(recoveryConfigSchema, config, 'recovery config');
+  const parsed = parseOrThrow(RecoveryConfigSchema, config, 'recovery config');
   return { ...parsed, chains: { ...DEFAULT_RECOVERY_CHAINS, ...parsed.chains } };
 }
 
