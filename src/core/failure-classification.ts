@@ -1,3 +1,4 @@
+// Over 400 lines for one reason: the classification table is data (one rule per known error text) beside the small matcher that applies it.
 /**
  * Failure classification: turns any error (an Error, a string, a ComfyUI `execution_error` payload, an HTTP-ish
  * `{status}` object, a Node error with a `code`, a child process exit) into a {@link FailureType} with the evidence

@@ -1,3 +1,4 @@
+// Over 400 lines for one reason: the planner is one decision procedure (the reference's order of strategies) with its reasons; scoring and estimates live in their own files.
 import { z } from 'zod';
 import { statusOf, type ModelStatus } from './availability.js';
 import type { ModelDescriptor } from './catalog.js';

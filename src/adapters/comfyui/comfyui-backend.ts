@@ -1,3 +1,4 @@
+// Over 400 lines for one reason: it maps each method of the Backend port onto ComfyUI's routes; setup, launching, media and availability live in their own files.
 /**
  * A ComfyUI server as an Understudy backend: generations run as API-format workflows rendered from a template per
  * catalog model, followed over ComfyUI's WebSocket; model availability comes from GET /models/{folder}, GPU memory

@@ -1,3 +1,4 @@
+// Over 400 lines for one reason: one prompt's life on ComfyUI (socket, status checks, outcome from /history) is one sequence that reads best in one place.
 /**
  * One prompt on ComfyUI, from submission to its outputs: open `/ws` with a client id of its own, POST /prompt with
  * that client id, then follow the messages ComfyUI sends that client (status while queued, execution_start,

@@ -1,3 +1,4 @@
+// Over 400 lines for one reason: it is the downloader's queue, verification and retry policy for whole files; the transfer itself is in file-transfer.ts.
 import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { EventEmitter, type Event } from 'cockatiel';

@@ -1,3 +1,4 @@
+// Over 400 lines for one reason: one file's segmented transfer (plan, connections, retries, fallback to fewer connections, the sidecar record) is one state machine.
 /**
  * One file's transfer into its `.part`: over several connections when the server takes ranges, each segment written
  * at its offset, retried on its own with backoff, the sidecar record kept up to date; hashed in order on a worker
