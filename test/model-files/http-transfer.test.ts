@@ -17,7 +17,8 @@ import { isDownloadError } from '../../src/adapters/model-files/download-errors.
 import { ModelDownloader, type DownloaderOptions } from '../../src/adapters/model-files/downloader.js';
 import { ModelsDirectory } from '../../src/adapters/model-files/models-directory.js';
 import { Agent } from 'undici';
-import { writeBody } from '../../src/adapters/model-files/body-writer.js';
+import { PositionalWriter } from '../../src/adapters/model-files/body-writer.js';
+import { dispatchRequest } from '../../src/adapters/model-files/response-handler.js';
 import { catalogFile, generateFile, makeTempDir, removeDir, sendFile, until, type GeneratedFile } from './helpers.js';
 
 const KIB = 1024;
@@ -259,10 +260,11 @@ describe('downloads over undici', () => {
     const agent = new Agent();
     const full = await open('/dev/full', 'w');
     try {
-      const { body, statusCode } = await agent.request({ origin: url, path: '/m.bin', method: 'GET' });
-      assert.equal(statusCode, 200);
+      const { body, status } = await dispatchRequest(agent, { origin: url, path: '/m.bin', method: 'GET' }, new AbortController().signal);
+      assert.equal(status, 200);
       let reported = 0;
-      const error = await writeBody(body, { handle: full, path: '/dev/full', position: 0, maxBytes: file.body.length }, (bytes) => (reported += bytes)).then(
+      const writer = new PositionalWriter({ fd: full.fd, path: '/dev/full', position: 0, maxBytes: file.body.length }, (bytes) => (reported += bytes));
+      const error = await body.pipeTo(writer).then(
         () => assert.fail('expected a failure'),
         (e: unknown) => e,
       );
@@ -316,7 +318,7 @@ describe('downloads over undici', () => {
     assert.ok(proxy.seen.length >= 2 && proxy.seen.every((s) => s.method === 'CONNECT'), 'every connection is a tunnel');
   });
 
-  it('fails with forbidden, without retrying, when the proxy wants other credentials (407)', async () => {
+  it('fails with forbidden, without retrying, when the proxy wants other credentials (407), for https and http', async () => {
     const file = generateFile(KIB);
     const proxy = await startProxy({ refuse: 407 });
     const error = await downloader({ proxy: `http://127.0.0.1:${proxy.port}`, maxRetries: 3 })
@@ -325,7 +327,13 @@ describe('downloads over undici', () => {
     assert.ok(isDownloadError(error));
     assert.equal(error.code, 'forbidden');
     assert.match(error.message, /proxy 127\.0\.0\.1:\d+ answered 407 to CONNECT localhost:9/);
-    assert.equal(proxy.seen.length, 1);
+    const plain = await downloader({ proxy: `http://127.0.0.1:${proxy.port}`, maxRetries: 3 })
+      .download(catalogFile('m.bin', file, ['http://localhost:9/m.bin']))
+      .then(() => assert.fail('expected a failure'), (e: unknown) => e);
+    assert.ok(isDownloadError(plain));
+    assert.equal(plain.code, 'forbidden');
+    assert.match(plain.message, /proxy 127\.0\.0\.1:\d+ answered 407 to GET http:\/\/localhost:9\/m\.bin/);
+    assert.equal(proxy.seen.length, 2);
   });
 
   it('rejects extra headers that could split the request, naming the header', () => {

@@ -11,7 +11,7 @@ import type { ModelFile } from '../../core/catalog.js';
 import { exponentialBackoffMs } from '../../core/backoff.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { sleep } from '../../core/clock.js';
-import { BodyTooLongError, writeBody } from './body-writer.js';
+import { BodyTooLongError, PositionalWriter } from './body-writer.js';
 import { DownloadError, fileSystemError, isDownloadError, type DownloadErrorCode } from './download-errors.js';
 import { FileHashWorker } from './file-digest.js';
 import type { HttpConnections } from './http-connections.js';
@@ -285,17 +285,14 @@ export class FileTransfer {
       const target = await this.accept(response, segment, from);
       attempt.lastActivityAt = clock.now();
       const position = target.start + target.done;
-      await writeBody(
-        response.body,
-        { handle: this.handle as FileHandle, path: this.context.partPath, position, maxBytes: target.end - position },
-        (bytes) => {
-          target.done += bytes;
-          attempt.lastActivityAt = clock.now();
-          this.recordDirty = true;
-          this.hasher?.hashTo(contiguousBytes(this.segments));
-          observer.written(this.bytesDone);
-        },
-      );
+      const writer = new PositionalWriter({ fd: (this.handle as FileHandle).fd, path: this.context.partPath, position, maxBytes: target.end - position }, (bytes) => {
+        target.done += bytes;
+        attempt.lastActivityAt = clock.now();
+        this.recordDirty = true;
+        this.hasher?.hashTo(contiguousBytes(this.segments));
+        observer.written(this.bytesDone);
+      });
+      await response.body.pipeTo(writer);
       if (!isComplete(target)) {
         const [done, total] = single ? [this.bytesDone, file.sizeBytes] : [target.done, target.end - target.start];
         throw new DownloadError('network', `${response.url} closed the connection after ${done} of ${total} bytes`, facts);
@@ -318,11 +315,11 @@ export class FileTransfer {
     const { file, options } = this.context;
     const facts = { url: response.url, httpStatus: response.status };
     if (this.obsolete.has(segment)) {
-      await response.body.dump().catch(() => undefined);
+      await response.body.dump();
       throw new StartedOver('the file started over while this request was sent');
     }
     if (response.totalSize !== undefined && response.totalSize !== file.sizeBytes) {
-      await response.body.dump().catch(() => undefined);
+      await response.body.dump();
       throw new DownloadError(
         response.totalSize > options.maxFileBytes ? 'too_large' : 'size_mismatch',
         `${response.url} serves ${response.totalSize} bytes; the catalog declares ${file.sizeBytes} for ${file.path}`,
@@ -335,11 +332,11 @@ export class FileTransfer {
       return this.segments[0] as Segment;
     }
     if (response.start !== from) {
-      await response.body.dump().catch(() => undefined);
+      await response.body.dump();
       throw new DownloadError('http_error', `${response.url} sent bytes from ${response.start}; asked from ${from}`, facts);
     }
     if (this.etag !== undefined && response.etag !== undefined && response.etag !== this.etag) {
-      await response.body.dump().catch(() => undefined);
+      await response.body.dump();
       await this.startOver(undefined, segment);
       throw new StartedOver(`${response.url} changed its ETag from ${this.etag} to ${response.etag}`);
     }

@@ -1,7 +1,6 @@
-import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { DownloadError } from './download-errors.js';
 import type { HttpConnections, Route } from './http-connections.js';
+import { dispatchRequest, type ResponseBody, type ResponseHead } from './response-handler.js';
 
 /** How to open one ranged GET. */
 export interface RangeRequestOptions {
@@ -35,8 +34,8 @@ export interface RangeResponse {
   readonly totalSize?: number;
   /** The ETag, when the server sent one. */
   readonly etag?: string;
-  /** The body, as undici streams it. */
-  readonly body: Readable & { dump(): Promise<void> };
+  /** The body, paused until piped to a sink (or dumped). */
+  readonly body: ResponseBody;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -102,7 +101,11 @@ export async function openRange(url: string, connections: HttpConnections, optio
     }
     const route = connections.routeFor(current);
     const response = await send(current, route, headers, options.signal);
-    const status = response.statusCode;
+    const status = response.status;
+    if (status === 407 && route.proxy) {
+      await discard(response);
+      throw proxyRefusal(current, route.proxy, '407');
+    }
     const location = header(response.headers, 'location');
     if (REDIRECT_STATUSES.has(status) && location !== undefined) {
       await discard(response);
@@ -119,9 +122,9 @@ export async function openRange(url: string, connections: HttpConnections, optio
   }
 }
 
-async function send(url: URL, route: Route, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+async function send(url: URL, route: Route, headers: Record<string, string>, signal: AbortSignal): Promise<ResponseHead> {
   try {
-    return await route.dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers, signal });
+    return await dispatchRequest(route.dispatcher, { origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers }, signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason as Error;
     throw requestFailure(error, url, route);
@@ -132,21 +135,24 @@ async function send(url: URL, route: Route, headers: Record<string, string>, sig
 function requestFailure(error: unknown, url: URL, route: Route): DownloadError {
   const message = error instanceof Error ? error.message : String(error);
   const proxyStatus = /Proxy response \((\d+)\)/.exec(message)?.[1] ?? (/\(407\)/.test(message) ? '407' : undefined);
-  if (route.proxy && proxyStatus !== undefined) {
-    const authority = `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
-    const refused = url.protocol === 'https:' ? `CONNECT ${authority}` : `GET ${url.href}`;
-    // A proxy that wants credentials will not take the same ones on a retry.
-    return new DownloadError(proxyStatus === '407' ? 'forbidden' : 'network', `Request to ${url.href} failed: the proxy ${route.proxy.host} answered ${proxyStatus} to ${refused}`, {
-      url: url.href,
-      cause: error,
-    });
-  }
+  if (route.proxy && proxyStatus !== undefined) return proxyRefusal(url, route.proxy, proxyStatus, error);
   const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
   return new DownloadError('network', `Request to ${url.href} failed: ${message}${cause}`, { url: url.href, cause: error });
 }
 
-function interpret(url: string, response: Dispatcher.ResponseData, options: RangeRequestOptions): Promise<RangeResponse> | RangeResponse {
-  const status = response.statusCode;
+/** A proxy's refusal to pass a request on, naming the proxy and what it refused. */
+function proxyRefusal(url: URL, proxy: URL, status: string, cause?: unknown): DownloadError {
+  const authority = `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
+  const refused = url.protocol === 'https:' ? `CONNECT ${authority}` : `GET ${url.href}`;
+  // A proxy that wants credentials will not take the same ones on a retry.
+  return new DownloadError(status === '407' ? 'forbidden' : 'network', `Request to ${url.href} failed: the proxy ${proxy.host} answered ${status} to ${refused}`, {
+    url: url.href,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function interpret(url: string, response: ResponseHead, options: RangeRequestOptions): Promise<RangeResponse> | RangeResponse {
+  const status = response.status;
   const contentRange = header(response.headers, 'content-range');
   const etag = header(response.headers, 'etag');
   const body = response.body;
@@ -173,18 +179,18 @@ function interpret(url: string, response: Dispatcher.ResponseData, options: Rang
   return failAfterDiscard(response, new DownloadError('http_error', `${url} answered unexpected status ${status}`, facts));
 }
 
-async function failAfterDiscard(response: Dispatcher.ResponseData, error: DownloadError): Promise<never> {
+async function failAfterDiscard(response: ResponseHead, error: DownloadError): Promise<never> {
   await discard(response);
   throw error;
 }
 
 /** Reads and drops a body that is not wanted, so its connection can serve the next request. */
-async function discard(response: Dispatcher.ResponseData): Promise<void> {
-  await response.body.dump().catch(() => undefined);
+async function discard(response: ResponseHead): Promise<void> {
+  await response.body.dump();
 }
 
 /** The first value of a response header. */
-function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+function header(headers: ResponseHead['headers'], name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
