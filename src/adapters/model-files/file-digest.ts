@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type * as Esbuild from 'esbuild';
 import type { HashReply, HashRequest } from './hash-worker.js';
 
 /** Computes the lowercase hex sha256 of a file. Injectable so tests can count or fake hashing. */
@@ -17,7 +18,7 @@ function hashWorkerModule(): URL {
   if (!import.meta.url.endsWith('.ts')) return new URL('./hash-worker.js', import.meta.url);
   if (!compiledFromSources) {
     const source = new URL('./hash-worker.ts', import.meta.url);
-    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    const esbuild = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
     const { code } = esbuild.transformSync(readFileSync(source, 'utf8'), { loader: 'ts', format: 'esm', sourcefile: source.pathname });
     compiledFromSources = new URL(`data:text/javascript,${encodeURIComponent(code)}`);
   }
