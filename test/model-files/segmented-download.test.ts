@@ -1,7 +1,7 @@
 /**
  * Downloads in parallel ranged segments against a real loopback server: each byte fetched once, resume after a real
  * SIGKILL fetching only the missing segments, servers without Range, files that change mid-way, a segment that
- * fails and recovers, statuses that are never retried, digest mismatches.
+ * fails and recovers, fewer connections after failures, statuses that are never retried, digest mismatches.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -195,6 +195,41 @@ describe('segmented downloads', () => {
       segmentRange(2, 2 * SEGMENT + dropAt),
     ]);
     assert.equal(ranges.length, 5, 'each other segment once');
+  });
+
+  it('falls back to fewer connections when segments fail, retrying them only as the others free a connection', async () => {
+    const file = generateFile(SIZE);
+    // Like a mirror that takes two connections per client: a third and fourth at once get a 503.
+    let inFlight = 0;
+    let mostAfterRefusals = 0;
+    let refused = 0;
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    server.on('/m.bin', (req, res) => {
+      if (inFlight >= 2) {
+        refused++;
+        res.writeHead(503).end();
+        return;
+      }
+      inFlight++;
+      if (refused > 0) mostAfterRefusals = Math.max(mostAfterRefusals, inFlight);
+      res.on('close', () => inFlight--);
+      sendFile(req, res, file.body, { bodyAfter: held });
+    });
+    const downloader = makeDownloader();
+    const download = downloader.download(catalogFile('m.bin', file, [server.url('/m.bin')]));
+    await until(() => refused === 2, 'two segments refused');
+    const attempts = downloader.stateOf('m.bin')?.attempt;
+    assert.equal(attempts, 4);
+    await clock.advance(2000);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(downloader.stateOf('m.bin')?.attempt, 4, 'after their backoff the refused segments wait for a connection');
+    assert.equal(refused, 2);
+    release();
+    assert.equal((await download).sha256, file.sha256);
+    assert.equal(refused, 2, 'never refused again');
+    assert.ok(mostAfterRefusals <= 2, `at most 2 connections at once after the refusals (saw ${mostAfterRefusals})`);
+    assert.equal(server.requestsFor('/m.bin').length, 6);
   });
 
   it('never retries a 404 or 403 on a segment, and keeps what the other segments wrote', async () => {

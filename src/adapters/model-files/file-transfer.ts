@@ -211,7 +211,7 @@ export class FileTransfer {
       const queue = new PQueue({ concurrency: this.rangesConfirmed ? this.connectionLimit : 1 });
       this.queue = queue;
       const pending = this.segments.filter((s) => !isComplete(s));
-      const settled = await Promise.allSettled(pending.map((segment) => queue.add(() => this.fetchSegment(segment, url, signal, round))));
+      const settled = await Promise.allSettled(pending.map((segment) => this.fetchSegment(segment, url, signal, round, queue)));
       if (interrupt.aborted) throw interrupt.reason as Error;
       if (round.signal.aborted) throw round.signal.reason as Error;
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -219,14 +219,21 @@ export class FileTransfer {
     }
   }
 
-  /** Fetches one segment, retrying with backoff; a failure that is final ends the round for every segment. */
-  private async fetchSegment(segment: Segment, url: string, signal: AbortSignal, round: AbortController): Promise<void> {
+  /**
+   * Fetches one segment, each attempt in a slot of `queue` (one connection), retrying with backoff outside it; a
+   * failure that is final ends the round for every segment.
+   */
+  private async fetchSegment(segment: Segment, url: string, signal: AbortSignal, round: AbortController, queue: PQueue): Promise<void> {
     const { options, retries } = this.context;
     while (!isComplete(segment) && !this.obsolete.has(segment)) {
       signal.throwIfAborted();
       const before = this.bytesDone;
       try {
-        await this.attempt(segment, url, signal);
+        await queue.add(async () => {
+          signal.throwIfAborted();
+          // While it waited for a connection, the file may have started over (this segment is then obsolete).
+          if (!this.obsolete.has(segment)) await this.attempt(segment, url, signal);
+        });
       } catch (error) {
         if (signal.aborted) throw error;
         if (error instanceof StartedOver) return;
@@ -236,8 +243,9 @@ export class FileTransfer {
           round.abort(failure);
           throw failure;
         }
-        // A connection that failed is not opened again for this URL: fewer at once, down to one.
-        if (this.queue && this.queue.concurrency > 1) this.queue.concurrency--;
+        // A connection that failed is not opened again for this URL: fewer at once, down to one. The backoff waits
+        // outside the queue, so the segments still running keep the connections that are left.
+        if (queue.concurrency > 1) queue.concurrency--;
         await this.backOff(segment, failure, signal);
       }
     }
