@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { openEvents, startTestService, waitForFinal, type TestService } from './support.js';
+import { openEvents, startTestService, waitUntil, type TestService } from './support.js';
 
 type Json = Record<string, unknown>;
 
@@ -138,8 +138,8 @@ describe("the reference's field names on every route", () => {
       assert.equal(plan.recommendedAction, 'run ti2v-5B as requested');
       assert.equal(plan.canQueueRequest, true);
     }
-    const job = await waitForFinal(service, accepted.id);
-    assert.equal((job.requirements as Json).maxWaitTimeSeconds, 600);
+    const job = await json<{ requirements: Json }>(`/v1/generations/${accepted.id}`);
+    assert.equal(job.requirements.maxWaitTimeSeconds, 600);
   });
 
   test('POST /v1/generations takes maxWaitSeconds as the old name of maxWaitTimeSeconds; both disagreeing is a 400 that stores nothing', async () => {
@@ -216,9 +216,16 @@ describe('RecoveryAttempt over the event stream and on the timeline', () => {
       assert.equal(attempt.recoveryTimeSeconds, ((attempt.endedAt as number) - (attempt.timestamp as number)) / 1000);
       for (const old of ['startedAt', 'error', 'durationMs']) assert.equal(old in attempt, false, old);
 
-      const job = (await waitForFinal(service, accepted.id, undefined, 30_000)) as { timeline: Array<{ kind: string; data?: Json }> };
-      const entry = job.timeline.find((e) => e.kind === 'recovery_attempt');
-      assert.equal(typeof entry?.data?.recoveryTimeSeconds, 'number');
+      // The job's timeline records the attempt with its duration in seconds, once the runner has written it.
+      const entry = await waitUntil(
+        async () => {
+          const job = (await (await service.request(`/v1/generations/${accepted.id}`)).json()) as { timeline: Array<{ kind: string; data?: Json }> };
+          return job.timeline.find((e) => e.kind === 'recovery_attempt');
+        },
+        30_000,
+        'a recovery_attempt entry on the timeline',
+      );
+      assert.equal(typeof entry.data?.recoveryTimeSeconds, 'number');
     } finally {
       events.close();
     }
