@@ -3,16 +3,10 @@
  * plans on the union of live workers without talking to them.
  */
 import type { OverallHealth } from '../../core/health-assessment.js';
+import type { DownloadInProgress } from '../model-downloads.js';
 
-/** A model download under way on a worker. */
-export interface HeartbeatDownload {
-  modelId: string;
-  bytesDone: number;
-  /** Null while the size is not known yet. */
-  bytesTotal: number | null;
-  /** Null while the speed is not measured yet. */
-  etaSeconds: number | null;
-}
+/** A model download under way on a worker: bytes done, total (null until known), seconds left (null until measured). */
+export type HeartbeatDownload = DownloadInProgress;
 
 /** One backend of a worker as it is now. */
 export interface BackendHeartbeat {
