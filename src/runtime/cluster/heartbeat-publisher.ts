@@ -77,6 +77,7 @@ export class HeartbeatPublisher {
       version: options.version,
       startedAt: this.startedAt,
       sentAt: options.clock.now(),
+      diskFreeBytes: options.recovery.latestHealthStatus?.diskFreeBytes ?? null,
       lastClaimAt: options.scheduler.lastClaimAt,
       backends: await Promise.all(options.backends.map((b) => this.backendHeartbeat(b, downloads))),
     };
