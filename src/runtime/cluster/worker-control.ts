@@ -6,7 +6,10 @@ export interface WorkerControlHandlers {
 
 /** A worker's control channel being served. */
 export interface WorkerControlServer {
-  /** Stops taking requests; a request under way is given back for another attempt. */
+  /**
+   * Stops taking requests and resolves once the requests under way have ended (abort the downloads first to stop
+   * sooner). A worker that dies instead leaves its request under way; it is taken again when the worker serves again.
+   */
   close(): Promise<void>;
 }
 
