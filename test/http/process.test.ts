@@ -132,7 +132,7 @@ describe('the service process and the CLI', () => {
     await writeFile(image, Buffer.from(PNG, 'base64'));
     const submitted = await cli(['--url', url, '--json', 'submit', '--model', 'ti2v-5B', '--prompt', 'the pixel, moving', '--image', image, '--detach']);
     assert.equal(submitted.code, 0, submitted.stderr);
-    assert.equal((JSON.parse(submitted.stdout) as { plan: { strategy: string } }).plan.strategy, 'as_requested');
+    assert.equal((JSON.parse(submitted.stdout) as { plan: { strategyType: string } }).plan.strategyType, 'as_requested');
 
     const missing = await cli(['--url', url, 'submit', '--model', 'ti2v-5B', '--image', join(dataDir, 'missing.png')]);
     assert.equal(missing.code, 2);
