@@ -119,7 +119,7 @@ export class HeartbeatPublisher {
       installed,
       loaded,
       downloading: [...downloading.values()],
-      health: recovery.latestHealthStatus?.overall ?? 'healthy', // before the first check: nothing says otherwise
+      health: recovery.latestHealthStatus?.overallStatus ?? 'healthy', // before the first check: nothing says otherwise
       breakerOpen: !recovery.isAvailable(backend.id),
       ...(unavailableModels.length > 0 && { unavailableModels }),
     };
