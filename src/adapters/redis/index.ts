@@ -4,3 +4,4 @@ export { isRedisStoreUrl, parseRedisUrl, redactRedisUrl, connectRedis, type Redi
 export { isRedisNotDurableError, RedisNotDurableError, readRedisDurability, type RedisDurability } from './redis-durability.js';
 export { isRedisUnavailableError, RedisUnavailableError } from './redis-unavailable.js';
 export { DEFAULT_REDIS_PREFIX } from './redis-keys.js';
+export { RedisTimeClock, readRedisTime, type RedisTimeClockOptions } from './redis-time-clock.js';
