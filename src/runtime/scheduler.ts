@@ -51,6 +51,7 @@ export class Scheduler {
   private wakeScheduled = false;
   private accepting = true;
   private idleWaiters: Array<() => void> = [];
+  private lastClaim: number | null = null;
 
   constructor(private readonly ctx: SchedulerContext) {
     ctx.downloads.onReleased(() => this.wake());
@@ -89,6 +90,18 @@ export class Scheduler {
   /** Number of jobs running now. */
   get runningCount(): number {
     return this.running.size;
+  }
+
+  /** Number of jobs running now on the backend with id `backendId` (its busy slots). */
+  busyOn(backendId: string): number {
+    let busy = 0;
+    for (const r of this.running.values()) if (r.backend.id === backendId) busy++;
+    return busy;
+  }
+
+  /** Clock time of the last job this scheduler claimed, null before the first. */
+  get lastClaimAt(): number | null {
+    return this.lastClaim;
   }
 
   /**
@@ -160,8 +173,7 @@ export class Scheduler {
     const { store, clock, affinity, recovery } = this.ctx;
     const isPreview = backend === this.ctx.preview;
     for (;;) {
-      const busy = [...this.running.values()].filter((r) => r.backend === backend).length;
-      if (busy >= backend.slots) return;
+      if (this.busyOn(backend.id) >= backend.slots) return;
       if (!isPreview && !recovery.isAvailable(backend.id)) return;
       const ready = isPreview ? new Set([PREVIEW_MODEL_ID]) : await this.ctx.availability.readyOn(backend);
       if (ready.size === 0) return;
@@ -174,6 +186,7 @@ export class Scheduler {
         ...(loaded ? { preferModel: { modelId: loaded, maxSkip: affinity.maxSkip } } : {}),
       });
       if (!job) return;
+      this.lastClaim = clock.now();
       const done = this.ctx.runner
         .run(job, backend, owner, this.stop.signal)
         .catch(() => undefined)

@@ -203,6 +203,11 @@ export class FallbackRecoverySystem {
     return this.monitor.check();
   }
 
+  /** The last health check's result, null before the first; reads nothing. */
+  get latestHealthStatus(): SystemHealthStatus | null {
+    return this.monitor.latest;
+  }
+
   /**
    * Checks health now and every `intervalMs` (default 60 s) on the clock. VRAM above the high threshold starts
    * vram_exhaustion recovery; a critical finding other than VRAM starts system_resource_error recovery. Both run
