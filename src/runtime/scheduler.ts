@@ -34,6 +34,11 @@ export interface SchedulerContext {
   affinity: AffinityOptions;
   /** Housekeeping period: expiry, lapsed leases, released waits, milliseconds (default 1000). */
   tickMs: number;
+  /**
+   * Whether this scheduler claims jobs for its backends (default true). A gateway without a worker only keeps house:
+   * expiry, lapsed leases and released waits, which are idempotent when several processes do them.
+   */
+  claim?: boolean;
   emit: (event: UnderstudyEvent) => void;
 }
 
@@ -43,7 +48,7 @@ export interface SchedulerContext {
  * requeues jobs whose lease lapsed.
  */
 export class Scheduler {
-  private readonly running = new Map<string, { backend: Backend; done: Promise<void> }>();
+  private readonly running = new Map<string, { backend: Backend; done: Promise<void>; abort: AbortController }>();
   private readonly stop = new AbortController();
   private timer: TimerHandle | undefined;
   private pumping = false;
@@ -105,6 +110,16 @@ export class Scheduler {
   }
 
   /**
+   * Stops a job running here at once (it was cancelled elsewhere, e.g. through another gateway); false when it does
+   * not run here. The runner then finds the job cancelled in the store and reports it so.
+   */
+  abortJob(jobId: string, reason: string): boolean {
+    const running = this.running.get(jobId);
+    running?.abort.abort(new Error(reason));
+    return running !== undefined;
+  }
+
+  /**
    * Stops claiming, lets running jobs finish within `graceMs` (real time), then aborts the rest, which are given
    * back to the queue for the next start.
    */
@@ -158,7 +173,7 @@ export class Scheduler {
     try {
       do {
         this.pumpAgain = false;
-        if (this.accepting) {
+        if (this.accepting && this.ctx.claim !== false) {
           for (const backend of [...this.ctx.backends, this.ctx.preview]) await this.fill(backend);
         }
       } while (this.pumpAgain);
@@ -187,14 +202,15 @@ export class Scheduler {
       });
       if (!job) return;
       this.lastClaim = clock.now();
+      const abort = new AbortController();
       const done = this.ctx.runner
-        .run(job, backend, owner, this.stop.signal)
+        .run(job, backend, owner, AbortSignal.any([this.stop.signal, abort.signal]))
         .catch(() => undefined)
         .finally(() => {
           this.running.delete(job.id);
           this.wake();
         });
-      this.running.set(job.id, { backend, done });
+      this.running.set(job.id, { backend, done, abort });
     }
   }
 
