@@ -37,13 +37,32 @@ const DEFAULT_STALL_MS = 300_000;
 /** Progress is written to the store at most this often per job, milliseconds; events go out every time. */
 const PROGRESS_WRITE_INTERVAL_MS = 500;
 
+/** The abort reason of a generation stopped by {@link JobRunner.abort}: the job was cancelled, maybe elsewhere. */
+class CancelRequest extends Error {
+  override readonly name = 'AbortError';
+}
+
 /**
  * Runs one claimed job on one backend: generation with progress and lease renewal; on success the output and the
  * learned duration; on failure classification, the recovery chain, and a re-plan within the attempt budget. Every
  * step goes on the job's timeline.
  */
 export class JobRunner {
+  /** The abort controller of each job running here, by job id. */
+  private readonly running = new Map<string, AbortController>();
+
   constructor(private readonly ctx: JobRunnerContext) {}
+
+  /**
+   * Stops the generation of `jobId` at once if it runs here (a cancel signal from another process); the job then
+   * ends cancelled, with `reason`. Returns whether it ran here.
+   */
+  abort(jobId: string, reason: string): boolean {
+    const controller = this.running.get(jobId);
+    if (!controller) return false;
+    controller.abort(new CancelRequest(reason));
+    return true;
+  }
 
   /** Runs `job` (already claimed by `owner`); resolves when the job has left the running state. `stop` aborts it. */
   async run(job: Job, backend: Backend, owner: string, stop: AbortSignal): Promise<void> {
@@ -51,6 +70,7 @@ export class JobRunner {
     const controller = new AbortController();
     const onStop = (): void => controller.abort(stop.reason);
     stop.addEventListener('abort', onStop, { once: true });
+    this.running.set(job.id, controller);
     const stopRenewing = this.keepLease(job.id, owner, controller);
     const started = ctx.clock.now();
     ctx.emit({ type: 'job.started', at: started, jobId: job.id, status: 'running', model: job.modelUsed, message: `running on ${job.modelUsed} (${backend.id}), attempt ${job.attempts} of ${job.maxAttempts}` });
@@ -91,9 +111,10 @@ export class JobRunner {
       ctx.emit({ type: 'job.succeeded', at: ctx.clock.now(), jobId: job.id, status: done.status, model: job.modelUsed, message: `${output.isPreview ? 'preview' : 'video'} written (${output.mediaType}, ${formatBytes(output.sizeBytes)})` });
     } catch (error) {
       if (isLeaseLostError(error)) return; // cancelled or taken over meanwhile: the job is no longer ours to report on
-      if (controller.signal.aborted) await this.afterAbort(job, owner, stop);
+      if (controller.signal.aborted) await this.afterAbort(job, owner, stop, controller.signal.reason);
       else await this.afterFailure(job, backend, owner, watchdog.signal.aborted ? watchdog.signal.reason : error, settings);
     } finally {
+      this.running.delete(job.id);
       watchdog.stop();
       stopRenewing();
       stop.removeEventListener('abort', onStop);
@@ -124,8 +145,10 @@ export class JobRunner {
     };
   }
 
-  private async afterAbort(job: Job, owner: string, stop: AbortSignal): Promise<void> {
-    const current = await this.ctx.store.get(job.id);
+  private async afterAbort(job: Job, owner: string, stop: AbortSignal, reason: unknown): Promise<void> {
+    let current = await this.ctx.store.get(job.id);
+    // A cancel signal can outrun the cancel's write (or be sent alone): the job is cancelled either way.
+    if (reason instanceof CancelRequest && current?.status === 'running') current = await this.ctx.store.cancel(job.id, reason.message);
     if (current?.status === 'cancelled') {
       this.ctx.emit({ type: 'job.cancelled', at: this.ctx.clock.now(), jobId: job.id, status: 'cancelled', model: job.modelUsed, message: 'cancelled while running' });
       return;

@@ -46,3 +46,4 @@ export interface WorkerHeartbeat {
   lastClaimAt: number | null;
   backends: BackendHeartbeat[];
 }
+
