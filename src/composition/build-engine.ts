@@ -76,6 +76,7 @@ export interface BuiltEngine {
   understudy: Understudy;
   events: EventEmitter<UnderstudyEvent>;
   scheduler: Scheduler;
+  runner: JobRunner;
   recovery: FallbackRecoverySystem;
   downloads: ModelDownloads;
   availability: BackendAvailability;
@@ -180,7 +181,7 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     workers: () => directory.live(),
     ...(role.signalCancel ? { signalCancel: role.signalCancel } : {}),
   });
-  const built: BuiltEngine = { understudy, events, scheduler, recovery, downloads, availability: localAvailability, machine };
+  const built: BuiltEngine = { understudy, events, scheduler, runner, recovery, downloads, availability: localAvailability, machine };
   // Stopped before the machine's backends: the cluster's parts (heartbeats, relay) first, in the order they joined.
   if (role.join) stopOnClose.unshift(...(await role.join(built)));
   if (remote) stopOnClose.push({ stop: async () => remote.stop() });

@@ -48,7 +48,7 @@ export interface SchedulerContext {
  * requeues jobs whose lease lapsed.
  */
 export class Scheduler {
-  private readonly running = new Map<string, { backend: Backend; done: Promise<void>; abort: AbortController }>();
+  private readonly running = new Map<string, { backend: Backend; done: Promise<void> }>();
   private readonly stop = new AbortController();
   private timer: TimerHandle | undefined;
   private pumping = false;
@@ -107,16 +107,6 @@ export class Scheduler {
   /** Clock time of the last job this scheduler claimed, null before the first. */
   get lastClaimAt(): number | null {
     return this.lastClaim;
-  }
-
-  /**
-   * Stops a job running here at once (it was cancelled elsewhere, e.g. through another gateway); false when it does
-   * not run here. The runner then finds the job cancelled in the store and reports it so.
-   */
-  abortJob(jobId: string, reason: string): boolean {
-    const running = this.running.get(jobId);
-    running?.abort.abort(new Error(reason));
-    return running !== undefined;
   }
 
   /**
@@ -202,15 +192,14 @@ export class Scheduler {
       });
       if (!job) return;
       this.lastClaim = clock.now();
-      const abort = new AbortController();
       const done = this.ctx.runner
-        .run(job, backend, owner, AbortSignal.any([this.stop.signal, abort.signal]))
+        .run(job, backend, owner, this.stop.signal)
         .catch(() => undefined)
         .finally(() => {
           this.running.delete(job.id);
           this.wake();
         });
-      this.running.set(job.id, { backend, done, abort });
+      this.running.set(job.id, { backend, done });
     }
   }
 
