@@ -19,6 +19,8 @@ export interface RelaySubscribeOptions {
 
 /** A live subscription. */
 export interface RelaySubscription {
+  /** Resolves once events published from now on will be delivered (and after `onGap`, when there was a gap). */
+  readonly ready: Promise<void>;
   /** Stops delivery and releases the connection. */
   close(): Promise<void>;
 }
@@ -31,8 +33,8 @@ export interface RelaySubscription {
 export interface EventRelay {
   /** Id of this process, stamped as the origin of what it publishes. */
   readonly origin: string;
-  /** Appends `event` to the relay; resolves once it is stored. Returns the event's id. */
-  publish(event: UnderstudyEvent): Promise<string>;
+  /** Appends `event` to the relay, stamped with {@link origin}; resolves once it is stored. */
+  publish(event: UnderstudyEvent): Promise<void>;
   /** Delivers relayed events, this process's own included (filter on `origin`), until closed. */
   subscribe(listener: RelayListener, options?: RelaySubscribeOptions): RelaySubscription;
 }
