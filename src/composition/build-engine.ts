@@ -153,13 +153,13 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     emit,
   });
   if (config.healthIntervalSeconds > 0) recovery.startHealthMonitoring(config.healthIntervalSeconds * 1000);
-  const stopOnClose: Array<{ stop(): Promise<void> }> = [...machine.stopOnClose];
+  // Stopped one after the other when the engine closes, in this order: the heartbeat (the worker leaves the
+  // directory), the cluster's parts in the order they joined, the view of the workers, what the machine launched.
+  const closing: Array<{ stop(): Promise<void> }> = [];
   const { directory } = role;
-  if (role.claim) {
-    const heartbeat = new HeartbeatPublisher({ workerId: basics.workerId, version: VERSION, clock, directory, backends: machine.backends, availability: localAvailability, scheduler, downloads, recovery });
-    await heartbeat.start();
-    stopOnClose.unshift(heartbeat);
-  }
+  const heartbeat = role.claim
+    ? new HeartbeatPublisher({ workerId: basics.workerId, version: VERSION, clock, directory, backends: machine.backends, availability: localAvailability, scheduler, downloads, recovery })
+    : undefined;
   const understudy = new Understudy({
     clock,
     store,
@@ -176,14 +176,18 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     queue,
     ...(files ? { files } : {}),
     learnedEstimates,
-    stopOnClose,
+    stopOnClose: [{ stop: async () => { for (const part of closing) await part.stop(); } }],
     storeStatus: (): Promise<StoreStatus> => opened.status(),
     workers: () => directory.live(),
     ...(role.signalCancel ? { signalCancel: role.signalCancel } : {}),
   });
   const built: BuiltEngine = { understudy, events, scheduler, runner, recovery, downloads, availability: localAvailability, machine };
-  // Stopped before the machine's backends: the cluster's parts (heartbeats, relay) first, in the order they joined.
-  if (role.join) stopOnClose.unshift(...(await role.join(built)));
-  if (remote) stopOnClose.push({ stop: async () => remote.stop() });
+  if (heartbeat) {
+    await heartbeat.start();
+    closing.push(heartbeat);
+  }
+  if (role.join) closing.push(...(await role.join(built)));
+  if (remote) closing.push({ stop: async () => remote.stop() });
+  closing.push(...machine.stopOnClose);
   return built;
 }

@@ -1,9 +1,45 @@
-/** A gateway on a Redis store: the API's engine planning on the live workers, with a local worker unless told not to. */
+/**
+ * A gateway on a Redis store: the API's engine, planning on the union of live workers (their heartbeats), enqueueing
+ * and cancelling in Redis, keeping house (expiry, lapsed leases: idempotent across gateways) and showing every
+ * process's events. Unless `localWorker` is false it also runs jobs on its own backends, as a worker does, so one
+ * machine works as before.
+ */
+import { RemoteBackends } from '../runtime/cluster/remote-backend.js';
 import type { Understudy } from '../runtime/understudy.js';
-import type { EngineBasics } from './build-engine.js';
-import type { UnderstudyDependencies } from './create-understudy.js';
+import { buildEngine, type EngineBasics } from './build-engine.js';
+import { joinCluster } from './cluster-joins.js';
+import { machineContext, type UnderstudyDependencies } from './create-understudy.js';
+import { openLocalMachine, type LocalMachine } from './local-machine.js';
+import { openRedisCluster } from './redis-cluster.js';
+import { ModelFilePresence } from '../runtime/model-file-presence.js';
+
+/** A gateway's machine when it runs no jobs: no backends, no model files. */
+function noMachine(): LocalMachine {
+  return { backends: [], presence: new ModelFilePresence(undefined), stopOnClose: [] };
+}
 
 /** Builds a gateway on the Redis store of `basics.config.store`. */
-export function createGateway(_basics: EngineBasics, _deps: UnderstudyDependencies): Promise<Understudy> {
-  return Promise.reject(new Error('the Redis store is not wired in yet'));
+export async function createGateway(basics: EngineBasics, deps: UnderstudyDependencies): Promise<Understudy> {
+  const { config, clock, catalog } = basics;
+  const works = config.localWorker;
+  const cluster = await openRedisCluster(basics, 'gateway', deps.warn ?? ((message) => process.stderr.write(`${message}\n`)));
+  try {
+    const remote = new RemoteBackends({ directory: cluster.directory, clock, knownModels: catalog.models.map((m) => m.id) });
+    const machine = works ? await openLocalMachine(config, machineContext(basics, deps)) : noMachine();
+    const { understudy } = await buildEngine(basics, cluster.opened, {
+      machine,
+      claim: works,
+      directory: cluster.directory,
+      remote,
+      signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
+      join: async (engine) => {
+        await remote.start();
+        return [...joinCluster(engine, cluster, { receive: true, works }), cluster];
+      },
+    });
+    return understudy;
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
 }

@@ -1,7 +1,16 @@
-/** A worker on a Redis store: jobs on this machine's backends, a heartbeat, its events relayed; no HTTP. */
+/**
+ * A worker on a Redis store: jobs claimed from the store for its own backends (the simulated GPU or `comfyui:`
+ * entries), with its model files, downloads, probes, recovery and breakers; its heartbeat in the directory, its
+ * events on the relay, cancels heard from any gateway. No HTTP.
+ */
+import { parseOrThrow, ValidationError } from '../core/validation.js';
 import type { Understudy } from '../runtime/understudy.js';
-import type { UnderstudyConfigInput } from './config-schema.js';
-import type { UnderstudyDependencies } from './create-understudy.js';
+import { buildEngine } from './build-engine.js';
+import { joinCluster } from './cluster-joins.js';
+import { UnderstudyConfigSchema, type UnderstudyConfigInput } from './config-schema.js';
+import { engineBasics, machineContext, type UnderstudyDependencies } from './create-understudy.js';
+import { openLocalMachine } from './local-machine.js';
+import { openRedisCluster } from './redis-cluster.js';
 
 /** A worker process's engine and its name among workers. */
 export interface UnderstudyWorker {
@@ -12,6 +21,24 @@ export interface UnderstudyWorker {
 }
 
 /** Builds a worker on the Redis store of `config.store`. */
-export function createWorker(_config: UnderstudyConfigInput, _deps: UnderstudyDependencies = {}): Promise<UnderstudyWorker> {
-  return Promise.reject(new Error('the Redis store is not wired in yet'));
+export async function createWorker(configInput: UnderstudyConfigInput, deps: UnderstudyDependencies = {}): Promise<UnderstudyWorker> {
+  if (parseOrThrow(UnderstudyConfigSchema, configInput, 'config').store === undefined) {
+    throw new ValidationError('worker', [{ field: 'store', problem: 'a worker needs the Redis store its gateways use (store: redis://host:port)' }]);
+  }
+  const basics = await engineBasics(configInput, deps);
+  const cluster = await openRedisCluster(basics, 'worker', deps.warn ?? ((message) => process.stderr.write(`${message}\n`)));
+  try {
+    const machine = await openLocalMachine(basics.config, machineContext(basics, deps));
+    const { understudy } = await buildEngine(basics, cluster.opened, {
+      machine,
+      claim: true,
+      directory: cluster.directory,
+      signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
+      join: async (engine) => [...joinCluster(engine, cluster, { receive: false, works: true }), cluster],
+    });
+    return { id: basics.workerId, understudy };
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
 }
