@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
 import { connectRedis, parseRedisUrl, type RedisAddress } from '../adapters/redis/redis-connection.js';
 import { RedisNotDurableError, readRedisDurability } from '../adapters/redis/redis-durability.js';
-import { isRedisConnectionError } from '../adapters/redis/redis-unavailable.js';
+import { isRedisConnectionError } from '../adapters/redis/redis-connection-errors.js';
 import { SqliteJobStore, type FileSync } from '../adapters/sqlite/index.js';
 import { StoreUnavailableError, type JobStore, type JobStoreOptions } from '../runtime/job-store.js';
 import type { StoreStatus } from '../runtime/store-status.js';

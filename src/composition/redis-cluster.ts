@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { RedisCancelSignals } from '../adapters/redis/redis-cancel-signals.js';
 import { connectRedis, type RedisRole } from '../adapters/redis/redis-connection.js';
 import { RedisEventRelay } from '../adapters/redis/redis-event-relay.js';
-import { mapUnavailable } from '../adapters/redis/redis-unavailable.js';
+import { mapUnavailable } from '../adapters/redis/redis-connection-errors.js';
 import { RedisWorkerDirectory } from '../adapters/redis/redis-worker-directory.js';
 import type { CancelSignals } from '../runtime/cluster/cancel-signals.js';
 import type { EventRelay } from '../runtime/cluster/event-relay.js';

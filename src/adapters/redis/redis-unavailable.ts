@@ -1,42 +1,54 @@
 /**
- * Redis being down, told apart from every other failure: ioredis's connection errors become the job-store port's
- * StoreUnavailableError, which the API answers with 503 and Retry-After, never with a 202 it cannot keep.
+ * Reaching Redis at startup: a process that cannot reach it, or is refused (a wrong password), fails at once with an
+ * error naming the address in its redacted form, so that a misconfiguration shows up when the process starts and no
+ * password reaches a log. Once open, clients reconnect forever (see redis-connection.ts).
  */
-import { StoreUnavailableError } from '../../runtime/job-store-errors.js';
+import type { Redis } from 'ioredis';
+import type { RedisAddress } from './redis-connection.js';
 
-/** Socket-level codes of a connection that failed or broke. */
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** Thrown when Redis cannot be reached or refuses the connection when a store opens. */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
 
-/** What ioredis says when a command cannot reach the server (offline queue off, retries spent, connection closed). */
-const CONNECTION_MESSAGES = [/Stream isn't writeable/, /^Connection is closed/, /Reached the max retries per request limit/, /Command timed out/];
-
-/** Whether `error` says Redis could not be reached, rather than that a command failed on a live server. */
-export function isRedisConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code && CONNECTION_CODES.has(code)) return true;
-  if (error.name === 'MaxRetriesPerRequestError') return true;
-  return CONNECTION_MESSAGES.some((pattern) => pattern.test(error.message));
+  constructor(
+    /** The address with any password masked. */
+    readonly address: string,
+    /** What the client reported, with the password masked should it appear. */
+    readonly reason: string,
+  ) {
+    super(`cannot use Redis at ${address}: ${reason}`);
+  }
 }
 
-/** `error` as a StoreUnavailableError when it is a connection error, else unchanged. */
-export function asStoreUnavailable(error: unknown, where: string): unknown {
-  return isRedisConnectionError(error) ? new StoreUnavailableError(where, error) : error;
+/** Type guard for {@link RedisUnavailableError}. */
+export function isRedisUnavailableError(error: unknown): error is RedisUnavailableError {
+  return error instanceof RedisUnavailableError;
 }
 
-/**
- * `target` with every method's rejection passed through {@link asStoreUnavailable}: what a Redis-backed port (the job
- * store, the directory) throws while Redis is down is a StoreUnavailableError, whichever method met it.
- */
-export function mapUnavailable<T extends object>(target: T, where: string): T {
-  return new Proxy(target, {
-    get(object, property, receiver) {
-      const value: unknown = Reflect.get(object, property, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]): unknown => {
-        const result: unknown = (value as (...a: unknown[]) => unknown).apply(object, args);
-        return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(asStoreUnavailable(error, where))) : result;
-      };
-    },
+/** `text` with every occurrence of the address's password masked. */
+export function maskPassword(text: string, address: RedisAddress): string {
+  let password: string;
+  try {
+    password = decodeURIComponent(new URL(address.url).password);
+  } catch {
+    return text;
+  }
+  return password === '' ? text : text.split(password).join('***');
+}
+
+/** Resolves once `redis` is ready; rejects with a RedisUnavailableError at its first connection error. */
+export function whenReady(redis: Redis, address: RedisAddress): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      redis.off('error', onError);
+      resolve();
+    };
+    const onError = (error: Error): void => {
+      redis.off('ready', onReady);
+      reject(new RedisUnavailableError(address.redacted, maskPassword(error.message, address)));
+    };
+    redis.once('ready', onReady);
+    redis.once('error', onError);
   });
 }

@@ -1,7 +1,6 @@
 /** How a job is laid out in SQLite rows, and how rows become jobs. */
 import { PRIORITIES, type Priority } from '../../core/vocabulary.js';
 import type { Job, JobError, JobOutput, JobRequest, JobState, TimelineEntry, TimelineKind } from '../../runtime/job.js';
-import { InvalidCursorError } from '../../runtime/job-store-errors.js';
 import type { JobFacts } from '../../runtime/job-transitions.js';
 
 /** A row of the `jobs` table. */
@@ -100,11 +99,4 @@ export function toJob(row: JobRow, timeline: TimelineEntry[]): Job {
   if (body.parentJobId !== undefined) job.parentJobId = body.parentJobId;
   if (body.hybridOf !== undefined) job.hybridOf = body.hybridOf;
   return job;
-}
-
-/** A `nextCursor` of list() as the sequence number it stands for. */
-export function parseCursor(cursor: string): number {
-  const seq = Number(cursor);
-  if (!/^\d+$/.test(cursor) || !Number.isSafeInteger(seq)) throw new InvalidCursorError(cursor);
-  return seq;
 }

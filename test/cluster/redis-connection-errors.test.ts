@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connectRedis, parseRedisUrl } from '../../src/adapters/redis/redis-connection.js';
-import { isRedisConnectionError, mapUnavailable } from '../../src/adapters/redis/redis-unavailable.js';
+import { isRedisConnectionError, mapUnavailable } from '../../src/adapters/redis/redis-connection-errors.js';
 import { isStoreUnavailableError } from '../../src/runtime/job-store.js';
 import { freePort } from '../support/processes.js';
 
