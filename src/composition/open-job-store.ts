@@ -6,11 +6,13 @@
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
-import { connectRedis, parseRedisUrl, type RedisAddress } from '../adapters/redis/redis-connection.js';
+import { connectRedis, parseRedisUrl, type RedisAddress, type RedisRole } from '../adapters/redis/redis-connection.js';
+import { RedisJobStore, type RedisStoreLogger } from '../adapters/redis/redis-job-store.js';
+import { whenReady } from '../adapters/redis/redis-unavailable.js';
 import { RedisNotDurableError, readRedisDurability } from '../adapters/redis/redis-durability.js';
-import { isRedisConnectionError } from '../adapters/redis/redis-connection-errors.js';
+import { isRedisConnectionError, mapUnavailable } from '../adapters/redis/redis-connection-errors.js';
 import { SqliteJobStore, type FileSync } from '../adapters/sqlite/index.js';
-import { StoreUnavailableError, type JobStore, type JobStoreOptions } from '../runtime/job-store.js';
+import type { JobStore, JobStoreOptions } from '../runtime/job-store.js';
 import type { StoreStatus } from '../runtime/store-status.js';
 import type { EngineBasics } from './build-engine.js';
 import type { UnderstudyConfig } from './config-schema.js';
@@ -65,29 +67,26 @@ export interface CheckedRedis {
 
 /**
  * Connects to the Redis of `config.store` and checks it before anything is trusted to it: unreachable, it throws a
- * StoreUnavailableError; able to lose accepted jobs (no AOF `always`, an evicting policy), it throws a
- * RedisNotDurableError with the commands that fix it, unless `redis.allowVolatile`, when `warn` is told instead.
+ * RedisUnavailableError; able to lose accepted jobs (no AOF `always`, an evicting policy), it throws a
+ * RedisNotDurableError with the commands that fix it, unless `redis.allowVolatile` (the store then says so loudly).
  */
-export async function checkRedis(config: UnderstudyConfig, warn: (message: string) => void): Promise<CheckedRedis> {
+export async function checkRedis(config: UnderstudyConfig): Promise<CheckedRedis> {
   const address = parseRedisUrl(config.store ?? '', 'store');
   const probe = connectRedis(address, { role: 'gateway', name: 'understudy-status' });
-  probe.on('error', () => undefined); // reconnects on its own; failures surface as rejected commands
   const close = async (): Promise<void> => {
     await probe.quit().catch(() => probe.disconnect());
   };
   try {
-    await probe.ping();
+    await whenReady(probe, address);
   } catch (error) {
     probe.disconnect();
-    throw new StoreUnavailableError(address.redacted, error);
+    throw error;
   }
+  probe.on('error', () => undefined); // reconnects on its own; failures surface as rejected commands
   const durability = await readRedisDurability(probe);
-  if (durability.problems.length > 0) {
-    if (!config.redis.allowVolatile) {
-      await close();
-      throw new RedisNotDurableError(durability, address.redacted);
-    }
-    warn(`WARNING: Redis at ${address.redacted} can lose accepted jobs: ${durability.problems.join('; ')}. Started anyway (--allow-volatile-redis): a demo, not a service. Fix: ${durability.fixes.join(' && ')}`);
+  if (durability.problems.length > 0 && !config.redis.allowVolatile) {
+    await close();
+    throw new RedisNotDurableError(durability, address.redacted);
   }
   const status = async (): Promise<StoreStatus> => {
     try {
@@ -101,7 +100,17 @@ export async function checkRedis(config: UnderstudyConfig, warn: (message: strin
   return { address, probe, status, close };
 }
 
-/** Opens the Redis job store on a checked Redis, with job timestamps from Redis `TIME`. */
-export function openRedisJobStore(_basics: EngineBasics, checked: CheckedRedis): Promise<OpenedJobStore> {
-  return Promise.reject(new Error(`the Redis job store (${checked.address.redacted}) is not in this build yet`));
+/** Opens the Redis job store on a checked Redis for `role`; what it cannot throw goes to `log`. */
+export async function openRedisJobStore(basics: EngineBasics, checked: CheckedRedis, role: RedisRole, log: RedisStoreLogger): Promise<OpenedJobStore> {
+  const { config, clock, workerId } = basics;
+  const store = await RedisJobStore.open({
+    ...jobStoreOptions(config, clock),
+    address: checked.address,
+    prefix: config.redis.prefix,
+    role,
+    connectionName: `understudy-store-${workerId}`,
+    allowVolatile: config.redis.allowVolatile,
+    logger: log,
+  });
+  return { store: mapUnavailable(store, checked.address.redacted), clock, status: checked.status };
 }

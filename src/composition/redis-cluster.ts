@@ -31,7 +31,7 @@ export interface RedisCluster {
  */
 export async function openRedisCluster(basics: EngineBasics, role: RedisRole, warn: (message: string) => void): Promise<RedisCluster> {
   const { config, workerId } = basics;
-  const checked = await checkRedis(config, warn);
+  const checked = await checkRedis(config);
   const where = checked.address.redacted;
   const prefix = config.redis.prefix;
   const connections: Redis[] = [];
@@ -41,7 +41,10 @@ export async function openRedisCluster(basics: EngineBasics, role: RedisRole, wa
     connections.push(connection);
     return connection;
   };
-  const opened = await openRedisJobStore(basics, checked);
+  const opened = await openRedisJobStore(basics, checked, role, { warn, error: warn }).catch(async (error: unknown) => {
+    await checked.close();
+    throw error;
+  });
   const directory = mapUnavailable(new RedisWorkerDirectory({ connection: connect('directory'), prefix }), where);
   // Events and cancels wait through an outage on either role: they are delivered late rather than lost.
   const relay = new RedisEventRelay({ connection: connect('relay', 'worker'), origin: workerId, prefix });

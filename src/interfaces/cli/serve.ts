@@ -1,7 +1,7 @@
 /** `understudy serve` and `npm start`: load the config, start the service, print its URL, stop cleanly on a signal. */
 import type { Command } from 'commander';
 import { isValidationError } from '../../core/validation.js';
-import { isStoreRefusedError } from '../../composition/index.js';
+import { isStoreRefusedError, isStoreUnreachableError } from '../../composition/index.js';
 import { isStoreUnavailableError } from '../../runtime/job-store.js';
 import type { Understudy } from '../../runtime/understudy.js';
 import { loadConfig, type ConfigFlags } from '../config.js';
@@ -83,7 +83,7 @@ export function startupError(error: unknown): unknown {
   if (isValidationError(error)) return new CliError(ExitCode.badInput, error.message);
   if (isUnsafeBindError(error)) return new CliError(ExitCode.badInput, error.message);
   if (isStoreRefusedError(error)) return new CliError(ExitCode.badInput, error.message);
-  if (isStoreUnavailableError(error)) return new CliError(ExitCode.unreachable, error.message);
+  if (isStoreUnavailableError(error) || isStoreUnreachableError(error)) return new CliError(ExitCode.unreachable, error.message);
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
     return new CliError(ExitCode.badInput, `cannot listen: ${(error as Error).message}; choose another --port or --host`);
