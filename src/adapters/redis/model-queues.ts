@@ -73,6 +73,11 @@ export class ModelQueues {
     return job?.id === undefined ? null : jobIdOf(job.id);
   }
 
+  /** Runs BullMQ's stalled-job check on the queues of these models from now on (when this process runs one). */
+  watch(modelIds: readonly string[]): void {
+    if (this.options.stalledIntervalMs > 0) for (const modelId of modelIds) this.worker(modelId);
+  }
+
   /** Extends the lock of a job held with `token` to `ms` from now; false when the lock is gone or another's. */
   async extendLock(modelId: string, id: string, token: string, ms: number): Promise<boolean> {
     return Number(await this.handle(modelId, id).extendLock(token, ms)) === 1;

@@ -296,10 +296,14 @@ export class RedisJobStore implements JobStore {
     const leaseMs = options.leaseMs ?? this.leaseMs;
     const prefer = options.preferModel;
     const take = prefer ? Math.max(0, Math.floor(prefer.maxSkip)) + 1 : 1;
+    // Jobs this claim found taken, or held by a lock that lapsed but that BullMQ's stalled check has not given back yet.
+    const passed = new Set<string>();
     for (let attempt = 0; attempt < CLAIM_TRIES; attempt++) {
       const models = await this.readyModelIds(options.readyModels);
-      if (models?.length === 0) return null;
-      const choice = chooseClaim(await this.scripts.candidates(now, take, models), now, this.agingSeconds, prefer);
+      if (models.length === 0) return null;
+      this.queues.watch(models);
+      const candidates = (await this.scripts.candidates(now, take, models)).filter((c) => !passed.has(c.id));
+      const choice = chooseClaim(candidates, now, this.agingSeconds, prefer);
       if (!choice) return null;
       const { modelId, id } = choice.chosen;
       const token = randomUUID();
@@ -309,6 +313,7 @@ export class RedisJobStore implements JobStore {
         await this.queues.toFront(modelId, id);
       }
       const taken = await this.queues.take(modelId, token);
+      if (taken !== id) passed.add(id);
       if (taken === null) continue;
       const job = await this.takeOver(modelId, taken, token, options.owner, now, leaseMs, taken === id ? choice.skipped : 0);
       if (job) return job;
@@ -615,11 +620,11 @@ export class RedisJobStore implements JobStore {
     });
   }
 
-  /** The models to claim from: undefined for every model. */
-  private async readyModelIds(ready: ReadyModels | undefined): Promise<string[] | undefined> {
-    if (ready === undefined) return undefined;
-    if (typeof ready !== 'function') return [...ready];
-    return (await this.redis.smembers(`${this.keys.prefix}:models`)).filter((m) => ready(m));
+  /** The models to claim from. */
+  private async readyModelIds(ready: ReadyModels | undefined): Promise<string[]> {
+    if (ready !== undefined && typeof ready !== 'function') return [...ready];
+    const known = await this.redis.smembers(`${this.keys.prefix}:models`);
+    return ready === undefined ? known : known.filter((m) => ready(m));
   }
 }
 

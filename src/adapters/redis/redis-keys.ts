@@ -8,7 +8,8 @@
  *   cursors and counts);
  * - `<p>:lane:<rank>` queued jobs of one priority lane, and `<p>:queued:<model>:<rank>` the same per model: ZSETs
  *   scored by acceptance time whose members are `<padded sequence>:<id>`, so that ties keep acceptance order;
- * - `<p>:waiting:<model>:<rank>` jobs waiting for a model, the same way; `<p>:models` the models these indexes name;
+ * - `<p>:waiting:<model>:<rank>` jobs waiting for a model, the same way; `<p>:models` every model a job was queued
+ *   for or waited for (the queues a worker watches);
  * - `<p>:waiting-since` waiting jobs by acceptance time, `<p>:deadlines` by deadline, `<p>:leases` running jobs by
  *   lease expiry, `<p>:finished` finished jobs by last update (purge).
  * The Lua scripts (redis-scripts.ts) derive the index keys from the prefix the same way, as BullMQ's scripts do.

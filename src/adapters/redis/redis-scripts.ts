@@ -102,16 +102,15 @@ return out
 `;
 
 /**
- * The first ARGV[3] queued jobs of each priority lane of each model (ARGV[4..], default every model) that have not
- * passed their deadline at ARGV[2]: a flat list of id, model, rank, createdAt, seq.
+ * The first ARGV[3] queued jobs of each priority lane of each model of ARGV[4..] that have not passed their deadline
+ * at ARGV[2]: a flat list of id, model, rank, createdAt, seq.
  */
 const CANDIDATES_LUA = `
 local rcall = redis.call
 local p, now, take = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local models = {}
-if #ARGV > 3 then for i = 4, #ARGV do models[#models + 1] = ARGV[i] end else models = rcall('SMEMBERS', p .. ':models') end
 local out = {}
-for _, model in ipairs(models) do
+for m = 4, #ARGV do
+  local model = ARGV[m]
   for rank = 0, 3 do
     local key = p .. ':queued:' .. model .. ':' .. rank
     local got, start = 0, 0
@@ -161,25 +160,22 @@ end
 return out
 `;
 
-/** Waiting jobs per model and lane: ARGV prefix. A flat list of model, rank, queued, waiting; idle models are forgotten. */
+/** Waiting jobs per model and lane: ARGV prefix. A flat list of model, rank, queued, waiting, for lanes with any. */
 const SNAPSHOT_LUA = `
 local rcall = redis.call
 local p = ARGV[1]
 local out = {}
 for _, model in ipairs(rcall('SMEMBERS', p .. ':models')) do
-  local any = false
   for rank = 0, 3 do
     local q = rcall('ZCARD', p .. ':queued:' .. model .. ':' .. rank)
     local w = rcall('ZCARD', p .. ':waiting:' .. model .. ':' .. rank)
     if q + w > 0 then
-      any = true
       out[#out + 1] = model
       out[#out + 1] = rank
       out[#out + 1] = q
       out[#out + 1] = w
     end
   end
-  if not any then rcall('SREM', p .. ':models', model) end
 end
 return out
 `;
@@ -280,9 +276,9 @@ export class JobScripts {
     return reply.map(([flat, timeline]) => (flat.length === 0 ? null : { hash: hashOf(flat), timeline }));
   }
 
-  /** Claim candidates; see CANDIDATES_LUA. `models` undefined means every model. */
-  async candidates(now: number, take: number, models: readonly string[] | undefined): Promise<ClaimCandidate[]> {
-    const flat = (await this.commands.usCandidates(this.keys.prefix, now, take, ...(models ?? []))) as Array<string | number>;
+  /** Claim candidates among the queues of `models`; see CANDIDATES_LUA. */
+  async candidates(now: number, take: number, models: readonly string[]): Promise<ClaimCandidate[]> {
+    const flat = (await this.commands.usCandidates(this.keys.prefix, now, take, ...models)) as Array<string | number>;
     const out: ClaimCandidate[] = [];
     for (let i = 0; i + 4 < flat.length; i += 5) {
       out.push({ id: String(flat[i]), modelId: String(flat[i + 1]), rank: Number(flat[i + 2]), createdAt: Number(flat[i + 3]), sequence: Number(flat[i + 4]) });
