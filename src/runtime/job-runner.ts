@@ -175,8 +175,8 @@ export class JobRunner {
       await ctx.store.appendTimeline(job.id, {
         kind: 'recovery_attempt',
         at: attempt.endedAt,
-        message: `${attempt.action} ${attempt.success ? 'succeeded' : `failed: ${attempt.error}`}`,
-        data: { action: attempt.action, success: attempt.success, durationMs: attempt.durationMs },
+        message: `${attempt.action} ${attempt.success ? 'succeeded' : `failed: ${attempt.errorMessage}`}`,
+        data: { action: attempt.action, success: attempt.success, recoveryTimeSeconds: attempt.recoveryTimeSeconds },
       });
     }
     if (recovery.cooldownRemainingSeconds !== undefined) {

@@ -149,7 +149,7 @@ export class Understudy {
       priority: input.priority,
       ...(input.numFrames !== undefined ? { numFrames: input.numFrames } : {}),
       ...(input.steps !== undefined ? { steps: input.steps } : {}),
-      ...(input.maxWaitSeconds !== undefined ? { maxWaitSeconds: input.maxWaitSeconds } : {}),
+      ...(input.maxWaitTimeSeconds !== undefined ? { maxWaitTimeSeconds: input.maxWaitTimeSeconds } : {}),
     };
     const mismatch = inputMismatch(model, requirements);
     if (mismatch) {

@@ -43,9 +43,9 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
   });
 
   test('wait-time estimates a download with its reasons', async () => {
-    const wait = await json<{ modelId: string; estimatedSeconds: number; confidence: string; factors: string[] }>('/v1/models/t2v-A14B/wait-time');
+    const wait = await json<{ modelId: string; totalWaitTimeSeconds: number; confidence: string; factors: string[] }>('/v1/models/t2v-A14B/wait-time');
     assert.equal(wait.modelId, 't2v-A14B');
-    assert.ok(wait.estimatedSeconds > 0);
+    assert.ok(wait.totalWaitTimeSeconds > 0);
     assert.ok(wait.factors.length > 0);
     assert.equal((await service.request('/v1/models/sora/wait-time')).status, 404);
   });
@@ -79,8 +79,8 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
   });
 
   test('GET /v1/health checks the machine; recovery stats and reset answer statistics', async () => {
-    const health = await json<{ overall: string; checkedAt: number }>('/v1/health');
-    assert.ok(['healthy', 'degraded', 'critical'].includes(health.overall));
+    const health = await json<{ overallStatus: string; lastCheckTimestamp: number }>('/v1/health');
+    assert.ok(['healthy', 'degraded', 'critical'].includes(health.overallStatus));
     const stats = await json<{ totalAttempts: number; successRate: number }>('/v1/recovery/stats');
     assert.equal(typeof stats.totalAttempts, 'number');
     const reset = await json<{ totalAttempts: number; mockModeActive: boolean }>('/v1/recovery/reset', { method: 'POST' });
@@ -127,14 +127,14 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
     }
     const body = doc.paths['/v1/generations']!.post!.requestBody!.content['application/json']!.schema;
     assert.deepEqual(body.required, ['model']);
-    for (const field of ['prompt', 'image', 'resolution', 'quality', 'numFrames', 'maxWaitSeconds', 'allowMock']) assert.ok(field in body.properties, field);
+    for (const field of ['prompt', 'image', 'resolution', 'quality', 'numFrames', 'maxWaitTimeSeconds', 'allowMock']) assert.ok(field in body.properties, field);
 
     const docs = await service.request('/docs');
     assert.equal(docs.status, 200);
     assert.match(docs.headers.get('content-type') ?? '', /^text\/html/);
     const html = await docs.text();
     assert.match(html, /\/v1\/generations\/\{id\}\/output/);
-    assert.match(html, /maxWaitSeconds/);
+    assert.match(html, /maxWaitTimeSeconds/);
   });
 
   test('GET /v1/workers shows this process as the one worker of the embedded store, with its backend', async () => {

@@ -10,6 +10,7 @@ import { QueueEvents, QueueEventsProducer, type QueueEventsListener } from 'bull
 import type { Redis } from 'ioredis';
 import type { UnderstudyEvent } from '../../runtime/engine-events.js';
 import type { EventRelay, RelayListener, RelaySubscribeOptions, RelaySubscription } from '../../runtime/cluster/event-relay.js';
+import { blockingTemplate } from './blocking-template.js';
 import { keyPrefix } from './redis-key-prefix.js';
 
 /** The BullMQ queue name whose event stream carries the relay (no queue of jobs goes with it). */
@@ -72,8 +73,7 @@ export class RedisEventRelay implements EventRelay {
   subscribe(listener: RelayListener, options: RelaySubscribeOptions = {}): RelaySubscription {
     let events: QueueEvents | undefined;
     let closed = false;
-    // A template for QueueEvents to duplicate: it reads on a blocking connection of its own and never connects itself.
-    const template = this.options.connection.duplicate({ lazyConnect: true, maxRetriesPerRequest: null, enableOfflineQueue: true });
+    const template = blockingTemplate(this.options.connection);
     const ready = (async () => {
       const fromId = await this.startId(options);
       if (closed) return;

@@ -10,6 +10,7 @@ export const WorkerHeartbeatSchema: z.ZodType<WorkerHeartbeat> = z.object({
   version: z.string(),
   startedAt: z.number(),
   sentAt: z.number(),
+  diskFreeBytes: nullableNumber,
   lastClaimAt: z.number().nullable(),
   backends: z.array(
     z.object({

@@ -2,6 +2,7 @@
 import { PRIORITIES, type Priority } from '../../core/vocabulary.js';
 import type { Job, JobError, JobOutput, JobRequest, JobState, TimelineEntry, TimelineKind } from '../../runtime/job.js';
 import type { JobFacts } from '../../runtime/job-transitions.js';
+import { upgradeLegacyNames } from '../../core/legacy-record-names.js';
 
 /** A row of the `jobs` table. */
 export interface JobRow {
@@ -74,6 +75,7 @@ export function timelineEntryOf(t: TimelineRow): TimelineEntry {
 /** A row and its timeline as a job. */
 export function toJob(row: JobRow, timeline: TimelineEntry[]): Job {
   const body = JSON.parse(row.body) as JobBody;
+  const { request, plan } = upgradeLegacyNames(body.request, body.plan);
   const job: Job = {
     id: row.id,
     sequence: row.seq,
@@ -81,8 +83,8 @@ export function toJob(row: JobRow, timeline: TimelineEntry[]): Job {
     requestedModel: body.requestedModel,
     modelUsed: row.model_used,
     waitingFor: row.waiting_for,
-    request: body.request,
-    plan: body.plan,
+    request,
+    plan,
     priority: PRIORITIES[row.priority_rank] as Priority,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

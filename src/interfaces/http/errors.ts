@@ -9,6 +9,7 @@ import { isInvalidCursorError, isInvalidTransitionError, isJobNotFoundError, isS
 import { isQueueFullError } from '../../runtime/request-queue.js';
 import { isPlanRejectedError } from '../../runtime/understudy.js';
 import type { ErrorBody, ErrorDetail } from './schemas.js';
+import { fallbackStrategyView } from './views.js';
 
 /** An error with its HTTP status and API code, thrown by route handlers. */
 export class ApiError extends Error {
@@ -40,7 +41,7 @@ export function toApiError(error: unknown): ApiError {
   if (isQueueFullError(error)) {
     return new ApiError(429, 'queue_full', error.message, undefined, { size: error.size, maxSize: error.maxSize }, error.retryAfterSeconds);
   }
-  if (isPlanRejectedError(error)) return new ApiError(422, 'plan_rejected', error.message, undefined, { plan: error.strategy });
+  if (isPlanRejectedError(error)) return new ApiError(422, 'plan_rejected', error.message, undefined, { plan: fallbackStrategyView(error.strategy) });
   if (isInvalidCursorError(error)) {
     return new ApiError(400, 'invalid_request', error.message, [
       { field: 'cursor', problem: 'expected the nextCursor of an earlier page', received: error.cursor.slice(0, 100) },

@@ -4,7 +4,9 @@ import type { Understudy } from '../../runtime/understudy.js';
 import { ApiError } from './errors.js';
 import type { QueueTotalsCache } from './queue-totals.js';
 import { defineRoute, type ApiRoute } from './route.js';
+import { HealthViewSchema } from './record-schemas.js';
 import { ErrorBodySchema, QueueStatusSchema, RecordSchema } from './schemas.js';
+import { healthView } from './views.js';
 
 const ProbeSchema = z.object({ status: z.enum(['ok', 'ready']) });
 
@@ -51,8 +53,8 @@ export function systemRoutes(understudy: Understudy, queue: QueueTotalsCache, is
       url: '/v1/health',
       tag: 'system',
       summary: "The machine's health, checked now",
-      responses: { 200: { description: 'SystemHealthStatus: overall, cpuPercent, memoryPercent, vram, gpuAvailable, issues, ...', schema: RecordSchema } },
-      handler: async () => recovery.getSystemHealthStatus(),
+      responses: { 200: { description: 'A SystemHealthStatus', schema: HealthViewSchema } },
+      handler: async () => healthView(await recovery.getSystemHealthStatus()),
     }),
     defineRoute({
       method: 'GET',

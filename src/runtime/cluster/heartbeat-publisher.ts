@@ -77,6 +77,7 @@ export class HeartbeatPublisher {
       version: options.version,
       startedAt: this.startedAt,
       sentAt: options.clock.now(),
+      diskFreeBytes: options.recovery.latestHealthStatus?.diskFreeBytes ?? null,
       lastClaimAt: options.scheduler.lastClaimAt,
       backends: await Promise.all(options.backends.map((b) => this.backendHeartbeat(b, downloads))),
     };
@@ -94,18 +95,19 @@ export class HeartbeatPublisher {
     }, this.intervalMs);
   }
 
-  /** One backend: the worker-wide downloads (the models directory) plus the backend's own. */
+  /** One backend: its own downloads as it reports them now, plus the worker-wide ones (the models directory). */
   private async backendHeartbeat(backend: Backend, machineDownloads: readonly HeartbeatDownload[]): Promise<BackendHeartbeat> {
     const { availability, scheduler, recovery } = this.options;
     const [ready, loaded, vram, statuses] = await Promise.all([availability.readyOn(backend), backend.loadedModels(), backend.vram(), backend.installedModels()]);
-    const downloading = new Map(machineDownloads.map((d) => [d.modelId, d]));
+    const downloading = new Map<string, HeartbeatDownload>();
     for (const s of statuses) {
-      if (s.status !== 'downloading' || downloading.has(s.modelId)) continue;
+      if (s.status !== 'downloading') continue;
       const rate = s.downloadBytesPerSecond ?? 0;
       const bytesDone = s.bytesPresent ?? 0;
       const etaSeconds = rate > 0 && s.bytesTotal !== undefined ? (s.bytesTotal - bytesDone) / rate : null;
       downloading.set(s.modelId, { modelId: s.modelId, bytesDone, bytesTotal: s.bytesTotal ?? null, etaSeconds });
     }
+    for (const d of machineDownloads) if (!downloading.has(d.modelId)) downloading.set(d.modelId, d);
     const installed = [...ready].sort();
     const unavailableModels = installed.filter((m) => !recovery.isAvailable(backend.id, m));
     return {
@@ -117,7 +119,7 @@ export class HeartbeatPublisher {
       installed,
       loaded,
       downloading: [...downloading.values()],
-      health: recovery.latestHealthStatus?.overall ?? 'healthy', // before the first check: nothing says otherwise
+      health: recovery.latestHealthStatus?.overallStatus ?? 'healthy', // before the first check: nothing says otherwise
       breakerOpen: !recovery.isAvailable(backend.id),
       ...(unavailableModels.length > 0 && { unavailableModels }),
     };

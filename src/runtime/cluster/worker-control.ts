@@ -6,12 +6,18 @@ export interface WorkerControlHandlers {
 
 /** A worker's control channel being served. */
 export interface WorkerControlServer {
-  /** Stops taking requests; a request under way is given back for another attempt. */
+  /**
+   * Stops taking requests and resolves once the requests under way have ended (abort the downloads first to stop
+   * sooner). A worker that dies instead leaves its request under way; it is taken again when the worker serves again.
+   */
   close(): Promise<void>;
 }
 
-/** Where a download requested of a worker stands. */
-export type ControlRequestState = 'pending' | 'running' | 'done' | 'failed' | 'none';
+/**
+ * Where a download requested of a worker stands: `pending` until the worker takes it, `running` while it downloads,
+ * `none` when it was never requested or has ended (its outcome comes as `model.status` events).
+ */
+export type ControlRequestState = 'pending' | 'running' | 'none';
 
 /**
  * Port: commands for one worker, queued durably. One download per model per worker: asking again while a download is
@@ -21,7 +27,7 @@ export type ControlRequestState = 'pending' | 'running' | 'done' | 'failed' | 'n
 export interface WorkerControl {
   /** Asks `workerId` to download `modelId`; a no-op while that download is already requested there. */
   requestDownload(workerId: string, modelId: string): Promise<void>;
-  /** Where the download of `modelId` requested of `workerId` stands (`none` when never requested or cleaned up). */
+  /** Where the download of `modelId` requested of `workerId` stands. */
   downloadState(workerId: string, modelId: string): Promise<ControlRequestState>;
   /** Serves `workerId`'s control channel with `handlers` until closed. */
   serve(workerId: string, handlers: WorkerControlHandlers): WorkerControlServer;

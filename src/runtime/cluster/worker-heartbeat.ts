@@ -42,6 +42,8 @@ export interface WorkerHeartbeat {
   startedAt: number;
   /** Epoch ms this heartbeat was built, on the worker's clock. */
   sentAt: number;
+  /** Free bytes on the worker's data disk (its last health check), null when unknown: where downloads can go. */
+  diskFreeBytes: number | null;
   /** Epoch ms of the worker's last claim, null before its first: a watchdog for a worker that stopped claiming. */
   lastClaimAt: number | null;
   backends: BackendHeartbeat[];
