@@ -19,10 +19,13 @@ function noMachine(): LocalMachine {
 }
 
 /** Builds a gateway on the Redis store of `basics.config.store`. */
-export async function createGateway(basics: EngineBasics, deps: UnderstudyDependencies): Promise<Understudy> {
-  const { config, clock, catalog } = basics;
+export async function createGateway(configured: EngineBasics, deps: UnderstudyDependencies): Promise<Understudy> {
+  const { config, catalog } = configured;
   const works = config.localWorker;
-  const cluster = await openRedisCluster(basics, 'gateway', deps.warn ?? ((message) => process.stderr.write(`${message}\n`)));
+  const cluster = await openRedisCluster(configured, 'gateway', deps.warn ?? ((message) => process.stderr.write(`${message}\n`)));
+  // Every process of the cluster runs on Redis's time: leases, deadlines and acceptance times agree across machines.
+  const basics = { ...configured, clock: cluster.opened.clock };
+  const { clock } = basics;
   try {
     const remote = new RemoteBackends({ directory: cluster.directory, clock, knownModels: catalog.models.map((m) => m.id) });
     const machine = works ? await openLocalMachine(config, machineContext(basics, deps)) : noMachine();

@@ -25,8 +25,10 @@ export async function createWorker(configInput: UnderstudyConfigInput, deps: Und
   if (parseOrThrow(UnderstudyConfigSchema, configInput, 'config').store === undefined) {
     throw new ValidationError('worker', [{ field: 'store', problem: 'a worker needs the Redis store its gateways use (store: redis://host:port)' }]);
   }
-  const basics = await engineBasics(configInput, deps);
-  const cluster = await openRedisCluster(basics, 'worker', deps.warn ?? ((message) => process.stderr.write(`${message}\n`)));
+  const configured = await engineBasics(configInput, deps);
+  const cluster = await openRedisCluster(configured, 'worker', deps.warn ?? ((message) => process.stderr.write(`${message}\n`)));
+  // Every process of the cluster runs on Redis's time: leases, deadlines and acceptance times agree across machines.
+  const basics = { ...configured, clock: cluster.opened.clock };
   try {
     const machine = await openLocalMachine(basics.config, machineContext(basics, deps));
     const { understudy } = await buildEngine(basics, cluster.opened, {

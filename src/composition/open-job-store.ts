@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
 import { connectRedis, parseRedisUrl, type RedisAddress, type RedisRole } from '../adapters/redis/redis-connection.js';
 import { RedisJobStore, type RedisStoreLogger } from '../adapters/redis/redis-job-store.js';
+import { RedisTimeClock } from '../adapters/redis/redis-time-clock.js';
 import { whenReady } from '../adapters/redis/redis-unavailable.js';
 import { RedisNotDurableError, readRedisDurability } from '../adapters/redis/redis-durability.js';
 import { isRedisConnectionError, mapUnavailable } from '../adapters/redis/redis-connection-errors.js';
@@ -62,6 +63,8 @@ export interface CheckedRedis {
   probe: Redis;
   /** Reachability and durability now. */
   status(): Promise<StoreStatus>;
+  /** Runs `release` when {@link close} is called (before the probe quits). */
+  onClose(release: () => void): void;
   close(): Promise<void>;
 }
 
@@ -73,7 +76,9 @@ export interface CheckedRedis {
 export async function checkRedis(config: UnderstudyConfig): Promise<CheckedRedis> {
   const address = parseRedisUrl(config.store ?? '', 'store');
   const probe = connectRedis(address, { role: 'gateway', name: 'understudy-status' });
+  const releases: Array<() => void> = [];
   const close = async (): Promise<void> => {
+    for (const release of releases) release();
     await probe.quit().catch(() => probe.disconnect());
   };
   try {
@@ -97,12 +102,17 @@ export async function checkRedis(config: UnderstudyConfig): Promise<CheckedRedis
       return { kind: 'redis', location: address.redacted, reachable: false, volatile: false, problems: [`unreachable: ${(error as Error).message}`] };
     }
   };
-  return { address, probe, status, close };
+  return { address, probe, status, onClose: (release) => releases.push(release), close };
 }
 
-/** Opens the Redis job store on a checked Redis for `role`; what it cannot throw goes to `log`. */
+/**
+ * Opens the Redis job store on a checked Redis for `role`, stamping jobs on Redis `TIME` (one clock for every
+ * machine); what it cannot throw goes to `log`. The time clock is stopped when `checked` closes.
+ */
 export async function openRedisJobStore(basics: EngineBasics, checked: CheckedRedis, role: RedisRole, log: RedisStoreLogger): Promise<OpenedJobStore> {
-  const { config, clock, workerId } = basics;
+  const { config, workerId } = basics;
+  const clock = await RedisTimeClock.start(checked.probe);
+  checked.onClose(() => clock.stop());
   const store = await RedisJobStore.open({
     ...jobStoreOptions(config, clock),
     address: checked.address,
