@@ -3,6 +3,7 @@ import type { Catalog } from '../core/catalog.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { FallbackStrategy } from '../core/planning.js';
 import type { FailureType } from '../core/vocabulary.js';
+import type { ArtifactPaths } from './artifact-paths.js';
 import type { Backend, BackendSettings } from './backend.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { FallbackRecoverySystem, RecoveryResult } from './recovery/fallback-recovery-system.js';
@@ -20,8 +21,8 @@ export interface JobRunnerContext {
   catalog: Catalog;
   manager: IntelligentFallbackManager;
   recovery: FallbackRecoverySystem;
-  /** Where outputs are written. */
-  outputDir: string;
+  /** Where inputs are read from and outputs written; records hold paths relative to its root. */
+  artifacts: ArtifactPaths;
   /** How long a claim lasts; it is renewed every third of this. */
   leaseMs: number;
   emit: (event: UnderstudyEvent) => void;
@@ -83,9 +84,9 @@ export class JobRunner {
           modelId: job.modelUsed,
           prompt: job.request.prompt,
           ...(job.request.negativePrompt !== undefined ? { negativePrompt: job.request.negativePrompt } : {}),
-          ...(job.request.image?.path ? { image: { path: job.request.image.path } } : {}),
+          ...(job.request.image?.path ? { image: { path: ctx.artifacts.toLocal(job.request.image.path) } } : {}),
           settings,
-          outputDir: ctx.outputDir,
+          outputDir: ctx.artifacts.outputDir,
         },
         {
           signal: AbortSignal.any([controller.signal, watchdog.signal]),
@@ -100,7 +101,7 @@ export class JobRunner {
           },
         },
       );
-      const done = await ctx.store.complete(job.id, owner, output);
+      const done = await ctx.store.complete(job.id, owner, { ...output, path: ctx.artifacts.toStored(output.path) });
       // What the generation took, without a model load (learned separately, per backend): the forecast adds loads itself.
       const seconds = ((output.durationMs ?? ctx.clock.now() - started) - (output.loadMs ?? 0)) / 1000;
       const model = ctx.catalog.byId.get(job.modelUsed);

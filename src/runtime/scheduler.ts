@@ -34,6 +34,11 @@ export interface SchedulerContext {
   affinity: AffinityOptions;
   /** Housekeeping period: expiry, lapsed leases, released waits, milliseconds (default 1000). */
   tickMs: number;
+  /**
+   * Whether this scheduler claims jobs for its backends (default true). A gateway without a worker only keeps house:
+   * expiry, lapsed leases and released waits, which are idempotent when several processes do them.
+   */
+  claim?: boolean;
   emit: (event: UnderstudyEvent) => void;
 }
 
@@ -158,7 +163,7 @@ export class Scheduler {
     try {
       do {
         this.pumpAgain = false;
-        if (this.accepting) {
+        if (this.accepting && this.ctx.claim !== false) {
           for (const backend of [...this.ctx.backends, this.ctx.preview]) await this.fill(backend);
         }
       } while (this.pumpAgain);

@@ -12,6 +12,7 @@ import { SimulatedBackend, type SimulatedBackendOptionsInput } from '../../src/a
 import { SqliteJobStore } from '../../src/adapters/sqlite/index.js';
 import { createCatalog } from '../../src/core/catalog.js';
 import { EstimateLearner } from '../../src/core/learner.js';
+import { ArtifactPaths } from '../../src/runtime/artifact-paths.js';
 import { BackendAvailability } from '../../src/runtime/backend-availability.js';
 import { BackendVramReporter } from '../../src/runtime/backend-vram.js';
 import { ManualClock } from '../../src/runtime/clocks.js';
@@ -53,15 +54,16 @@ export async function startWorkerEngine(backendOptions: SimulatedBackendOptionsI
   const backends = [backend];
   const store = new SqliteJobStore({ path: join(dir, 'understudy.db'), clock, syncLog: instantLogSync });
   const learner = new EstimateLearner();
+  const artifacts = new ArtifactPaths(dir);
   const downloads = new ModelDownloads({ clock, store, backends, learner, emit });
   const availability = new BackendAvailability(backends);
   const queue = new JobQueue(store, clock);
   const manager = new IntelligentFallbackManager({ availability, learner, clock, catalog, queue: new JobRequestQueue(store), queueAhead: queue, slots: backend.slots });
   const recovery = new FallbackRecoverySystem({ clock, probe: calmProbe, vramReporter: new BackendVramReporter(backends), random: () => 0.5, downloads });
-  const runner = new JobRunner({ store, clock, catalog, manager, recovery, outputDir: join(dir, 'outputs'), leaseMs: 60_000, emit, downloads });
+  const runner = new JobRunner({ store, clock, catalog, manager, recovery, artifacts, leaseMs: 60_000, emit, downloads });
   const preview = new PreviewBackend({}, { clock });
   const scheduler = new Scheduler({ store, clock, backends, preview, availability, recovery, runner, downloads, owner: 'worker-a', affinity: { enabled: true, maxSkip: 3 }, tickMs: 1000, emit });
-  const engine = new Understudy({ clock, store, manager, recovery, availability, backends, scheduler, events, inputDir: join(dir, 'inputs'), downloads, queue });
+  const engine = new Understudy({ clock, store, manager, recovery, availability, backends, scheduler, events, artifacts, downloads, queue });
   await engine.start();
   return {
     clock,

@@ -27,7 +27,8 @@ test('a job for an installed model runs as requested and writes its output', asy
     const done = (await h.engine.get(job.id))!;
     assert.equal(done.output!.isPreview, false);
     assert.equal(done.output!.mediaType, 'image/gif');
-    assert.ok((await stat(done.output!.path)).size > 0);
+    assert.equal(done.output!.path, `outputs/${job.id}.gif`, 'relative to the artifacts dir, not one machine\'s absolute path');
+    assert.ok((await stat(h.engine.outputPath(done.output!))).size > 0);
     assert.deepEqual(kinds(done.timeline), ['accepted', 'planned', 'queued', 'estimate', 'started', 'succeeded', 'estimate'], 'the first promise, and the truth at the end');
     assert.ok(h.events.some((e) => e.type === 'job.progress' && e.jobId === job.id));
     assert.deepEqual(

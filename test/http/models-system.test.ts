@@ -137,9 +137,22 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
     assert.match(html, /maxWaitTimeSeconds/);
   });
 
+  test('GET /v1/workers shows this process as the one worker of the embedded store, with its backend', async () => {
+    const { workers } = await json<{ workers: Array<{ workerId: string; backends: Array<{ backendId: string; slots: number; busy: number; installed: string[]; vramTotalGb: number }> }> }>('/v1/workers');
+    assert.equal(workers.length, 1);
+    const [backend] = workers[0]!.backends;
+    assert.equal(backend!.backendId, 'simulated-gpu');
+    assert.equal(backend!.slots, 1);
+    assert.deepEqual(backend!.installed, ['ti2v-5B']);
+    assert.equal(backend!.vramTotalGb, 24);
+  });
+
   test('/healthz and /readyz answer; an unknown route is a JSON 404', async () => {
     assert.deepEqual(await json('/healthz'), { status: 'ok' });
-    assert.deepEqual(await json('/readyz'), { status: 'ready' });
+    assert.deepEqual(await json('/readyz'), {
+      status: 'ready',
+      store: { kind: 'sqlite', location: `${service.dataDir}/understudy.db`, reachable: true, volatile: false, problems: [] },
+    });
     const missing = await service.request('/v2/nothing');
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as ErrorBody).error.code, 'route_not_found');

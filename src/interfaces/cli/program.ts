@@ -36,6 +36,7 @@ import {
 import { StatusLine } from './progress-bar.js';
 import { serve, withServeOptions } from './serve.js';
 import { addSimulateCommand } from './simulate.js';
+import { runWorker, withWorkerOptions } from './worker.js';
 
 interface GlobalOptions {
   url: string;
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   };
 
   withServeOptions(program.command('serve').description('run the server (see also npm start)')).action(async (flags: object) => serve(flags));
+  withWorkerOptions(program.command('worker').description('run a worker on a Redis store: jobs on this machine\'s backends, no port')).action(async (flags: object) => runWorker(flags));
   addSimulateCommand(program);
 
   program

@@ -120,7 +120,8 @@ export function generationRoutes(understudy: Understudy, inputSchema: ReturnType
         if (!job.output) {
           throw new ApiError(409, 'no_output', `generation ${job.id} is ${job.status} and has no output`, undefined, { status: job.status });
         }
-        const { path, mediaType, isPreview } = job.output;
+        const { mediaType, isPreview } = job.output;
+        const path = understudy.outputPath(job.output);
         const size = await stat(path).then((s) => s.size, () => null);
         if (size === null) throw new ApiError(404, 'output_missing', `the output file of generation ${job.id} is no longer on disk`);
         return reply
