@@ -60,7 +60,7 @@ const allAvailable = new Map(MODELS.map((modelId) => [modelId, { modelId, status
 /** A job as a submit stores it: planned by the real planner (every model available), so its row is the real size. */
 function makeJob(i: number): NewJob {
   const model = MODELS[i % MODELS.length] ?? 't2v-A14B';
-  const requirements = withDefaults({ modelType: model, priority: PRIORITIES[(i * 7) % PRIORITIES.length], maxWaitSeconds: 86_400 });
+  const requirements = withDefaults({ modelType: model, priority: PRIORITIES[(i * 7) % PRIORITIES.length], maxWaitTimeSeconds: 86_400 });
   const plan = planFallback({ catalog, config: plannerConfig, requirements, availability: allAvailable });
   return { request: { prompt: `bench prompt ${i}: a lighthouse in a storm, cinematic`, requirements }, plan };
 }

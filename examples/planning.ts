@@ -17,4 +17,4 @@ const strategy = await manager.getFallbackStrategy('i2v-A14B', { requirements })
 console.log(`strategy: ${strategy.strategyType} on ${strategy.model}: ${strategy.userMessage}`);
 
 const wait = await manager.estimateWaitTime('t2v-A14B');
-console.log(`wait for t2v-A14B: ${Math.round(wait.estimatedSeconds)} s (${wait.confidence}): ${wait.factors.join('; ')}`);
+console.log(`wait for t2v-A14B: ${Math.round(wait.totalWaitTimeSeconds)} s (${wait.confidence}): ${wait.factors.join('; ')}`);

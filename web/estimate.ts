@@ -11,7 +11,7 @@ export function secondsLeft(job: JobView, now: number): number | null {
   }
   if (job.status === 'queued' || job.status === 'waiting_for_model') {
     const planned = [...job.timeline].reverse().find((e) => e.kind === 'planned' || e.kind === 'replanned')?.at ?? job.createdAt;
-    return Math.max(0, (planned + job.plan.estimatedWaitSeconds * 1000 - now) / 1000);
+    return Math.max(0, (planned + job.plan.estimatedWaitTimeSeconds * 1000 - now) / 1000);
   }
   return null;
 }

@@ -4,7 +4,7 @@ import { api, send } from './api.js';
 import { secondsLeft } from './estimate.js';
 import { formatBytes, formatLeft, formatTime, words } from './format.js';
 import { useLiveEvents, useNow, useThrottled } from './hooks.js';
-import { PlanDetails, fromPlanView } from './plan-view.js';
+import { PlanDetails } from './plan-view.js';
 import { FINAL_STATES, type JobView } from './types.js';
 import { Badge, Bar, ErrorNote, Panel, PreviewLabel } from './widgets.js';
 
@@ -111,7 +111,7 @@ export function JobView({ id, back }: { id: string; back: () => void }) {
         </Panel>
       )}
       <Panel title="Plan">
-        <PlanDetails plan={fromPlanView(job.plan)} />
+        <PlanDetails plan={job.plan} />
       </Panel>
       <Panel title="Timeline">
         <ol class="timeline" data-testid="timeline">

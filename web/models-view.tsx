@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { api } from './api.js';
 import { formatBytes, formatSeconds, words } from './format.js';
-import type { ModelView, RankedAlternatives, UnderstudyEvent } from './types.js';
+import type { AlternativesView, ModelView, UnderstudyEvent } from './types.js';
 import { Badge, Bar, ErrorNote, Panel } from './widgets.js';
 
 /** The latest download figures of a model. */
@@ -37,7 +37,7 @@ export function ModelsView({ models, downloads, refresh }: { models: readonly Mo
 function ModelCard({ model, live, refresh }: { model: ModelView; live: DownloadFigures | undefined; refresh: () => void }) {
   const [error, setError] = useState<unknown>(null);
   const [note, setNote] = useState<string | null>(null);
-  const [alternatives, setAlternatives] = useState<RankedAlternatives | null>(null);
+  const [alternatives, setAlternatives] = useState<AlternativesView | null>(null);
   const [withImage, setWithImage] = useState(model.inputs.image === 'required');
   const run = (what: Promise<unknown>, done: (value: unknown) => void) => {
     setError(null);
@@ -49,7 +49,7 @@ function ModelCard({ model, live, refresh }: { model: ModelView; live: DownloadF
       setNote(`verified: ${(r as { status: { status: string } }).status.status}`);
       refresh();
     });
-  const rank = (image: boolean) => run(api<RankedAlternatives>(`/v1/models/${model.id}/alternatives?image=${image}`), (r) => setAlternatives(r as RankedAlternatives));
+  const rank = (image: boolean) => run(api<AlternativesView>(`/v1/models/${model.id}/alternatives?image=${image}`), (r) => setAlternatives(r as AlternativesView));
   // Live figures while a download runs (and, once it is done, the finished bar); otherwise what the model list says.
   const listed = model.download
     ? { bytesDone: model.download.bytesDone, bytesTotal: model.download.bytesTotal, bytesPerSecond: model.download.bytesPerSecond, etaSeconds: null }

@@ -1,61 +1,37 @@
 /** A plan with its reasons: the strategy chosen, the model, the estimate, and every option weighed and why it lost. */
 import { formatSeconds, words } from './format.js';
-import type { ConsideredOption, FallbackStrategy, PlanView } from './types.js';
+import type { FallbackStrategyView, PlanView } from './types.js';
 import { Badge, PreviewLabel } from './widgets.js';
 
-/** What both a job's plan and a preview of one show. */
-export interface PlanSummary {
-  strategy: string;
-  situation: string;
-  model: string;
-  confidence: number;
-  userMessage: string;
-  estimatedSeconds: number;
-  isPreview: boolean;
-  adjustments: PlanView['requirementsAdjustments'];
-  options: readonly ConsideredOption[] | PlanView['fallbackOptions'];
-}
-
-/** A job's plan as the API shows it. */
-export function fromPlanView(plan: PlanView): PlanSummary {
-  return { ...plan, estimatedSeconds: plan.estimatedWaitSeconds, adjustments: plan.requirementsAdjustments, options: plan.fallbackOptions };
-}
-
-/** The answer of `POST /v1/fallback-strategy`. */
-export function fromStrategy(plan: FallbackStrategy): PlanSummary {
-  return {
-    strategy: plan.strategyType,
-    situation: plan.situation,
-    model: plan.model,
-    confidence: plan.confidence,
-    userMessage: plan.userMessage,
-    estimatedSeconds: plan.estimatedSeconds,
-    isPreview: plan.isPreview,
-    adjustments: plan.requirementsAdjustments,
-    options: plan.fallbackOptions,
-  };
-}
+/**
+ * What both a job's plan and a preview of one show: fields both carry (a PlanView and the answer of
+ * `POST /v1/fallback-strategy` are views of the same FallbackStrategy).
+ */
+export type PlanSummary = Pick<
+  PlanView & FallbackStrategyView,
+  'strategyType' | 'situation' | 'model' | 'confidenceScore' | 'userMessage' | 'estimatedWaitTimeSeconds' | 'isPreview' | 'requirementsAdjustments' | 'fallbackOptions'
+>;
 
 /** The plan, its message, adjustments and options table. */
 export function PlanDetails({ plan }: { plan: PlanSummary }) {
   return (
     <div class="plan" data-testid="plan">
       <div class="plan-head">
-        <Badge value={plan.strategy} tone={plan.strategy === 'reject' ? 'bad' : plan.strategy === 'as_requested' ? 'good' : 'busy'} />
+        <Badge value={plan.strategyType} tone={plan.strategyType === 'reject' ? 'bad' : plan.strategyType === 'as_requested' ? 'good' : 'busy'} />
         <span>
           on <strong data-testid="plan-model">{plan.model}</strong>
         </span>
         {plan.isPreview && <PreviewLabel />}
         <span class="muted">situation: {words(plan.situation)}</span>
-        {plan.strategy !== 'reject' && <span class="muted">result in about {formatSeconds(plan.estimatedSeconds)}</span>}
-        <span class="muted">confidence {Math.round(plan.confidence * 100)} %</span>
+        {plan.strategyType !== 'reject' && <span class="muted">result in about {formatSeconds(plan.estimatedWaitTimeSeconds)}</span>}
+        <span class="muted">confidence {Math.round(plan.confidenceScore * 100)} %</span>
       </div>
       <p class="plan-message" data-testid="plan-message">
         {plan.userMessage}
       </p>
-      {plan.adjustments.length > 0 && (
+      {plan.requirementsAdjustments.length > 0 && (
         <ul class="adjustments">
-          {plan.adjustments.map((a) => (
+          {plan.requirementsAdjustments.map((a) => (
             <li key={a.field}>
               <code>{a.field}</code> {String(a.from)} → {String(a.to)}: {a.reason}
             </li>
@@ -75,7 +51,7 @@ export function PlanDetails({ plan }: { plan: PlanSummary }) {
             </tr>
           </thead>
           <tbody>
-            {plan.options.map((o, i) => (
+            {plan.fallbackOptions.map((o, i) => (
               <tr key={i} class={o.chosen ? 'chosen' : ''}>
                 <td>{words(o.type)}</td>
                 <td>{o.model ?? '—'}</td>

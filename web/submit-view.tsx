@@ -5,8 +5,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, isApiRequestError } from './api.js';
 import { useLiveEvents, useThrottled } from './hooks.js';
-import { PlanDetails, fromStrategy } from './plan-view.js';
-import type { Accepted, FallbackStrategy, ModelView } from './types.js';
+import { PlanDetails } from './plan-view.js';
+import type { Accepted, FallbackStrategyView, ModelView } from './types.js';
 import { ErrorNote, Panel } from './widgets.js';
 
 /** The form's values, as typed. */
@@ -21,7 +21,7 @@ interface FormValues {
   steps: string;
   seed: string;
   priority: string;
-  maxWaitSeconds: string;
+  maxWaitTimeSeconds: string;
   allowAlternatives: boolean;
   allowQualityReduction: boolean;
   allowMock: boolean;
@@ -51,7 +51,7 @@ function requestBody(values: FormValues, image: string | null): Record<string, u
   };
   if (values.negativePrompt) body.negativePrompt = values.negativePrompt;
   if (image) body.image = image;
-  for (const key of ['numFrames', 'steps', 'seed', 'maxWaitSeconds'] as const) {
+  for (const key of ['numFrames', 'steps', 'seed', 'maxWaitTimeSeconds'] as const) {
     const value = numberField(values[key]);
     if (value !== undefined) body[key] = value;
   }
@@ -77,13 +77,13 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
     steps: '',
     seed: '',
     priority: 'normal',
-    maxWaitSeconds: '',
+    maxWaitTimeSeconds: '',
     allowAlternatives: true,
     allowQualityReduction: true,
     allowMock: true,
   });
   const [image, setImage] = useState<{ dataUrl: string; name: string } | null>(null);
-  const [plan, setPlan] = useState<FallbackStrategy | null>(null);
+  const [plan, setPlan] = useState<FallbackStrategyView | null>(null);
   const [planError, setPlanError] = useState<unknown>(null);
   const [submitError, setSubmitError] = useState<unknown>(null);
   const [submitting, setSubmitting] = useState(false);
@@ -100,7 +100,7 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
     const current = (apply: () => void) => () => {
       if (request === latestPlan.current) apply();
     };
-    api<FallbackStrategy>('/v1/fallback-strategy', { method: 'POST', json: strategyBody({ ...values, model }, image?.dataUrl ?? null) }).then(
+    api<FallbackStrategyView>('/v1/fallback-strategy', { method: 'POST', json: strategyBody({ ...values, model }, image?.dataUrl ?? null) }).then(
       (p) =>
         current(() => {
           setPlan(p);
@@ -255,9 +255,9 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
               <option value="low">low</option>
             </select>
           </label>
-          {(['numFrames', 'steps', 'seed', 'maxWaitSeconds'] as const).map((key) => (
+          {(['numFrames', 'steps', 'seed', 'maxWaitTimeSeconds'] as const).map((key) => (
             <label key={key}>
-              {{ numFrames: 'Frames', steps: 'Steps', seed: 'Seed', maxWaitSeconds: 'Max wait (s)' }[key]}
+              {{ numFrames: 'Frames', steps: 'Steps', seed: 'Seed', maxWaitTimeSeconds: 'Max wait (s)' }[key]}
               <input name={key} inputMode="numeric" value={values[key]} onInput={set(key)} placeholder="default" {...invalid(key)} />
               {fieldError(key)}
             </label>
@@ -290,7 +290,7 @@ export function SubmitView({ models, onSubmitted }: { models: readonly ModelView
             </span>
           ) : undefined
         }>
-        {plan ? <PlanDetails plan={fromStrategy(plan)} /> : planError ? <ErrorNote error={planError} /> : <p class="muted">Planning…</p>}
+        {plan ? <PlanDetails plan={plan} /> : planError ? <ErrorNote error={planError} /> : <p class="muted">Planning…</p>}
       </Panel>
     </div>
   );

@@ -7,12 +7,13 @@ import { api } from './api.js';
 import { ActivityChart } from './chart.js';
 import { formatBytes, formatMs, formatSeconds, formatTime, words } from './format.js';
 import { useLiveEvents, useThrottled } from './hooks.js';
-import type { ActivityView, BackendsView, RecoveryStatistics, SystemHealthStatus } from './types.js';
+import type { ActivityView, BackendsView, HealthView, RecoveryStatistics, SystemHealthStatus } from './types.js';
 import { Badge, ErrorNote, Panel } from './widgets.js';
 
 /** The backends and health page. */
 export function SystemView() {
   const [backends, setBackends] = useState<BackendsView | null>(null);
+  // The route's answer (a HealthView) or a health_status event's record: the same fields, less the deprecated names.
   const [health, setHealth] = useState<SystemHealthStatus | null>(null);
   const [stats, setStats] = useState<RecoveryStatistics | null>(null);
   const [activity, setActivity] = useState<ActivityView | null>(null);
@@ -20,7 +21,7 @@ export function SystemView() {
   const load = useThrottled(() => {
     Promise.all([
       api<BackendsView>('/v1/backends').then(setBackends),
-      api<SystemHealthStatus>('/v1/health').then(setHealth),
+      api<HealthView>('/v1/health').then(setHealth),
       api<RecoveryStatistics>('/v1/recovery/stats').then(setStats),
       api<ActivityView>('/v1/activity').then(setActivity),
     ]).then(() => setError(null), setError);
@@ -86,18 +87,28 @@ export function SystemView() {
           <dl class="facts">
             <dt>overall</dt>
             <dd data-testid="health-overall">
-              <Badge value={health.overall} />
+              <Badge value={health.overallStatus} />
             </dd>
             <dt>CPU</dt>
-            <dd>{health.cpuPercent === null ? '—' : `${health.cpuPercent.toFixed(0)} %`}</dd>
+            <dd>{health.cpuUsagePercent === null ? '—' : `${health.cpuUsagePercent.toFixed(0)} %`}</dd>
             <dt>memory</dt>
-            <dd>{health.memoryPercent === null ? '—' : `${health.memoryPercent.toFixed(0)} %`}</dd>
+            <dd>{health.memoryUsagePercent === null ? '—' : `${health.memoryUsagePercent.toFixed(0)} %`}</dd>
             <dt>disk free</dt>
             <dd>{health.diskFreeBytes === null ? '—' : formatBytes(health.diskFreeBytes)}</dd>
             <dt>GPU</dt>
-            <dd>{health.vram ? `${health.vram.device}: ${health.vram.percent.toFixed(0)} % of ${health.vram.totalGb.toFixed(0)} GB` : health.gpuAvailable ? 'yes' : 'none'}</dd>
+            <dd>
+              {health.vram && health.vramUsagePercent !== null
+                ? `${health.vram.device}: ${health.vramUsagePercent.toFixed(0)} % of ${health.vram.totalGb.toFixed(0)} GB`
+                : health.gpuAvailable
+                  ? 'yes'
+                  : 'none'}
+            </dd>
+            <dt>model loading</dt>
+            <dd data-testid="health-model-loading">{health.modelLoadingFunctional ? 'working' : <strong>not working</strong>}</dd>
+            <dt>generation pipeline</dt>
+            <dd data-testid="health-pipeline">{health.generationPipelineFunctional ? 'working' : <strong>not working</strong>}</dd>
             <dt>checked</dt>
-            <dd>{formatTime(health.checkedAt)}</dd>
+            <dd>{formatTime(health.lastCheckTimestamp)}</dd>
           </dl>
           {health.issues.length > 0 && (
             <ul>

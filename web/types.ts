@@ -11,7 +11,6 @@ export const JOB_STATES: readonly JobState[] = ['queued', 'waiting_for_model', '
 
 /** States a generation never leaves. */
 export const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
-export type { FallbackStrategy, ConsideredOption } from '../src/core/planning.js';
-export type { ModelSuggestion, RankedAlternatives } from '../src/core/scoring.js';
+export type { AlternativesView, FallbackStrategyView, HealthView } from '../src/interfaces/http/record-schemas.js';
 export type { SystemHealthStatus } from '../src/core/health-assessment.js';
 export type { RecoveryStatistics } from '../src/runtime/recovery/recovery-records.js';

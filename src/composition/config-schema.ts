@@ -1,11 +1,46 @@
 import { z } from 'zod';
 import { EstimationConfigSchema } from '../core/estimates.js';
 import { DownloaderOptionsSchema, RequestHeadersSchema } from '../adapters/model-files/downloader.js';
+import { isRedisStoreUrl } from '../adapters/redis/redis-connection.js';
+
+/** What a `store` value must look like, for error messages. */
+export const STORE_URL_FORMAT = 'redis://[user[:password]@]host[:port][/db] or rediss://… (absent: the embedded SQLite file in dataDir)';
 
 /** Everything `createUnderstudy` can be configured with; every key has a documented default. */
 export const UnderstudyConfigSchema = z.strictObject({
   /** Where the SQLite file, outputs and input images live (default `./data`). */
   dataDir: z.string().min(1).default('./data'),
+  /**
+   * Where jobs live: absent for the embedded SQLite file in `dataDir` (one machine, in-process workers); a Redis URL
+   * for gateways and workers on several machines (docs/distributed.md). The password never appears in a log or error.
+   */
+  store: z.string().refine(isRedisStoreUrl, { message: `expected ${STORE_URL_FORMAT}` }).optional(),
+  /** The Redis store's settings (used only with a `store` URL). */
+  redis: z
+    .strictObject({
+      /** Prefix of every key, so that several deployments (or tests) share one Redis (default `understudy`). */
+      prefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected 1 to 64 letters, digits, _ . : or -').default('understudy'),
+      /**
+       * Start on a Redis that can lose accepted jobs (no AOF, `appendfsync` not `always`, an evicting policy): for
+       * demos only; said in the log and in /readyz (default false; flag --allow-volatile-redis).
+       */
+      allowVolatile: z.boolean().default(false),
+    })
+    .prefault({}),
+  /** With a Redis store: whether a gateway also runs jobs on its own backends (default true; flag --no-worker). */
+  localWorker: z.boolean().default(true),
+  /** Names this process among workers and in job leases (default host name + pid; flag --id of `understudy worker`). */
+  workerId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'expected 1 to 100 letters, digits, _ . : or -').optional(),
+  /** Input images and outputs. */
+  artifacts: z
+    .strictObject({
+      /**
+       * Their root directory (default `dataDir`); job records hold paths relative to it. Gateways and workers on
+       * several machines need it on a shared mount (NFS, SMB, ...), the same directory everywhere.
+       */
+      dir: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** Most jobs waiting at once (default 100). */
   maxQueueSize: z.number().int().min(1).max(1_000_000).default(100),
   /** A catalog file (JSON or YAML) merged over the built-in Wan2.2 models. */

@@ -89,22 +89,22 @@ export function catalogGenerationSeconds(model: ModelDescriptor, settings: Gener
   );
 }
 
-/** How long until a model can serve a new request, and why. */
+/** How long until a model can serve a new request, and why (the reference's record, durations in seconds). */
 export interface EstimatedWaitTime {
   modelId: string;
+  /** Seconds of download left. */
+  downloadTimeSeconds: number;
+  /** 1-based position the request would take in the queue; null when estimation failed. */
+  queuePosition: number | null;
+  /** Seconds of queue ahead. */
+  queueWaitTimeSeconds: number;
   /** Seconds until the request could start: remaining download plus the queue ahead of it. */
-  estimatedSeconds: number;
+  totalWaitTimeSeconds: number;
   confidence: Confidence;
   /** The figures behind the estimate, in plain words. */
   factors: string[];
-  /** Seconds of download left. */
-  downloadSeconds: number;
-  /** Seconds of queue ahead. */
-  queueSeconds: number;
   /** Fraction of the download done, 0 to 1, when one is under way or partial. */
   downloadProgress?: number;
-  /** 1-based position the request would take in the queue. */
-  queuePosition?: number;
 }
 
 /**
@@ -188,12 +188,12 @@ export function estimateWaitTime(ctx: WaitContext): EstimatedWaitTime {
 
   const out: EstimatedWaitTime = {
     modelId: model.id,
-    estimatedSeconds: downloadSeconds + queueSeconds,
+    downloadTimeSeconds: downloadSeconds,
+    queuePosition: ctx.queueAhead + 1,
+    queueWaitTimeSeconds: queueSeconds,
+    totalWaitTimeSeconds: downloadSeconds + queueSeconds,
     confidence,
     factors,
-    downloadSeconds,
-    queueSeconds,
-    queuePosition: ctx.queueAhead + 1,
   };
   if (downloadProgress !== undefined) out.downloadProgress = downloadProgress;
   return out;
@@ -202,12 +202,12 @@ export function estimateWaitTime(ctx: WaitContext): EstimatedWaitTime {
 function forecastWaitTime(modelId: string, f: ForecastWait, status: ModelStatus): EstimatedWaitTime {
   const out: EstimatedWaitTime = {
     modelId,
-    estimatedSeconds: f.startInSeconds,
+    downloadTimeSeconds: f.downloadSeconds,
+    queuePosition: f.jobsAhead + 1,
+    queueWaitTimeSeconds: Math.max(0, f.startInSeconds - f.downloadSeconds),
+    totalWaitTimeSeconds: f.startInSeconds,
     confidence: f.confidence,
     factors: f.factors,
-    downloadSeconds: f.downloadSeconds,
-    queueSeconds: Math.max(0, f.startInSeconds - f.downloadSeconds),
-    queuePosition: f.jobsAhead + 1,
   };
   if (status.status !== 'available' && status.bytesTotal && status.bytesPresent) out.downloadProgress = status.bytesPresent / status.bytesTotal;
   return out;
@@ -227,11 +227,12 @@ export function fallbackWaitTime(modelId: string, error: unknown, config: Estima
   const message = error instanceof Error ? error.message : String(error);
   return {
     modelId,
-    estimatedSeconds: config.fallbackWaitSeconds,
+    downloadTimeSeconds: 0,
+    queuePosition: null,
+    queueWaitTimeSeconds: 0,
+    totalWaitTimeSeconds: config.fallbackWaitSeconds,
     confidence: 'low',
     factors: [`estimation failed: ${message}; using the ${formatDuration(config.fallbackWaitSeconds)} default`],
-    downloadSeconds: 0,
-    queueSeconds: 0,
   };
 }
 

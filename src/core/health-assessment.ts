@@ -1,6 +1,6 @@
 /**
- * Health assessment: turns CPU, memory, disk and VRAM readings into healthy / degraded / critical with plain-word
- * issues and recommendations. Pure; the health monitor (runtime) gathers the readings and calls it.
+ * Health assessment: turns CPU, memory, disk and VRAM readings, and what recovery knows of model loading and the
+ * generation pipeline, into healthy / degraded / critical with plain-word issues and recommendations. Pure; the health monitor (runtime) gathers the readings and calls it.
  */
 import { z } from 'zod';
 import { parseOrThrow } from './validation.js';
@@ -71,8 +71,14 @@ export interface VramSample {
   readonly totalGb: number;
 }
 
+/** Why model loading or the generation pipeline is not working, as recovery last saw it; absent while it works. */
+export interface PipelineProblems {
+  readonly modelLoadingProblem?: string;
+  readonly generationPipelineProblem?: string;
+}
+
 /** Readings to assess; `null` means the value could not be read and is left out of the verdict. */
-export interface HealthInputs {
+export interface HealthInputs extends PipelineProblems {
   readonly cpuPercent: number | null;
   readonly memoryPercent: number | null;
   readonly diskFreeBytes: number | null;
@@ -83,8 +89,10 @@ export interface HealthInputs {
   readonly gpuProblem?: string;
 }
 
+/** The resources a finding can be about. */
+export const HEALTH_RESOURCES = ['cpu', 'memory', 'disk', 'vram', 'gpu', 'model_loading', 'generation_pipeline'] as const;
 /** The resource a finding is about. */
-export type HealthResource = 'cpu' | 'memory' | 'disk' | 'vram' | 'gpu';
+export type HealthResource = (typeof HEALTH_RESOURCES)[number];
 
 /** One threshold crossed. */
 export interface HealthFinding {
@@ -97,29 +105,30 @@ export interface HealthFinding {
 /** Overall verdict. */
 export type OverallHealth = 'healthy' | 'degraded' | 'critical';
 
-/** VRAM of the fullest GPU. */
-export interface VramStatus {
-  readonly device: string;
-  readonly usedGb: number;
-  readonly totalGb: number;
-  readonly percent: number;
-}
-
-/** The state of the machine at one moment, with reasons. */
+/**
+ * The state of the machine at one moment, with reasons: the reference's record (percentages of use, whether model
+ * loading and the generation pipeline work), with free disk, the fullest GPU and structured findings beside it.
+ */
 export interface SystemHealthStatus {
-  readonly overall: OverallHealth;
-  readonly cpuPercent: number | null;
-  readonly memoryPercent: number | null;
-  readonly diskFreeBytes: number | null;
-  /** The fullest GPU (highest percent used); null without GPU memory information. */
-  readonly vram: VramStatus | null;
+  readonly overallStatus: OverallHealth;
+  readonly cpuUsagePercent: number | null;
+  readonly memoryUsagePercent: number | null;
+  /** Use of the fullest GPU's memory; null without GPU memory information. */
+  readonly vramUsagePercent: number | null;
   readonly gpuAvailable: boolean;
+  /** False while a model loading failure stands unrepaired (a preview stood in, or every action failed). */
+  readonly modelLoadingFunctional: boolean;
+  /** False while a generation pipeline error stands unrepaired. */
+  readonly generationPipelineFunctional: boolean;
+  /** When the check ran, epoch milliseconds. */
+  readonly lastCheckTimestamp: number;
   readonly issues: readonly string[];
   readonly recommendations: readonly string[];
-  /** Structured form of `issues`, one per threshold crossed. */
+  readonly diskFreeBytes: number | null;
+  /** The fullest GPU (highest percent used); null without GPU memory information. */
+  readonly vram: VramSample | null;
+  /** Structured form of `issues`, one per threshold crossed or function not working. */
   readonly findings: readonly HealthFinding[];
-  /** Epoch milliseconds. */
-  readonly checkedAt: number;
 }
 
 /**
@@ -201,6 +210,23 @@ export function assessHealth(inputs: HealthInputs, thresholds: HealthThresholds,
     }
   }
 
+  if (inputs.modelLoadingProblem !== undefined) {
+    findings.push({
+      resource: 'model_loading',
+      level: 'high',
+      issue: `Model loading is not working: ${inputs.modelLoadingProblem}`,
+      recommendation: 'Check the model files (verify or download them again) and the backend log.',
+    });
+  }
+  if (inputs.generationPipelineProblem !== undefined) {
+    findings.push({
+      resource: 'generation_pipeline',
+      level: 'high',
+      issue: `The generation pipeline is not working: ${inputs.generationPipelineProblem}`,
+      recommendation: 'Check the backend log and restart the backend.',
+    });
+  }
+
   if (!inputs.gpuAvailable && thresholds.requireGpu) {
     findings.push({
       resource: 'gpu',
@@ -216,21 +242,24 @@ export function assessHealth(inputs: HealthInputs, thresholds: HealthThresholds,
       ? 'degraded'
       : 'healthy';
   return {
-    overall,
-    cpuPercent: inputs.cpuPercent,
-    memoryPercent: inputs.memoryPercent,
-    diskFreeBytes: inputs.diskFreeBytes,
-    vram: vram && { device: vram.device, usedGb: round2(vram.usedGb), totalGb: round2(vram.totalGb), percent: round2(vram.percent) },
+    overallStatus: overall,
+    cpuUsagePercent: inputs.cpuPercent,
+    memoryUsagePercent: inputs.memoryPercent,
+    vramUsagePercent: vram && round2(vram.percent),
     gpuAvailable: inputs.gpuAvailable,
+    modelLoadingFunctional: inputs.modelLoadingProblem === undefined,
+    generationPipelineFunctional: inputs.generationPipelineProblem === undefined,
+    lastCheckTimestamp: checkedAt,
     issues: findings.map((f) => f.issue),
     recommendations: [...new Set(findings.map((f) => f.recommendation))],
+    diskFreeBytes: inputs.diskFreeBytes,
+    vram: vram && { device: vram.device, usedGb: round2(vram.usedGb), totalGb: round2(vram.totalGb) },
     findings,
-    checkedAt,
   };
 }
 
-function fullestGpu(samples: readonly VramSample[] | null): VramStatus | null {
-  let fullest: VramStatus | null = null;
+function fullestGpu(samples: readonly VramSample[] | null): (VramSample & { percent: number }) | null {
+  let fullest: (VramSample & { percent: number }) | null = null;
   for (const sample of samples ?? []) {
     if (!(sample.totalGb > 0)) continue;
     const percent = (sample.usedGb * 100) / sample.totalGb;

@@ -40,7 +40,7 @@ export const PolicyStepSchema = z.object({
   option: z.enum(['as_requested', 'alternative', 'lighter_model', 'hybrid_approach', 'queue_and_wait', 'download_and_retry', 'reduce_requirements', 'mock_generation']),
   /** Least score an alternative needs for this step. */
   minScore: z.number().min(0).max(1).optional(),
-  /** Longest wait, seconds, this step accepts (besides the user's maxWaitSeconds). */
+  /** Longest wait, seconds, this step accepts (besides the user's maxWaitTimeSeconds). */
   maxWaitSeconds: z.number().positive().optional(),
 });
 export type PolicyStep = z.infer<typeof PolicyStepSchema>;
@@ -115,16 +115,16 @@ export interface FallbackStrategy {
   /** Plain-words instruction for the engine, e.g. "download t2v-A14B then run". */
   recommendedAction: string;
   /** Seconds until the first result: waiting plus generation. */
-  estimatedSeconds: number;
+  estimatedWaitTimeSeconds: number;
   /** Wait for the requested model, when the plan waits for it (queue, download, hybrid). */
-  estimatedWaitTime?: EstimatedWaitTime;
+  waitEstimate?: EstimatedWaitTime;
   userMessage: string;
   /** Whether the request can be kept queued for the requested model. */
   canQueueRequest: boolean;
   /** Hybrid: the requested model's job stays queued until the model is ready. */
   queueRequestedModel: boolean;
   /** 0 to 1: how sure the planner is that this plan delivers. */
-  confidence: number;
+  confidenceScore: number;
   fallbackOptions: ConsideredOption[];
   requirementsAdjustments: RequirementAdjustment[];
   /** Requirements the engine runs with (adjusted when the plan reduces them). */
@@ -167,7 +167,7 @@ interface Evaluation {
 /**
  * Chooses the plan for a request: works out the situation (failure type, else availability), walks that situation's
  * policy steps in order, and takes the first eligible one. Every step is evaluated and reported in fallbackOptions.
- * Honours allowAlternatives, allowQualityReduction, allowMock and maxWaitSeconds. Throws a ValidationError for an
+ * Honours allowAlternatives, allowQualityReduction, allowMock and maxWaitTimeSeconds. Throws a ValidationError for an
  * unknown model; never disguises an internal error as "no alternatives".
  */
 export function planFallback(input: PlanningInput): FallbackStrategy {
@@ -234,7 +234,7 @@ class PlanBuilder {
         if (!this.fitsVram) {
           return rejected('as_requested', requested.id, `needs ${this.requestedVram.toFixed(1)} GB of VRAM; ${this.input.vramBudgetGb?.toFixed(1)} GB available`);
         }
-        return this.waitForRequested('as_requested', st, this.requestedWait().estimatedSeconds);
+        return this.waitForRequested('as_requested', st, this.requestedWait().totalWaitTimeSeconds);
       }
       case 'alternative':
       case 'lighter_model': {
@@ -251,16 +251,16 @@ class PlanBuilder {
         const picked = this.pickAlternative(st.minScore ?? this.input.config.scoring.minimumScore, false);
         if (typeof picked === 'string') return rejected('hybrid_approach', undefined, picked);
         const w = this.requestedWait();
-        const later = w.estimatedSeconds + this.requestedSeconds;
-        const slow = this.tooSlow(w.estimatedSeconds, later, st.maxWaitSeconds);
+        const later = w.totalWaitTimeSeconds + this.requestedSeconds;
+        const slow = this.tooSlow(w.totalWaitTimeSeconds, later, st.maxWaitSeconds);
         if (slow) return rejected('hybrid_approach', picked.model.id, `${requested.id} ${slow}`, later, picked.score);
         const seconds = this.queueSecondsFor(picked.model.id) + this.generationSecondsOf(picked);
         return eligible({ type: 'hybrid_approach', model: picked.model.id, seconds, candidate: picked, wait: w, laterSeconds: later }, picked.score);
       }
       case 'queue_and_wait':
-        return this.waitForRequested('queue_and_wait', st, this.requestedWait().estimatedSeconds);
+        return this.waitForRequested('queue_and_wait', st, this.requestedWait().totalWaitTimeSeconds);
       case 'download_and_retry':
-        return this.waitForRequested('download_and_retry', st, this.requestedWait().downloadSeconds);
+        return this.waitForRequested('download_and_retry', st, this.requestedWait().downloadTimeSeconds);
       case 'reduce_requirements':
         return this.evaluateReduction(st);
       case 'mock_generation':
@@ -272,8 +272,8 @@ class PlanBuilder {
   /** An option that runs the requested model after a wait; `stepWait` is what the step's own limit applies to. */
   private waitForRequested(type: StrategyType, st: PolicyStep, stepWait: number): Evaluation {
     const w = this.requestedWait(type === 'queue_and_wait' && this.situation === 'network_error');
-    const seconds = w.estimatedSeconds + this.requestedSeconds;
-    const slow = this.tooSlow(type === 'queue_and_wait' ? w.estimatedSeconds : stepWait, seconds, st.maxWaitSeconds);
+    const seconds = w.totalWaitTimeSeconds + this.requestedSeconds;
+    const slow = this.tooSlow(type === 'queue_and_wait' ? w.totalWaitTimeSeconds : stepWait, seconds, st.maxWaitSeconds);
     if (slow) return rejected(type, this.requested.id, slow, seconds);
     return eligible({ type, model: this.requested.id, seconds, wait: w });
   }
@@ -283,7 +283,7 @@ class PlanBuilder {
     if (!req.allowQualityReduction) return rejected('reduce_requirements', requested.id, 'the request does not allow reduced settings');
     if (this.status.status !== 'available') return rejected('reduce_requirements', requested.id, `${requested.id} is ${this.status.status}`);
     const w = this.requestedWait();
-    const maxGen = req.maxWaitSeconds !== undefined ? req.maxWaitSeconds - w.estimatedSeconds : undefined;
+    const maxGen = req.maxWaitTimeSeconds !== undefined ? req.maxWaitTimeSeconds - w.totalWaitTimeSeconds : undefined;
     // Out of memory although the estimate fits: the real budget is below the estimate, so ask for less.
     const budget = input.vramBudgetGb !== undefined && situation === 'vram_exhaustion' && this.fitsVram ? this.requestedVram * 0.999 : input.vramBudgetGb;
     // Out of memory with no known budget: the reference's fixed reduction, checked against the time limit below.
@@ -293,8 +293,8 @@ class PlanBuilder {
       const fit = `${budget !== undefined ? ` ${budget.toFixed(1)} GB of VRAM` : ''}${maxGen !== undefined ? ` and ${formatDuration(Math.max(0, maxGen))}` : ''}`;
       return rejected('reduce_requirements', requested.id, `no smaller settings of ${requested.id} fit${fit}`);
     }
-    const seconds = w.estimatedSeconds + reduction.generationSeconds;
-    const slow = this.tooSlow(w.estimatedSeconds, seconds, st.maxWaitSeconds);
+    const seconds = w.totalWaitTimeSeconds + reduction.generationSeconds;
+    const slow = this.tooSlow(w.totalWaitTimeSeconds, seconds, st.maxWaitSeconds);
     if (slow) return rejected('reduce_requirements', requested.id, slow, seconds);
     return eligible({ type: 'reduce_requirements', model: requested.id, seconds, wait: w, reduction });
   }
@@ -304,12 +304,12 @@ class PlanBuilder {
     const { requested } = this;
     const headline = this.headline();
     const out = this.strategy(p.type, p.model, p.seconds, fallbackOptions);
-    if (p.wait) out.estimatedWaitTime = p.wait;
+    if (p.wait) out.waitEstimate = p.wait;
     switch (p.type) {
       case 'as_requested':
         out.recommendedAction = `run ${requested.id} as requested`;
         out.canQueueRequest = true;
-        out.confidence = 0.95;
+        out.confidenceScore = 0.95;
         out.userMessage = `${requested.id} is ready; result in about ${formatDuration(p.seconds)}.`;
         break;
       case 'alternative_model':
@@ -322,14 +322,14 @@ class PlanBuilder {
         out.queueRequestedModel = hybrid;
         if (hybrid) {
           out.recommendedAction = `run on ${s.suggestedModel} now and keep the ${requested.id} job queued until the model is ready`;
-          out.confidence = Math.min(s.compatibilityScore, waitConfidence(p.wait!));
+          out.confidenceScore = Math.min(s.compatibilityScore, waitConfidence(p.wait!));
           out.userMessage =
             `${headline} Running ${s.suggestedModel} now for a first result in about ${formatDuration(p.seconds)}; ` +
             `the ${requested.id} result follows in about ${formatDuration(p.laterSeconds!)}.`;
         } else {
           const vramNote = p.lighter ? `, ${s.vramRequirementGb.toFixed(1)} GB of VRAM instead of ${this.requestedVram.toFixed(1)} GB` : '';
           out.recommendedAction = `run on ${s.suggestedModel} instead of ${requested.id}`;
-          out.confidence = s.compatibilityScore;
+          out.confidenceScore = s.compatibilityScore;
           out.userMessage =
             `${headline} Running on ${s.suggestedModel} instead (compatibility ${s.compatibilityScore.toFixed(2)}, ` +
             `${s.estimatedQualityDifference.replace('_', ' ')} quality${vramNote}); result in about ${formatDuration(p.seconds)}.`;
@@ -339,23 +339,23 @@ class PlanBuilder {
       case 'queue_and_wait':
         out.recommendedAction = `queue the request until ${requested.id} is ready`;
         out.canQueueRequest = true;
-        out.confidence = waitConfidence(p.wait!);
-        out.userMessage = `${headline} Queued; ${requested.id} should start in about ${formatDuration(p.wait!.estimatedSeconds)} and finish in about ${formatDuration(p.seconds)}.`;
+        out.confidenceScore = waitConfidence(p.wait!);
+        out.userMessage = `${headline} Queued; ${requested.id} should start in about ${formatDuration(p.wait!.totalWaitTimeSeconds)} and finish in about ${formatDuration(p.seconds)}.`;
         break;
       case 'download_and_retry': {
         const w = p.wait!;
         const size = requested.sizeGb * GIB * (1 - (w.downloadProgress ?? 0));
         out.recommendedAction = `${this.status.status === 'paused' ? 'resume' : 'start'} the ${requested.id} download, then run it`;
         out.canQueueRequest = true;
-        out.confidence = waitConfidence(w);
-        out.userMessage = `${headline} Downloading it (${formatBytes(size)}, about ${formatDuration(w.downloadSeconds)}), then generating; result in about ${formatDuration(p.seconds)}.`;
+        out.confidenceScore = waitConfidence(w);
+        out.userMessage = `${headline} Downloading it (${formatBytes(size)}, about ${formatDuration(w.downloadTimeSeconds)}), then generating; result in about ${formatDuration(p.seconds)}.`;
         break;
       }
       case 'reduce_requirements': {
         const r = p.reduction!;
         const changes = r.adjustments.map((a) => `${a.field} ${a.from} → ${a.to}`).join(', ');
         out.recommendedAction = `run ${requested.id} with ${changes}`;
-        out.confidence = 0.7;
+        out.confidenceScore = 0.7;
         out.requirementsAdjustments = r.adjustments;
         out.requirements = applyReduction(this.req, r);
         out.userMessage = `${headline} Running ${requested.id} with reduced settings (${changes}; ${r.vramGb.toFixed(1)} GB of VRAM); result in about ${formatDuration(p.seconds)}.`;
@@ -363,7 +363,7 @@ class PlanBuilder {
       }
       default:
         out.recommendedAction = 'render a labelled preview';
-        out.confidence = 0.9;
+        out.confidenceScore = 0.9;
         out.isPreview = true;
         out.userMessage = `${headline} Nothing real can run within the request's limits, so you get a preview, clearly labelled, not a generated video.`;
     }
@@ -377,11 +377,11 @@ class PlanBuilder {
       situation: this.situation,
       model,
       recommendedAction: '',
-      estimatedSeconds: seconds,
+      estimatedWaitTimeSeconds: seconds,
       userMessage: '',
       canQueueRequest: false,
       queueRequestedModel: false,
-      confidence: 1,
+      confidenceScore: 1,
       fallbackOptions,
       requirementsAdjustments: [],
       requirements: this.req,
@@ -443,7 +443,7 @@ class PlanBuilder {
     if (!networkRetry) return this.wait;
     const seconds = input.config.networkErrorWaitSeconds;
     const cause = input.errorMessage ?? 'network error';
-    return { ...this.wait, estimatedSeconds: seconds, confidence: 'low', factors: [`backend unreachable (${cause}); retrying in about ${formatDuration(seconds)}`] };
+    return { ...this.wait, totalWaitTimeSeconds: seconds, confidence: 'low', factors: [`backend unreachable (${cause}); retrying in about ${formatDuration(seconds)}`] };
   }
 
   /** Seconds of queue ahead of a new job for `modelId`. */
@@ -462,7 +462,7 @@ class PlanBuilder {
 
   /** Why an option is too slow: its wait (before starting) over the step's limit, or its result over the user's. */
   private tooSlow(waitSeconds: number, totalSeconds: number, stepLimit?: number): string | undefined {
-    const maxWait = this.req.maxWaitSeconds;
+    const maxWait = this.req.maxWaitTimeSeconds;
     if (stepLimit !== undefined && waitSeconds > stepLimit) return `waits about ${formatDuration(waitSeconds)}, over this step's ${formatDuration(stepLimit)} limit`;
     if (maxWait !== undefined && totalSeconds > maxWait) return `takes about ${formatDuration(totalSeconds)}, over the ${formatDuration(maxWait)} the request allows`;
     return undefined;

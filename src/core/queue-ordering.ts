@@ -60,3 +60,62 @@ export function laneAhead(laneRank: number, rank: number, now: number, agingSeco
   const acceptedBy = (levels: number): number => (levels <= 0 ? Infinity : now - levels * agingSeconds * 1000);
   return { allUpTo: rank === 0 ? -Infinity : acceptedBy(laneRank - rank + 1), tiedUpTo: acceptedBy(laneRank - rank) };
 }
+
+/** Counts of one priority lane that a queue position needs (see {@link queuedAhead}). */
+export interface LaneCounter {
+  /** Queued jobs of the lane. */
+  total(): number;
+  /** Queued jobs of the lane ahead of the job in acceptance order (accepted before it, or in the same ms with a lower sequence). */
+  before(): number;
+  /** Queued jobs of the lane accepted at or before `upTo` (finite epoch ms). */
+  upTo(upTo: number): number;
+}
+
+/**
+ * How many queued jobs are ahead of a queued job whose rank after aging is `rank` at `now`, lane by lane from
+ * {@link laneAhead}: for a job just accepted that reads the lane totals and the few jobs old enough to have aged past
+ * it, however long the queue. `lane(r)` gives the counts of lane r (0 = critical); a store backs them with its indexes.
+ */
+export function queuedAhead(rank: number, now: number, agingSeconds: number, lanes: number, lane: (laneRank: number) => LaneCounter): number {
+  let ahead = 0;
+  for (let r = 0; r < lanes; r++) {
+    const { allUpTo, tiedUpTo } = laneAhead(r, rank, now, agingSeconds);
+    if (tiedUpTo === -Infinity) continue; // then allUpTo is -Infinity too: none of this lane is ahead
+    const counter = lane(r);
+    if (allUpTo === Infinity) {
+      ahead += counter.total();
+      continue;
+    }
+    const before = counter.before();
+    const tied = tiedUpTo === Infinity ? before : Math.min(countUpTo(counter, tiedUpTo), before);
+    ahead += Math.max(countUpTo(counter, allUpTo), tied);
+  }
+  return ahead;
+}
+
+function countUpTo(counter: LaneCounter, upTo: number): number {
+  return upTo === -Infinity ? 0 : counter.upTo(upTo);
+}
+
+/** A claim candidate as model affinity sees it. */
+export interface AffinityCandidate {
+  modelId: string;
+  /** Priority rank after aging. */
+  effectiveRank: number;
+}
+
+/**
+ * Model affinity over candidates in queue order: the first job of `prefer.modelId` among the first `maxSkip + 1`,
+ * if it is as urgent as the head (affinity never passes a more urgent job), else the head; with how many it skipped.
+ * Null when there are no candidates.
+ */
+export function chooseWithAffinity<T extends AffinityCandidate>(
+  ordered: readonly T[],
+  prefer?: { modelId: string; maxSkip: number },
+): { chosen: T; skipped: number } | null {
+  const head = ordered[0];
+  if (!head) return null;
+  const window = prefer ? ordered.slice(0, Math.max(0, Math.floor(prefer.maxSkip)) + 1) : [];
+  const skipped = window.findIndex((c) => c.modelId === prefer?.modelId && c.effectiveRank === head.effectiveRank);
+  return skipped > 0 ? { chosen: window[skipped] as T, skipped } : { chosen: head, skipped: 0 };
+}

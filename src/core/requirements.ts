@@ -19,7 +19,7 @@ export interface GenerationRequirements {
   /** Sampling steps; undefined means the reference count. */
   steps?: number;
   /** Longest the user will wait for a result, in seconds; undefined means no limit. */
-  maxWaitSeconds?: number;
+  maxWaitTimeSeconds?: number;
   allowAlternatives: boolean;
   allowQualityReduction: boolean;
   /** Whether a clearly labelled preview may stand in when nothing real can run. */
@@ -42,7 +42,7 @@ export const GenerationRequirementsSchema = z.object({
   hasText: z.boolean().default(true),
   numFrames: z.number().int().min(1).max(1024).optional(),
   steps: z.number().int().min(1).max(500).optional(),
-  maxWaitSeconds: z.number().positive().optional(),
+  maxWaitTimeSeconds: z.number().positive().optional(),
   /** Default true. */
   allowAlternatives: z.boolean().default(true),
   /** Default true. */

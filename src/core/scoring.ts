@@ -56,7 +56,8 @@ export interface ModelSuggestion {
   capabilitiesMatch: ModelCapability[];
   capabilitiesMissing: ModelCapability[];
   vramRequirementGb: number;
-  estimatedGenerationSeconds: number;
+  /** Seconds one generation on it takes. */
+  estimatedGenerationTimeSeconds: number;
   availabilityStatus: ModelAvailability;
   /** (candidate quality rank − requested rank) ÷ requested rank. */
   performanceDifference: number;
@@ -264,7 +265,7 @@ export function describeCandidate(requested: ModelDescriptor, c: ScoredCandidate
     capabilitiesMatch: matched,
     capabilitiesMissing: missing,
     vramRequirementGb: c.vramGb,
-    estimatedGenerationSeconds: estimateGenerationSeconds(candidate, settings, input.estimation, input.learner),
+    estimatedGenerationTimeSeconds: estimateGenerationSeconds(candidate, settings, input.estimation, input.learner),
     availabilityStatus: c.availability,
     performanceDifference: c.performanceDifference,
     estimatedQualityDifference: label,
@@ -290,7 +291,7 @@ export function previewSuggestion(requestedModel: string, why: string): ModelSug
     capabilitiesMatch: [],
     capabilitiesMissing: [],
     vramRequirementGb: 0,
-    estimatedGenerationSeconds: 0,
+    estimatedGenerationTimeSeconds: 0,
     availabilityStatus: 'available',
     performanceDifference: -1,
     estimatedQualityDifference: 'significantly_lower',

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ValidationError, formatPath, type ValidationIssue } from '../core/validation.js';
-import { UnderstudyConfigSchema, type UnderstudyConfigInput } from '../composition/index.js';
+import { UnderstudyConfigSchema, redactStoreUrl, type UnderstudyConfigInput } from '../composition/index.js';
 
 /** Config files looked for in the working directory when none is named. */
 export const CONFIG_FILE_NAMES = ['understudy.config.yaml', 'understudy.config.yml', 'understudy.config.json'] as const;
@@ -58,6 +58,14 @@ export interface ConfigFlags {
   host?: string;
   port?: string;
   dataDir?: string;
+  /** `--store <url>`: the Redis store (absent: the embedded SQLite file). */
+  store?: string;
+  /** `--id <name>` of `understudy worker`. */
+  id?: string;
+  /** false for `--no-worker`: a gateway only. */
+  worker?: boolean;
+  /** true for `--allow-volatile-redis`. */
+  allowVolatileRedis?: boolean;
 }
 
 /** Where the config is read from; defaults are the process's. */
@@ -93,10 +101,15 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<{ config:
     ['host', flags.host, 'host'],
     ['port', flags.port, 'port'],
     ['dataDir', flags.dataDir, 'dataDir'],
+    ['store', flags.store, 'store'],
+    ['workerId', flags.id, 'id'],
   ];
   for (const [key, raw, flag] of flagValues) {
     if (raw !== undefined) setPath(merged, [key], fromText(raw, kindOf(ServiceConfigSchema.shape[key as keyof typeof ServiceConfigSchema.shape])), origins, `flag --${kebab(flag)}`);
   }
+  // Switches set their key only when given, so that a default (true for --no-worker) never overrides the file.
+  if (flags.worker === false) setPath(merged, ['localWorker'], false, origins, 'flag --no-worker');
+  if (flags.allowVolatileRedis === true) setPath(merged, ['redis', 'allowVolatile'], true, origins, 'flag --allow-volatile-redis');
   const result = ServiceConfigSchema.safeParse(merged, { reportInput: true });
   if (!result.success) {
     const issues = result.error.issues.flatMap((issue) => describe(issue, origins));
@@ -240,7 +253,7 @@ function describe(issue: z.core.$ZodIssue, origins: Map<string, string>): Valida
   }
   const field = formatPath(issue.path);
   const out: ValidationIssue = { field: where(field), problem: issue.message };
-  if ('input' in issue && issue.input !== undefined) out.received = issue.input;
+  if ('input' in issue && issue.input !== undefined) out.received = field === 'store' && typeof issue.input === 'string' ? redactStoreUrl(issue.input) : issue.input;
   return [out];
 }
 
@@ -268,7 +281,7 @@ function kebab(key: string): string {
 /** The starter config `understudy init` writes: every key at its default, each with a comment. */
 export const STARTER_CONFIG = `# Understudy configuration. Every key is optional; the values shown are the defaults.
 # Precedence, lowest first: this file, environment variables (UNDERSTUDY_<KEY>, e.g. UNDERSTUDY_PORT,
-# UNDERSTUDY_SIMULATED_VRAM_GB), then command-line flags (--host, --port, --data-dir).
+# UNDERSTUDY_SIMULATED_VRAM_GB), then command-line flags (--host, --port, --data-dir, --store, ...).
 
 # --- server ---
 host: 127.0.0.1            # listening beyond loopback (e.g. 0.0.0.0) requires a token
@@ -284,6 +297,15 @@ logLevel: warn             # fatal, error, warn, info, debug, trace or silent
 
 # --- engine ---
 dataDir: ./data            # SQLite job store, outputs and input images
+# store: redis://127.0.0.1:6379   # jobs in Redis, for gateways and workers on several machines (docs/distributed.md);
+                                  # better set as UNDERSTUDY_STORE when it holds a password
+redis:
+  prefix: understudy       # prefix of every Redis key
+  allowVolatile: false     # true (--allow-volatile-redis) accepts a Redis that can lose jobs: demos only
+localWorker: true          # with a Redis store, a gateway also runs jobs on its own backends (--no-worker: false)
+# workerId: gpu-1          # this process's name among workers (default host name + pid)
+# artifacts:
+#   dir: ./data            # input images and outputs (default dataDir); several machines need one shared mount
 maxQueueSize: 100          # most jobs waiting at once; more answer 429 with Retry-After
 # catalogFile: models.yaml # models added to or overriding the built-in Wan2.2 catalog
 planner: {}                # weights, tables, thresholds and policies (default: the reference's)

@@ -5,9 +5,10 @@
 import { Command } from 'commander';
 import { CliError } from './cli/exit-codes.js';
 import { serve, withServeOptions } from './cli/serve.js';
+import type { ConfigFlags } from './config.js';
 
 const program = withServeOptions(new Command('understudy-server').description('Runs the Understudy service')).action(
-  async (flags: { host?: string; port?: string; dataDir?: string; config?: string }) => serve(flags),
+  async (flags: ConfigFlags) => serve(flags),
 );
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -39,7 +39,12 @@ export function generationInputSchema(limits: GenerationInputLimits = DEFAULT_IN
     steps: z.number().int().min(1).max(500).optional(),
     seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
     priority: z.enum(PRIORITIES).default('normal'),
-    maxWaitSeconds: z.number().positive().max(7 * 24 * 3600).optional(),
+    maxWaitTimeSeconds: z
+      .number()
+      .positive()
+      .max(7 * 24 * 3600)
+      .optional()
+      .describe('Longest acceptable time to the result (wait plus generation), seconds; no limit when omitted'),
     allowAlternatives: z.boolean().default(true),
     allowQualityReduction: z.boolean().default(true),
     allowMock: z.boolean().default(true),

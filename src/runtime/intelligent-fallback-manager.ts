@@ -6,7 +6,7 @@ import { EventEmitter, type Event } from 'cockatiel';
 import { statusOf, type AvailabilitySnapshot, type AvailabilitySource } from '../core/availability.js';
 import { createCatalog, type Catalog } from '../core/catalog.js';
 import type { Clock } from '../core/clock.js';
-import { fallbackWaitTime, safeEstimateWaitTime, type EstimatedWaitTime, type ForecastWait } from '../core/estimates.js';
+import { fallbackWaitTime, formatDuration, safeEstimateWaitTime, type EstimatedWaitTime, type ForecastWait } from '../core/estimates.js';
 import { EstimateLearner } from '../core/learner.js';
 import { PlannerConfigSchema, planFallback, type FallbackStrategy, type PlannerConfigInput, type PlannerConfig } from '../core/planning.js';
 import { GenerationRequirementsSchema, type GenerationRequirements, type GenerationRequirementsInput } from '../core/requirements.js';
@@ -51,14 +51,19 @@ export interface StrategyContext {
   errorMessage?: string;
 }
 
-/** Result of queuing a request for a model that is not ready. */
+/** Result of queuing a request for a model that is not ready (the reference's record, durations in seconds). */
 export interface QueueResult {
   success: boolean;
   requestId?: string;
   /** 1-based. */
   queuePosition?: number;
-  estimatedWaitTime?: EstimatedWaitTime;
+  /** Seconds until the model can serve the request: the wait estimate's total. */
+  estimatedWaitTimeSeconds?: number;
+  /** What happened, in plain words. */
+  message: string;
   error?: string;
+  /** The wait estimate behind `estimatedWaitTimeSeconds`, with its confidence and factors. */
+  waitEstimate?: EstimatedWaitTime;
 }
 
 export type { QueueStatus } from './queue-status.js';
@@ -197,9 +202,17 @@ export class IntelligentFallbackManager {
         expiresAt: now + (this.options.queueExpirySeconds ?? 24 * 3600) * 1000,
       });
       if (onReady) this.callbacks.set(requestId, onReady);
-      return { success: true, requestId, queuePosition: position, estimatedWaitTime: await this.estimateWaitTime(modelId) };
+      const wait = await this.estimateWaitTime(modelId);
+      return {
+        success: true,
+        requestId,
+        queuePosition: position,
+        estimatedWaitTimeSeconds: wait.totalWaitTimeSeconds,
+        message: `Queued for ${modelId} at position ${position}; it can start in about ${formatDuration(wait.totalWaitTimeSeconds)} (${wait.confidence} confidence).`,
+        waitEstimate: wait,
+      };
     } catch (error) {
-      if (isQueueFullError(error)) return { success: false, error: error.message };
+      if (isQueueFullError(error)) return { success: false, message: `Not queued: ${error.message}.`, error: error.message };
       throw error;
     }
   }

@@ -3,6 +3,7 @@ import type { Catalog } from '../core/catalog.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { FallbackStrategy } from '../core/planning.js';
 import type { FailureType } from '../core/vocabulary.js';
+import type { ArtifactPaths } from './artifact-paths.js';
 import type { Backend, BackendSettings } from './backend.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { FallbackRecoverySystem, RecoveryResult } from './recovery/fallback-recovery-system.js';
@@ -20,8 +21,8 @@ export interface JobRunnerContext {
   catalog: Catalog;
   manager: IntelligentFallbackManager;
   recovery: FallbackRecoverySystem;
-  /** Where outputs are written. */
-  outputDir: string;
+  /** Where inputs are read from and outputs written; records hold paths relative to its root. */
+  artifacts: ArtifactPaths;
   /** How long a claim lasts; it is renewed every third of this. */
   leaseMs: number;
   emit: (event: UnderstudyEvent) => void;
@@ -36,13 +37,32 @@ const DEFAULT_STALL_MS = 300_000;
 /** Progress is written to the store at most this often per job, milliseconds; events go out every time. */
 const PROGRESS_WRITE_INTERVAL_MS = 500;
 
+/** The abort reason of a generation stopped by {@link JobRunner.abort}: the job was cancelled, maybe elsewhere. */
+class CancelRequest extends Error {
+  override readonly name = 'AbortError';
+}
+
 /**
  * Runs one claimed job on one backend: generation with progress and lease renewal; on success the output and the
  * learned duration; on failure classification, the recovery chain, and a re-plan within the attempt budget. Every
  * step goes on the job's timeline.
  */
 export class JobRunner {
+  /** The abort controller of each job running here, by job id. */
+  private readonly running = new Map<string, AbortController>();
+
   constructor(private readonly ctx: JobRunnerContext) {}
+
+  /**
+   * Stops the generation of `jobId` at once if it runs here (a cancel signal from another process); the job then
+   * ends cancelled, with `reason`. Returns whether it ran here.
+   */
+  abort(jobId: string, reason: string): boolean {
+    const controller = this.running.get(jobId);
+    if (!controller) return false;
+    controller.abort(new CancelRequest(reason));
+    return true;
+  }
 
   /** Runs `job` (already claimed by `owner`); resolves when the job has left the running state. `stop` aborts it. */
   async run(job: Job, backend: Backend, owner: string, stop: AbortSignal): Promise<void> {
@@ -50,6 +70,7 @@ export class JobRunner {
     const controller = new AbortController();
     const onStop = (): void => controller.abort(stop.reason);
     stop.addEventListener('abort', onStop, { once: true });
+    this.running.set(job.id, controller);
     const stopRenewing = this.keepLease(job.id, owner, controller);
     const started = ctx.clock.now();
     ctx.emit({ type: 'job.started', at: started, jobId: job.id, status: 'running', model: job.modelUsed, message: `running on ${job.modelUsed} (${backend.id}), attempt ${job.attempts} of ${job.maxAttempts}` });
@@ -63,9 +84,9 @@ export class JobRunner {
           modelId: job.modelUsed,
           prompt: job.request.prompt,
           ...(job.request.negativePrompt !== undefined ? { negativePrompt: job.request.negativePrompt } : {}),
-          ...(job.request.image?.path ? { image: { path: job.request.image.path } } : {}),
+          ...(job.request.image?.path ? { image: { path: ctx.artifacts.toLocal(job.request.image.path) } } : {}),
           settings,
-          outputDir: ctx.outputDir,
+          outputDir: ctx.artifacts.outputDir,
         },
         {
           signal: AbortSignal.any([controller.signal, watchdog.signal]),
@@ -80,7 +101,7 @@ export class JobRunner {
           },
         },
       );
-      const done = await ctx.store.complete(job.id, owner, output);
+      const done = await ctx.store.complete(job.id, owner, { ...output, path: ctx.artifacts.toStored(output.path) });
       // What the generation took, without a model load (learned separately, per backend): the forecast adds loads itself.
       const seconds = ((output.durationMs ?? ctx.clock.now() - started) - (output.loadMs ?? 0)) / 1000;
       const model = ctx.catalog.byId.get(job.modelUsed);
@@ -90,9 +111,10 @@ export class JobRunner {
       ctx.emit({ type: 'job.succeeded', at: ctx.clock.now(), jobId: job.id, status: done.status, model: job.modelUsed, message: `${output.isPreview ? 'preview' : 'video'} written (${output.mediaType}, ${formatBytes(output.sizeBytes)})` });
     } catch (error) {
       if (isLeaseLostError(error)) return; // cancelled or taken over meanwhile: the job is no longer ours to report on
-      if (controller.signal.aborted) await this.afterAbort(job, owner, stop);
+      if (controller.signal.aborted) await this.afterAbort(job, owner, stop, controller.signal.reason);
       else await this.afterFailure(job, backend, owner, watchdog.signal.aborted ? watchdog.signal.reason : error, settings);
     } finally {
+      this.running.delete(job.id);
       watchdog.stop();
       stopRenewing();
       stop.removeEventListener('abort', onStop);
@@ -123,8 +145,10 @@ export class JobRunner {
     };
   }
 
-  private async afterAbort(job: Job, owner: string, stop: AbortSignal): Promise<void> {
-    const current = await this.ctx.store.get(job.id);
+  private async afterAbort(job: Job, owner: string, stop: AbortSignal, reason: unknown): Promise<void> {
+    let current = await this.ctx.store.get(job.id);
+    // A cancel signal can outrun the cancel's write (or be sent alone): the job is cancelled either way.
+    if (reason instanceof CancelRequest && current?.status === 'running') current = await this.ctx.store.cancel(job.id, reason.message);
     if (current?.status === 'cancelled') {
       this.ctx.emit({ type: 'job.cancelled', at: this.ctx.clock.now(), jobId: job.id, status: 'cancelled', model: job.modelUsed, message: 'cancelled while running' });
       return;
@@ -151,8 +175,8 @@ export class JobRunner {
       await ctx.store.appendTimeline(job.id, {
         kind: 'recovery_attempt',
         at: attempt.endedAt,
-        message: `${attempt.action} ${attempt.success ? 'succeeded' : `failed: ${attempt.error}`}`,
-        data: { action: attempt.action, success: attempt.success, durationMs: attempt.durationMs },
+        message: `${attempt.action} ${attempt.success ? 'succeeded' : `failed: ${attempt.errorMessage}`}`,
+        data: { action: attempt.action, success: attempt.success, recoveryTimeSeconds: attempt.recoveryTimeSeconds },
       });
     }
     if (recovery.cooldownRemainingSeconds !== undefined) {

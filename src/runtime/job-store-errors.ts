@@ -107,3 +107,26 @@ export class InvalidCursorError extends Error {
 export function isInvalidCursorError(error: unknown): error is InvalidCursorError {
   return error instanceof InvalidCursorError;
 }
+
+/**
+ * Thrown when the store cannot be reached (Redis down, a connection reset): nothing was stored, and the same call may
+ * succeed once the store is back. The API answers it with 503 and Retry-After, never with a 202 it cannot keep.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+
+  constructor(
+    /** Where the store is, safe to print (no password). */
+    readonly where: string,
+    cause: unknown,
+    /** Seconds after which a retry may succeed (default 5). */
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(`the job store at ${where} is unreachable (${cause instanceof Error ? cause.message : String(cause)}); retry in a few seconds`, { cause });
+  }
+}
+
+/** Type guard for {@link StoreUnavailableError}. */
+export function isStoreUnavailableError(error: unknown): error is StoreUnavailableError {
+  return error instanceof StoreUnavailableError;
+}

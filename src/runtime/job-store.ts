@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Priority } from '../core/vocabulary.js';
+import { InvalidCursorError } from './job-store-errors.js';
 import type { Job, JobError, JobLease, JobOutput, JobState, NewJob, Replan, TimelineEntry, WaitingJobState } from './job.js';
 
 export * from './job-store-errors.js';
@@ -68,6 +69,16 @@ export interface ListOptions {
 export interface JobPage {
   jobs: Job[];
   nextCursor: string | null;
+}
+
+/**
+ * A `nextCursor` of {@link JobStore.list} as the acceptance sequence number it stands for: every store pages by
+ * sequence. Throws an InvalidCursorError for anything else.
+ */
+export function parseSequenceCursor(cursor: string): number {
+  const seq = Number(cursor);
+  if (!/^\d+$/.test(cursor) || !Number.isSafeInteger(seq)) throw new InvalidCursorError(cursor);
+  return seq;
 }
 
 /** Waiting jobs in the order they will run. */

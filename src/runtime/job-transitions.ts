@@ -57,8 +57,8 @@ export function acceptJob(newJob: NewJob, at: number, defaultMaxAttempts: number
   const deadline =
     newJob.deadline !== undefined
       ? newJob.deadline
-      : requirements.maxWaitSeconds !== undefined
-        ? at + Math.round(requirements.maxWaitSeconds * 1000)
+      : requirements.maxWaitTimeSeconds !== undefined
+        ? at + Math.round(requirements.maxWaitTimeSeconds * 1000)
         : null;
   const modelUsed = newJob.modelUsed ?? newJob.plan.model;
   const status = newJob.initialState ?? 'queued';
@@ -82,8 +82,8 @@ export function acceptJob(newJob: NewJob, at: number, defaultMaxAttempts: number
       entry(at, 'planned', `${plan.strategyType}: ${plan.userMessage}`, {
         strategyType: plan.strategyType,
         model: plan.model,
-        confidence: plan.confidence,
-        estimatedSeconds: plan.estimatedSeconds,
+        confidenceScore: plan.confidenceScore,
+        estimatedWaitTimeSeconds: plan.estimatedWaitTimeSeconds,
       }),
       waitingFor === null
         ? entry(at, 'queued', `queued for ${modelUsed}`)

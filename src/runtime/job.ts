@@ -138,7 +138,7 @@ export interface NewJob {
   waitingFor?: string;
   /** Epoch milliseconds it was accepted; default the store clock's now. */
   acceptedAt?: number;
-  /** Epoch milliseconds; default `acceptedAt + maxWaitSeconds`, or null when the requirements set no limit. */
+  /** Epoch milliseconds; default `acceptedAt + maxWaitTimeSeconds`, or null when the requirements set no limit. */
   deadline?: number | null;
   /** Default: the store's maxAttempts. */
   maxAttempts?: number;

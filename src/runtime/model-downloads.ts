@@ -27,6 +27,16 @@ export interface ModelDownloadsOptions {
   progressIntervalMs?: number;
 }
 
+/** A download under way and its last reported progress. */
+export interface DownloadInProgress {
+  modelId: string;
+  bytesDone: number;
+  /** Null until the first progress report. */
+  bytesTotal: number | null;
+  /** Null while the speed is not measured yet. */
+  etaSeconds: number | null;
+}
+
 /**
  * Model downloads: one download per model at a time, through the models directory when the catalog lists the
  * model's files, else through the backend that downloads models. Announces `model.status` and `download.progress`,
@@ -35,6 +45,7 @@ export interface ModelDownloadsOptions {
  */
 export class ModelDownloads implements RecoveryDownloads {
   private readonly running = new Map<string, Promise<void>>();
+  private readonly progress = new Map<string, DownloadInProgress>();
   private readonly shutdown = new AbortController();
   private readonly releasedEmitter = new EventEmitter<{ modelId: string; jobs: readonly Job[] }>();
   /** Fires after jobs waiting for a model were released (the scheduler wakes on it). */
@@ -43,7 +54,7 @@ export class ModelDownloads implements RecoveryDownloads {
   constructor(private readonly options: ModelDownloadsOptions) {
     options.files?.onProgress((p) => {
       if (!p.modelId) return;
-      options.emit({ type: 'download.progress', at: p.at, modelId: p.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond ?? 0, etaSeconds: p.etaSeconds ?? null });
+      this.emit({ type: 'download.progress', at: p.at, modelId: p.modelId, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond ?? 0, etaSeconds: p.etaSeconds ?? null });
     });
   }
 
@@ -54,6 +65,11 @@ export class ModelDownloads implements RecoveryDownloads {
   download(modelId: string, signal?: AbortSignal): Promise<void> {
     const shared = this.running.get(modelId) ?? this.start(modelId);
     return signal ? untilAborted(shared, signal) : shared;
+  }
+
+  /** The downloads under way, with their last progress report. */
+  inProgress(): DownloadInProgress[] {
+    return [...this.running.keys()].map((modelId) => this.progress.get(modelId) ?? { modelId, bytesDone: 0, bytesTotal: null, etaSeconds: null });
   }
 
   /** Whether anything can download `modelId`: the models directory manages its files, or a backend downloads models. */
@@ -97,7 +113,10 @@ export class ModelDownloads implements RecoveryDownloads {
         emit({ type: 'model.status', at: clock.now(), modelId, status: 'failed', backendId: source });
         throw error;
       })
-      .finally(() => this.running.delete(modelId));
+      .finally(() => {
+        this.running.delete(modelId);
+        this.progress.delete(modelId);
+      });
     this.running.set(modelId, done);
     return done;
   }
@@ -114,10 +133,17 @@ export class ModelDownloads implements RecoveryDownloads {
   /** A download the backend runs itself, reported as progress events while it runs. */
   private backendDownload(modelId: string): Promise<void> {
     const backend = this.downloadingBackend() as Backend & Required<Pick<Backend, 'ensureModelDownloaded'>>;
-    const { clock, emit } = this.options;
-    const stopReporting = reportBackendDownload(backend, modelId, { clock, emit, intervalMs: this.options.progressIntervalMs ?? 500 });
+    const stopReporting = reportBackendDownload(backend, modelId, { clock: this.options.clock, emit: this.emit, intervalMs: this.options.progressIntervalMs ?? 500 });
     return backend.ensureModelDownloaded(modelId, this.shutdown.signal).finally(stopReporting);
   }
+
+  /** Emits an event, keeping the last progress of each download for {@link inProgress}. */
+  private readonly emit = (event: UnderstudyEvent): void => {
+    if (event.type === 'download.progress' && this.running.has(event.modelId)) {
+      this.progress.set(event.modelId, { modelId: event.modelId, bytesDone: event.bytesDone, bytesTotal: event.bytesTotal, etaSeconds: event.etaSeconds });
+    }
+    this.options.emit(event);
+  };
 
   private downloadingBackend(): Backend | undefined {
     return this.options.backends.find((b) => b.ensureModelDownloaded);

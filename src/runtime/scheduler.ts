@@ -34,6 +34,11 @@ export interface SchedulerContext {
   affinity: AffinityOptions;
   /** Housekeeping period: expiry, lapsed leases, released waits, milliseconds (default 1000). */
   tickMs: number;
+  /**
+   * Whether this scheduler claims jobs for its backends (default true). A gateway without a worker only keeps house:
+   * expiry, lapsed leases and released waits, which are idempotent when several processes do them.
+   */
+  claim?: boolean;
   emit: (event: UnderstudyEvent) => void;
 }
 
@@ -51,6 +56,7 @@ export class Scheduler {
   private wakeScheduled = false;
   private accepting = true;
   private idleWaiters: Array<() => void> = [];
+  private lastClaim: number | null = null;
 
   constructor(private readonly ctx: SchedulerContext) {
     ctx.downloads.onReleased(() => this.wake());
@@ -89,6 +95,18 @@ export class Scheduler {
   /** Number of jobs running now. */
   get runningCount(): number {
     return this.running.size;
+  }
+
+  /** Number of jobs running now on the backend with id `backendId` (its busy slots). */
+  busyOn(backendId: string): number {
+    let busy = 0;
+    for (const r of this.running.values()) if (r.backend.id === backendId) busy++;
+    return busy;
+  }
+
+  /** Clock time of the last job this scheduler claimed, null before the first. */
+  get lastClaimAt(): number | null {
+    return this.lastClaim;
   }
 
   /**
@@ -145,7 +163,7 @@ export class Scheduler {
     try {
       do {
         this.pumpAgain = false;
-        if (this.accepting) {
+        if (this.accepting && this.ctx.claim !== false) {
           for (const backend of [...this.ctx.backends, this.ctx.preview]) await this.fill(backend);
         }
       } while (this.pumpAgain);
@@ -160,8 +178,7 @@ export class Scheduler {
     const { store, clock, affinity, recovery } = this.ctx;
     const isPreview = backend === this.ctx.preview;
     for (;;) {
-      const busy = [...this.running.values()].filter((r) => r.backend === backend).length;
-      if (busy >= backend.slots) return;
+      if (this.busyOn(backend.id) >= backend.slots) return;
       if (!isPreview && !recovery.isAvailable(backend.id)) return;
       const ready = isPreview ? new Set([PREVIEW_MODEL_ID]) : await this.ctx.availability.readyOn(backend);
       if (ready.size === 0) return;
@@ -174,6 +191,7 @@ export class Scheduler {
         ...(loaded ? { preferModel: { modelId: loaded, maxSkip: affinity.maxSkip } } : {}),
       });
       if (!job) return;
+      this.lastClaim = clock.now();
       const done = this.ctx.runner
         .run(job, backend, owner, this.stop.signal)
         .catch(() => undefined)

@@ -10,7 +10,10 @@ import type { FallbackStrategy } from '../core/planning.js';
 import type { GenerationRequirements } from '../core/requirements.js';
 import { inputMismatch, requireModel } from '../core/scoring.js';
 import { ValidationError, parseOrThrow } from '../core/validation.js';
+import type { ArtifactPaths } from './artifact-paths.js';
 import type { Backend } from './backend.js';
+import type { WorkerHeartbeat } from './cluster/worker-heartbeat.js';
+import type { StoreStatus } from './store-status.js';
 import type { ModelFileStore, VerifiedModel } from './model-file-store.js';
 import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
@@ -23,7 +26,7 @@ import type { JobQueue } from './job-queue.js';
 import type { ModelDownloads } from './model-downloads.js';
 import { modelToRun, planWaits } from './plan-effects.js';
 import type { QueueStatus, QueueTotals } from './queue-status.js';
-import type { Job, JobRequest, JobState } from './job.js';
+import type { Job, JobOutput, JobRequest, JobState } from './job.js';
 import { waitingForModelTotal, type JobStore } from './job-store.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -53,8 +56,8 @@ export interface UnderstudyParts {
   events: EventEmitter<UnderstudyEvent>;
   /** Keeps every waiting and running job's estimate current. */
   estimates?: EstimateTracker;
-  /** Where input images are kept. */
-  inputDir: string;
+  /** Where input images and outputs are kept; records hold paths relative to its root. */
+  artifacts: ArtifactPaths;
   limits?: GenerationInputLimits;
   /** Model downloads, and the release of the jobs waiting for them. */
   downloads: ModelDownloads;
@@ -66,6 +69,12 @@ export interface UnderstudyParts {
   learnedEstimates?: { save(learner: EstimateLearner): Promise<void> };
   /** What the engine started and stops when it closes (e.g. ComfyUI backends it launched). */
   stopOnClose?: ReadonlyArray<{ stop(): Promise<void> }>;
+  /** The job store's kind, reachability and durability now. */
+  storeStatus?: () => Promise<StoreStatus>;
+  /** The live workers and their backends (default none). */
+  workers?: () => Promise<WorkerHeartbeat[]>;
+  /** Tells every worker that a job was cancelled, so the one running it stops at once (default: nothing to tell). */
+  signalCancel?: (jobId: string, reason: string) => Promise<void>;
 }
 
 /** The outcome of a submit: the stored job and its place in the queue (null when it waits for a model). */
@@ -140,7 +149,7 @@ export class Understudy {
       priority: input.priority,
       ...(input.numFrames !== undefined ? { numFrames: input.numFrames } : {}),
       ...(input.steps !== undefined ? { steps: input.steps } : {}),
-      ...(input.maxWaitSeconds !== undefined ? { maxWaitSeconds: input.maxWaitSeconds } : {}),
+      ...(input.maxWaitTimeSeconds !== undefined ? { maxWaitTimeSeconds: input.maxWaitTimeSeconds } : {}),
     };
     const mismatch = inputMismatch(model, requirements);
     if (mismatch) {
@@ -182,6 +191,11 @@ export class Understudy {
     return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition, ...(estimate ? { estimate } : {}) };
   }
 
+  /** Where a job's output file is on this machine. */
+  outputPath(output: JobOutput): string {
+    return this.parts.artifacts.toLocal(output.path);
+  }
+
   /** The job, or null. */
   get(id: string): Promise<Job | null> {
     return this.store.get(id);
@@ -201,7 +215,19 @@ export class Understudy {
   async cancel(id: string, reason = 'cancelled by the user'): Promise<Job> {
     const job = await this.store.cancel(id, reason);
     this.announce('job.cancelled', job, reason);
+    // The store makes the cancel certain (the worker's next renewal is refused); the signal makes it prompt.
+    await this.parts.signalCancel?.(id, reason).catch(() => undefined);
     return job;
+  }
+
+  /** The job store's kind, reachability and durability. */
+  storeStatus(): Promise<StoreStatus> {
+    return this.parts.storeStatus?.() ?? Promise.resolve({ kind: 'sqlite', location: 'unknown', reachable: true, volatile: false, problems: [] });
+  }
+
+  /** The live workers, each with its backends (slots, busy, VRAM, installed and loaded models, downloads, health). */
+  workers(): Promise<WorkerHeartbeat[]> {
+    return this.parts.workers?.() ?? Promise.resolve([]);
   }
 
   /** Every catalog model with its availability. */
@@ -284,10 +310,11 @@ export class Understudy {
   private async saveImage(dataUrl: string): Promise<{ path: string; sha256: string }> {
     const { mediaType, bytes } = decodeImageDataUrl(dataUrl);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const path = join(this.parts.inputDir, `${sha256}.${mediaType.split('/')[1]}`);
-    await mkdir(this.parts.inputDir, { recursive: true });
+    const { artifacts } = this.parts;
+    const path = join(artifacts.inputDir, `${sha256}.${mediaType.split('/')[1]}`);
+    await mkdir(artifacts.inputDir, { recursive: true });
     await writeFile(path, bytes);
-    return { path, sha256 };
+    return { path: artifacts.toStored(path), sha256 };
   }
 
   private announce(type: 'job.accepted' | 'job.waiting' | 'job.cancelled', job: Job, message: string): void {

@@ -91,11 +91,11 @@ test("the backend's /system_stats VRAM reaches the health monitor and is assesse
   const probe = { read: async () => ({ cpuPercent: 10, memoryPercent: 20, diskFreeBytes: 500 * 1024 ** 3, gpus: null }) };
   const monitor = new HealthMonitor({ clock, probe, thresholds: DEFAULT_HEALTH_THRESHOLDS, vramReporter: backend });
   const status = await monitor.check();
-  assert.equal(status.overall, 'critical');
+  assert.equal(status.overallStatus, 'critical');
   assert.equal(status.vram?.device, 'gpu-0: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync');
   assert.equal(status.vram?.totalGb, 24);
   await fake.close();
   const down = await monitor.check();
-  assert.equal(down.overall, 'degraded');
+  assert.equal(down.overallStatus, 'degraded');
   assert.match(down.issues[0] ?? '', /Health could not be read: ComfyUI at .*: GET \/system_stats: connection failed/);
 });

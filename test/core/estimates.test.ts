@@ -68,7 +68,7 @@ test('generationSpeedFactor scales catalog times until the learner has measured 
 
 test('wait for a missing model: full download at 50 MiB/s until measured, medium confidence', () => {
   const w = estimateWaitTime({ model: t2v, status: { modelId: 't2v-A14B', status: 'missing' }, queueAhead: 0, config });
-  close(w.estimatedSeconds, (12 * GIB) / (50 * 1024 ** 2));
+  close(w.totalWaitTimeSeconds, (12 * GIB) / (50 * 1024 ** 2));
   assert.equal(w.confidence, 'medium');
   assert.match(w.factors[0]!, /12\.0 GiB left to download at 50\.0 MiB\/s \(assumed until measured\)/);
 });
@@ -80,9 +80,9 @@ test('wait for a downloading model uses its progress and measured speed, plus 30
     queueAhead: 2,
     config,
   });
-  close(w.downloadSeconds, (3 * GIB) / (100 * 1024 ** 2));
-  close(w.queueSeconds, 600);
-  close(w.estimatedSeconds, w.downloadSeconds + 600);
+  close(w.downloadTimeSeconds, (3 * GIB) / (100 * 1024 ** 2));
+  close(w.queueWaitTimeSeconds, 600);
+  close(w.totalWaitTimeSeconds, w.downloadTimeSeconds + 600);
   close(w.downloadProgress!, 0.75);
   assert.equal(w.queuePosition, 3);
   assert.equal(w.confidence, 'medium', 'queue time is assumed until job durations are measured');
@@ -97,25 +97,25 @@ test('learned download speed and job durations replace the defaults and raise co
     learner.recordGeneration('t2v-A14B', '1280x720', 100, 120);
   }
   const w = estimateWaitTime({ model: t2v, status: { modelId: 't2v-A14B', status: 'missing' }, queueAhead: 1, slots: 2, learner, config });
-  close(w.downloadSeconds, (12 * GIB) / (200 * 1024 ** 2));
-  close(w.queueSeconds, 100 / 2);
+  close(w.downloadTimeSeconds, (12 * GIB) / (200 * 1024 ** 2));
+  close(w.queueWaitTimeSeconds, 100 / 2);
   assert.equal(w.confidence, 'high');
 });
 
 test('an available model with nothing queued waits 0 s at high confidence; paused and unknown are low', () => {
   const ready = estimateWaitTime({ model: t2v, status: { modelId: 't2v-A14B', status: 'available' }, queueAhead: 0, config });
-  assert.equal(ready.estimatedSeconds, 0);
+  assert.equal(ready.totalWaitTimeSeconds, 0);
   assert.equal(ready.confidence, 'high');
   for (const status of ['paused', 'unknown'] as const) {
     assert.equal(estimateWaitTime({ model: t2v, status: { modelId: 't2v-A14B', status }, queueAhead: 0, config }).confidence, 'low');
   }
   const corrupted = estimateWaitTime({ model: t2v, status: { modelId: 't2v-A14B', status: 'corrupted', bytesPresent: 12 * GIB }, queueAhead: 0, config });
-  assert.ok(corrupted.downloadSeconds > 0, 'corrupted files are fetched again in full');
+  assert.ok(corrupted.downloadTimeSeconds > 0, 'corrupted files are fetched again in full');
 });
 
 test('when estimation fails: 15 minutes at low confidence, the error named', () => {
   const w = safeEstimateWaitTime({ model: undefined, status: { modelId: 'ghost', status: 'missing' }, queueAhead: 0, config });
-  assert.equal(w.estimatedSeconds, 900);
+  assert.equal(w.totalWaitTimeSeconds, 900);
   assert.equal(w.confidence, 'low');
   assert.match(w.factors[0]!, /estimation failed: model "ghost" is not in the catalog; using the 15 min default/);
 });

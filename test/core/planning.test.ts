@@ -17,7 +17,7 @@ describe('missing models', () => {
     assert.ok(s.alternative!.compatibilityScore >= 0.7);
     assert.equal(s.situation, 'not_downloaded');
     assert.match(s.userMessage, /i2v-A14B is not downloaded\. Running on ti2v-5B instead \(compatibility 0\.73, slightly lower quality\)/);
-    assert.equal(s.confidence, s.alternative!.compatibilityScore);
+    assert.equal(s.confidenceScore, s.alternative!.compatibilityScore);
   });
 
   test('with every alternative missing, download_and_retry when the download takes under 30 minutes', () => {
@@ -25,8 +25,8 @@ describe('missing models', () => {
     assert.equal(s.strategyType, 'download_and_retry');
     assert.equal(s.model, 't2v-A14B');
     // 12 GiB at 50 MiB/s
-    assert.ok(Math.abs(s.estimatedWaitTime!.downloadSeconds - 245.76) < 1e-6);
-    assert.ok(Math.abs(s.estimatedSeconds - (245.76 + 120)) < 1e-6);
+    assert.ok(Math.abs(s.waitEstimate!.downloadTimeSeconds - 245.76) < 1e-6);
+    assert.ok(Math.abs(s.estimatedWaitTimeSeconds - (245.76 + 120)) < 1e-6);
     assert.equal(s.canQueueRequest, true);
     assert.match(s.userMessage, /Downloading it \(12\.0 GiB, about 4 min 6 s\), then generating/);
   });
@@ -61,7 +61,7 @@ describe('missing models', () => {
       const s = plan({ modelType: 't2v-A14B' }, { ...NONE_AVAILABLE, 't2v-A14B': status });
       assert.equal(s.strategyType, 'download_and_retry');
       assert.equal(s.situation, 'not_downloaded');
-      assert.ok(s.estimatedWaitTime!.downloadSeconds > 245, 'a full download');
+      assert.ok(s.waitEstimate!.downloadTimeSeconds > 245, 'a full download');
     });
   }
 
@@ -70,7 +70,7 @@ describe('missing models', () => {
     assert.equal(s.strategyType, 'download_and_retry');
     assert.equal(s.situation, 'download_paused');
     assert.match(s.recommendedAction, /^resume the t2v-A14B download/);
-    assert.ok(Math.abs(s.estimatedWaitTime!.downloadSeconds - 122.88) < 1e-6);
+    assert.ok(Math.abs(s.waitEstimate!.downloadTimeSeconds - 122.88) < 1e-6);
     assert.match(s.userMessage, /6\.0 GiB/);
   });
 });
@@ -88,7 +88,7 @@ describe('downloads in progress', () => {
     const s = plan({ modelType: 't2v-A14B' }, { ...ALL_AVAILABLE, 't2v-A14B': downloading(11, 50) });
     assert.equal(s.strategyType, 'queue_and_wait');
     assert.equal(s.situation, 'download_in_progress');
-    assert.ok(s.estimatedWaitTime!.estimatedSeconds < 300);
+    assert.ok(s.waitEstimate!.totalWaitTimeSeconds < 300);
   });
 
   test('a long wait with a good alternative runs it now and keeps the requested job queued (hybrid_approach)', () => {
@@ -101,10 +101,10 @@ describe('downloads in progress', () => {
     assert.match(s.userMessage, /Running i2v-A14B now for a first result in about 2 min 10 s; the ti2v-5B result follows in about 25 min 38 s/);
   });
 
-  test('a long wait without a good alternative queues; past maxWaitSeconds it falls to an alternative', () => {
+  test('a long wait without a good alternative queues; past maxWaitTimeSeconds it falls to an alternative', () => {
     const statuses = { ...ALL_AVAILABLE, 't2v-A14B': downloading(2, 10) };
     assert.equal(plan({ modelType: 't2v-A14B' }, statuses).strategyType, 'queue_and_wait');
-    const s = plan({ modelType: 't2v-A14B', maxWaitSeconds: 600 }, statuses);
+    const s = plan({ modelType: 't2v-A14B', maxWaitTimeSeconds: 600 }, statuses);
     assert.equal(s.strategyType, 'alternative_model');
     const queue = s.fallbackOptions.filter((o) => o.type === 'queue_and_wait');
     assert.match(queue[1]!.whyNot!, /over the 10 min the request allows/);
@@ -172,9 +172,9 @@ describe('other failures', () => {
   test('a network error without a good alternative gives queue_and_wait with a 10 minute estimate', () => {
     const s = plan({ modelType: 't2v-A14B' }, ALL_AVAILABLE, { failureType: 'network_error', errorMessage: 'connect ECONNREFUSED 127.0.0.1:8188' });
     assert.equal(s.strategyType, 'queue_and_wait');
-    assert.equal(s.estimatedWaitTime!.estimatedSeconds, 600);
-    assert.equal(s.estimatedWaitTime!.confidence, 'low');
-    assert.match(s.estimatedWaitTime!.factors[0]!, /ECONNREFUSED/);
+    assert.equal(s.waitEstimate!.totalWaitTimeSeconds, 600);
+    assert.equal(s.waitEstimate!.confidence, 'low');
+    assert.match(s.waitEstimate!.factors[0]!, /ECONNREFUSED/);
   });
 
   for (const failureType of ['model_loading_failure', 'generation_pipeline_error', 'hardware_optimization_failure', 'system_resource_error'] as const) {
@@ -203,7 +203,7 @@ describe('user limits and policy', () => {
     const s = plan({ modelType: 't2v-A14B' }, ALL_AVAILABLE);
     assert.equal(s.strategyType, 'as_requested');
     assert.equal(s.model, 't2v-A14B');
-    assert.equal(s.estimatedSeconds, 120);
+    assert.equal(s.estimatedWaitTimeSeconds, 120);
   });
 
   test('allowAlternatives: false never suggests another model', () => {
@@ -212,11 +212,11 @@ describe('user limits and policy', () => {
     assert.equal(s.fallbackOptions[0]!.whyNot, 'the request does not allow alternative models');
   });
 
-  test('maxWaitSeconds rules out slower options', () => {
-    const s = plan({ modelType: 't2v-A14B', maxWaitSeconds: 200 }, NONE_AVAILABLE);
+  test('maxWaitTimeSeconds rules out slower options', () => {
+    const s = plan({ modelType: 't2v-A14B', maxWaitTimeSeconds: 200 }, NONE_AVAILABLE);
     assert.equal(s.strategyType, 'mock_generation');
     assert.match(s.fallbackOptions[1]!.whyNot!, /takes about 6 min 6 s, over the 3 min 20 s the request allows/);
-    const fast = plan({ modelType: 't2v-A14B', maxWaitSeconds: 400 }, NONE_AVAILABLE);
+    const fast = plan({ modelType: 't2v-A14B', maxWaitTimeSeconds: 400 }, NONE_AVAILABLE);
     assert.equal(fast.strategyType, 'download_and_retry');
   });
 
@@ -226,7 +226,7 @@ describe('user limits and policy', () => {
     for (const o of s.fallbackOptions.filter((x) => !x.chosen)) assert.ok(o.whyNot, `${o.type} says why it lost`);
     const chosen = s.fallbackOptions.find((o) => o.chosen)!;
     assert.equal(chosen.score, s.alternative!.compatibilityScore);
-    assert.equal(chosen.estimatedSeconds, s.estimatedSeconds);
+    assert.equal(chosen.estimatedSeconds, s.estimatedWaitTimeSeconds);
   });
 
   test('a configured policy replaces the default for its situation', () => {
@@ -237,7 +237,7 @@ describe('user limits and policy', () => {
 
   test('queued jobs ahead lengthen the wait', () => {
     const s = plan({ modelType: 't2v-A14B' }, ALL_AVAILABLE, { queueAhead: (m) => (m === 't2v-A14B' ? 3 : 0) });
-    assert.equal(s.estimatedSeconds, 3 * 300 + 120);
+    assert.equal(s.estimatedWaitTimeSeconds, 3 * 300 + 120);
   });
 
   test('an unknown model is a validation error, not "no alternatives"', () => {
@@ -255,7 +255,7 @@ describe('user limits and policy', () => {
     const seen = new Set<string>();
     seen.add(plan({ modelType: 'i2v-A14B', hasImage: true, quality: 'high' }, { ...ALL_AVAILABLE, 'i2v-A14B': 'missing' }).strategyType);
     seen.add(plan({ modelType: 't2v-A14B' }, NONE_AVAILABLE).strategyType);
-    seen.add(plan({ modelType: 't2v-A14B', maxWaitSeconds: 10 }, NONE_AVAILABLE).strategyType);
+    seen.add(plan({ modelType: 't2v-A14B', maxWaitTimeSeconds: 10 }, NONE_AVAILABLE).strategyType);
     seen.add(plan({ modelType: 't2v-A14B' }, { 't2v-A14B': 'available' }, { failureType: 'network_error' }).strategyType);
     seen.add(plan({ modelType: 't2v-A14B', resolution: '1920x1080' }, { 't2v-A14B': 'available' }, { failureType: 'vram_exhaustion' }).strategyType);
     seen.add(

@@ -113,7 +113,7 @@ test('ranking is deterministic: equal scores go to the available model, then hig
 test('each suggestion carries estimates, availability, performance difference and a reason', () => {
   const s = rank({ modelType: 'i2v-A14B', hasImage: true, quality: 'high' }).suggestions[0]!;
   assert.equal(s.vramRequirementGb, 6);
-  assert.ok(Math.abs(s.estimatedGenerationSeconds - 80 * 1.3) < 1e-9);
+  assert.ok(Math.abs(s.estimatedGenerationTimeSeconds - 80 * 1.3) < 1e-9);
   assert.equal(s.availabilityStatus, 'available');
   assert.ok(Math.abs(s.performanceDifference - (0.8 - 0.95) / 0.95) < 1e-12);
   assert.match(s.reason, /ti2v-5B scores 0\.73 for i2v-A14B: compatibility 0\.9, 1 of 3 capabilities shared/);

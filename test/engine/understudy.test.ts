@@ -27,7 +27,8 @@ test('a job for an installed model runs as requested and writes its output', asy
     const done = (await h.engine.get(job.id))!;
     assert.equal(done.output!.isPreview, false);
     assert.equal(done.output!.mediaType, 'image/gif');
-    assert.ok((await stat(done.output!.path)).size > 0);
+    assert.equal(done.output!.path, `outputs/${job.id}.gif`, 'relative to the artifacts dir, not one machine\'s absolute path');
+    assert.ok((await stat(h.engine.outputPath(done.output!))).size > 0);
     assert.deepEqual(kinds(done.timeline), ['accepted', 'planned', 'queued', 'estimate', 'started', 'succeeded', 'estimate'], 'the first promise, and the truth at the end');
     assert.ok(h.events.some((e) => e.type === 'job.progress' && e.jobId === job.id));
     assert.deepEqual(
@@ -159,7 +160,7 @@ test('a job past its deadline expires with the reason', async () => {
     const stuck = (await h.engine.submit({ model: 'ti2v-5B', prompt: 'hangs' })).job;
     await h.runUntil(async () => (await statusOf(h, stuck.id)) === 'running', 10_000);
     // Planned to finish in 300 s of queue + 80 s of generation, inside its 400 s; the hang ahead of it outlasts that.
-    const { job } = await h.engine.submit({ model: 'ti2v-5B', prompt: 'waits', maxWaitSeconds: 400 });
+    const { job } = await h.engine.submit({ model: 'ti2v-5B', prompt: 'waits', maxWaitTimeSeconds: 400 });
     assert.equal(job.plan.strategyType, 'as_requested');
     await h.runUntilEvent('job.expired', job.id, 600_000, 5000);
     const expired = (await h.engine.get(job.id))!;
@@ -198,7 +199,7 @@ test('bad input names the field; an impossible request is rejected with every re
     );
     await assert.rejects(h.engine.submit({ model: 'ti2v-5B', prompt: 'x', image: 'data:image/gif;base64,R0lGOD' }), (e: unknown) => isValidationError(e) && e.issues[0]!.field === 'image');
     await assert.rejects(
-      h.engine.submit({ model: 't2v-A14B', prompt: 'x', maxWaitSeconds: 5, allowMock: false, allowAlternatives: false }),
+      h.engine.submit({ model: 't2v-A14B', prompt: 'x', maxWaitTimeSeconds: 5, allowMock: false, allowAlternatives: false }),
       (e: unknown) => isPlanRejectedError(e) && /Nothing the request allows can deliver/.test(e.message),
     );
     assert.equal((await h.engine.list()).jobs.length, 0);
@@ -210,7 +211,7 @@ test('bad input names the field; an impossible request is rejected with every re
 test('a request nothing real can serve gets a labelled preview', async () => {
   const h = await startEngine({}, { installed: [] });
   try {
-    const { job } = await h.engine.submit({ model: 't2v-A14B', prompt: 'x', maxWaitSeconds: 60 });
+    const { job } = await h.engine.submit({ model: 't2v-A14B', prompt: 'x', maxWaitTimeSeconds: 60 });
     assert.equal(job.plan.strategyType, 'mock_generation');
     assert.equal(job.modelUsed, 'preview');
     await h.runUntil(async () => (await statusOf(h, job.id)) === 'succeeded');
@@ -270,7 +271,7 @@ test('queued jobs ahead lengthen the estimate of a new request', async () => {
     // The first runs, the second is queued: a third waits behind both, each at its own generation time (ti2v-5B's
     // catalog 80 s until measured), not the reference's fixed 300 s a position.
     const third = await h.engine.submit({ model: 'ti2v-5B', prompt: 'three' });
-    const added = third.job.plan.estimatedSeconds - first.job.plan.estimatedSeconds;
+    const added = third.job.plan.estimatedWaitTimeSeconds - first.job.plan.estimatedWaitTimeSeconds;
     assert.ok(Math.abs(added - 2 * 80) < 1, `${added}`);
     assert.ok(third.estimate && first.estimate);
     assert.ok(Math.abs((third.estimate.resultAt! - first.estimate.resultAt!) / 1000 - 2 * 80) < 1);

@@ -25,9 +25,9 @@ describe('generations', () => {
     assert.equal(response.headers.get('location'), `/v1/generations/${body.id as string}`);
     assert.equal(body.status, 'queued');
     assert.equal(body.queuePosition, 1);
-    assert.equal(body.plan.strategy, 'as_requested');
+    assert.equal(body.plan.strategyType, 'as_requested');
     assert.equal(body.plan.model, 'ti2v-5B');
-    for (const key of ['confidence', 'userMessage', 'estimatedWaitSeconds', 'requirementsAdjustments', 'fallbackOptions']) assert.ok(key in body.plan, key);
+    for (const key of ['confidenceScore', 'userMessage', 'estimatedWaitTimeSeconds', 'requirementsAdjustments', 'fallbackOptions']) assert.ok(key in body.plan, key);
     const estimate = body.estimate as { estimatedAt: number; startAt: number; resultAt: number; confidence: string };
     assert.ok(estimate.resultAt > estimate.estimatedAt && estimate.startAt <= estimate.resultAt, 'the first promise comes with the 202');
     await waitForFinal(service, body.id as string);
@@ -41,8 +41,8 @@ describe('generations', () => {
   test('a missing model is planned around: the plan names the download and why the alternative lost', async () => {
     const response = await service.request('/v1/generations', { method: 'POST', json: { model: 't2v-A14B', prompt: 'a red fox' } });
     assert.equal(response.status, 202);
-    const body = (await response.json()) as { id: string; status: string; queuePosition: number | null; plan: { strategy: string; fallbackOptions: Array<{ type: string; chosen: boolean; whyNot?: string }> } };
-    assert.equal(body.plan.strategy, 'download_and_retry');
+    const body = (await response.json()) as { id: string; status: string; queuePosition: number | null; plan: { strategyType: string; fallbackOptions: Array<{ type: string; chosen: boolean; whyNot?: string }> } };
+    assert.equal(body.plan.strategyType, 'download_and_retry');
     assert.equal(body.status, 'waiting_for_model');
     assert.equal(body.queuePosition, null);
     assert.ok(body.plan.fallbackOptions.some((o) => !o.chosen && o.whyNot));
@@ -119,7 +119,7 @@ describe('generations', () => {
   test('a plan that nothing allowed can deliver is a 422 with every option and why', async () => {
     const response = await service.request('/v1/generations', {
       method: 'POST',
-      json: { model: 't2v-A14B', prompt: 'x', allowAlternatives: false, allowMock: false, maxWaitSeconds: 1 },
+      json: { model: 't2v-A14B', prompt: 'x', allowAlternatives: false, allowMock: false, maxWaitTimeSeconds: 1 },
     });
     assert.equal(response.status, 422);
     const { error } = (await response.json()) as ErrorBody & { error: { plan: { strategyType: string; fallbackOptions: unknown[] } } };

@@ -43,9 +43,9 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
   });
 
   test('wait-time estimates a download with its reasons', async () => {
-    const wait = await json<{ modelId: string; estimatedSeconds: number; confidence: string; factors: string[] }>('/v1/models/t2v-A14B/wait-time');
+    const wait = await json<{ modelId: string; totalWaitTimeSeconds: number; confidence: string; factors: string[] }>('/v1/models/t2v-A14B/wait-time');
     assert.equal(wait.modelId, 't2v-A14B');
-    assert.ok(wait.estimatedSeconds > 0);
+    assert.ok(wait.totalWaitTimeSeconds > 0);
     assert.ok(wait.factors.length > 0);
     assert.equal((await service.request('/v1/models/sora/wait-time')).status, 404);
   });
@@ -79,8 +79,8 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
   });
 
   test('GET /v1/health checks the machine; recovery stats and reset answer statistics', async () => {
-    const health = await json<{ overall: string; checkedAt: number }>('/v1/health');
-    assert.ok(['healthy', 'degraded', 'critical'].includes(health.overall));
+    const health = await json<{ overallStatus: string; lastCheckTimestamp: number }>('/v1/health');
+    assert.ok(['healthy', 'degraded', 'critical'].includes(health.overallStatus));
     const stats = await json<{ totalAttempts: number; successRate: number }>('/v1/recovery/stats');
     assert.equal(typeof stats.totalAttempts, 'number');
     const reset = await json<{ totalAttempts: number; mockModeActive: boolean }>('/v1/recovery/reset', { method: 'POST' });
@@ -127,19 +127,32 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
     }
     const body = doc.paths['/v1/generations']!.post!.requestBody!.content['application/json']!.schema;
     assert.deepEqual(body.required, ['model']);
-    for (const field of ['prompt', 'image', 'resolution', 'quality', 'numFrames', 'maxWaitSeconds', 'allowMock']) assert.ok(field in body.properties, field);
+    for (const field of ['prompt', 'image', 'resolution', 'quality', 'numFrames', 'maxWaitTimeSeconds', 'allowMock']) assert.ok(field in body.properties, field);
 
     const docs = await service.request('/docs');
     assert.equal(docs.status, 200);
     assert.match(docs.headers.get('content-type') ?? '', /^text\/html/);
     const html = await docs.text();
     assert.match(html, /\/v1\/generations\/\{id\}\/output/);
-    assert.match(html, /maxWaitSeconds/);
+    assert.match(html, /maxWaitTimeSeconds/);
+  });
+
+  test('GET /v1/workers shows this process as the one worker of the embedded store, with its backend', async () => {
+    const { workers } = await json<{ workers: Array<{ workerId: string; backends: Array<{ backendId: string; slots: number; busy: number; installed: string[]; vramTotalGb: number }> }> }>('/v1/workers');
+    assert.equal(workers.length, 1);
+    const [backend] = workers[0]!.backends;
+    assert.equal(backend!.backendId, 'simulated-gpu');
+    assert.equal(backend!.slots, 1);
+    assert.deepEqual(backend!.installed, ['ti2v-5B']);
+    assert.equal(backend!.vramTotalGb, 24);
   });
 
   test('/healthz and /readyz answer; an unknown route is a JSON 404', async () => {
     assert.deepEqual(await json('/healthz'), { status: 'ok' });
-    assert.deepEqual(await json('/readyz'), { status: 'ready' });
+    assert.deepEqual(await json('/readyz'), {
+      status: 'ready',
+      store: { kind: 'sqlite', location: `${service.dataDir}/understudy.db`, reachable: true, volatile: false, problems: [] },
+    });
     const missing = await service.request('/v2/nothing');
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as ErrorBody).error.code, 'route_not_found');

@@ -132,7 +132,7 @@ describe('the service process and the CLI', () => {
     await writeFile(image, Buffer.from(PNG, 'base64'));
     const submitted = await cli(['--url', url, '--json', 'submit', '--model', 'ti2v-5B', '--prompt', 'the pixel, moving', '--image', image, '--detach']);
     assert.equal(submitted.code, 0, submitted.stderr);
-    assert.equal((JSON.parse(submitted.stdout) as { plan: { strategy: string } }).plan.strategy, 'as_requested');
+    assert.equal((JSON.parse(submitted.stdout) as { plan: { strategyType: string } }).plan.strategyType, 'as_requested');
 
     const missing = await cli(['--url', url, 'submit', '--model', 'ti2v-5B', '--image', join(dataDir, 'missing.png')]);
     assert.equal(missing.code, 2);
@@ -159,12 +159,14 @@ describe('the service process and the CLI', () => {
     assert.equal(unreachable.code, 3);
     assert.match(unreachable.stderr, /cannot reach the Understudy server/);
 
+    // Cancelled first, while its model still downloads (about 7 s), so that a slow CLI start cannot let it run.
     const waiting = JSON.parse((await cli(['--url', url, '--json', 'submit', '--model', 'i2v-A14B', '--image', image, '--no-alternatives', '--detach'])).stdout) as { id: string };
+    const cancelled = await cli(['--url', url, 'cancel', waiting.id]);
+    assert.match(cancelled.stdout, /cancelled/);
     const job = await cli(['--url', url, 'job', waiting.id]);
     assert.equal(job.code, 0);
     assert.match(job.stdout, new RegExp(`generation ${waiting.id}`));
-    const cancelled = await cli(['--url', url, 'cancel', waiting.id]);
-    assert.match(cancelled.stdout, /cancelled/);
+    assert.match(job.stdout, /cancelled/);
     const again = await cli(['--url', url, 'cancel', waiting.id]);
     assert.equal(again.code, 8);
   });

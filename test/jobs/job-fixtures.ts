@@ -60,11 +60,11 @@ export function planFor(model: string, req: GenerationRequirements): FallbackStr
     situation: 'available',
     model,
     recommendedAction: `run ${model} as requested`,
-    estimatedSeconds: 120,
+    estimatedWaitTimeSeconds: 120,
     userMessage: `${model} is ready; result in about 2 min.`,
     canQueueRequest: true,
     queueRequestedModel: false,
-    confidence: 0.95,
+    confidenceScore: 0.95,
     fallbackOptions: [],
     requirementsAdjustments: [],
     requirements: req,
@@ -77,6 +77,7 @@ export interface JobSpec {
   id?: string;
   model?: string;
   priority?: Priority;
+  /** The requirements' maxWaitTimeSeconds. */
   maxWaitSeconds?: number;
   acceptedAt?: number;
   maxAttempts?: number;
@@ -87,7 +88,7 @@ export function newJob(spec: JobSpec = {}): NewJob {
   const model = spec.model ?? 't2v-A14B';
   const req = requirements(model, {
     priority: spec.priority ?? 'normal',
-    ...(spec.maxWaitSeconds !== undefined ? { maxWaitSeconds: spec.maxWaitSeconds } : {}),
+    ...(spec.maxWaitSeconds !== undefined ? { maxWaitTimeSeconds: spec.maxWaitSeconds } : {}),
   });
   const job: NewJob = { request: { prompt: `a video for ${spec.id ?? model}`, requirements: req }, plan: planFor(model, req) };
   if (spec.id !== undefined) job.id = spec.id;

@@ -123,7 +123,7 @@ void describe('recovery chains', () => {
     assert.equal(result.recovered, false);
     assert.equal(result.mockMode, false);
     assert.deepEqual(
-      result.attempts.map((a) => [a.action, a.success, a.error]),
+      result.attempts.map((a) => [a.action, a.success, a.errorMessage]),
       [
         ['clear_gpu_cache', false, 'freeGpuMemory failed'],
         ['restart_pipeline', false, 'restartPipeline failed'],
@@ -158,12 +158,12 @@ void describe('recovery chains', () => {
       {
         failureType: 'vram_exhaustion',
         action: 'clear_gpu_cache',
-        startedAt: start,
+        timestamp: start,
         endedAt: start,
         success: true,
-        error: null,
+        errorMessage: null,
         errorKind: null,
-        durationMs: 0,
+        recoveryTimeSeconds: 0,
         context: {
           trigger: 'failure',
           failureMessage: 'CUDA out of memory',
@@ -192,7 +192,7 @@ void describe('recovery actions', () => {
     const { system } = setup({ behaviours: {} });
     const result = await system.handleFailure('model_loading_failure', 'missing', CONTEXT);
     assert.deepEqual(
-      result.attempts.map((a) => [a.action, a.error, a.errorKind]),
+      result.attempts.map((a) => [a.action, a.errorMessage, a.errorKind]),
       [
         ['clear_gpu_cache', 'not supported by gpu-1', 'not_supported'],
         ['retry_model_download', 'not supported by gpu-1', 'not_supported'],
@@ -207,7 +207,7 @@ void describe('recovery actions', () => {
     const other = new FakeTarget('comfy-2', clock, { restartPipeline: 'ok' });
     const result = await system.handleFailure('generation_pipeline_error', 'crash', { target: other });
     assert.deepEqual(
-      result.attempts.map((a) => [a.action, a.error]),
+      result.attempts.map((a) => [a.action, a.errorMessage]),
       [
         ['clear_gpu_cache', 'not supported by comfy-2'],
         ['restart_pipeline', null],
@@ -220,7 +220,7 @@ void describe('recovery actions', () => {
     const { system } = setup({ withTarget: false, config: { maxRecoveryAttempts: 5 } });
     const result = await system.handleFailure('network_error', 'ECONNREFUSED');
     assert.deepEqual(
-      result.attempts.map((a) => [a.action, a.error, a.errorKind]),
+      result.attempts.map((a) => [a.action, a.errorMessage, a.errorKind]),
       [
         ['retry_model_download', 'no recovery target (backend) to act on', 'unavailable'],
         ['fallback_to_mock', null, null],
@@ -257,10 +257,10 @@ void describe('recovery actions', () => {
     await clock.advance(1);
     const result = await pending;
     assert.deepEqual(
-      result.attempts.map((a) => [a.action, a.success, a.error, a.errorKind, a.durationMs]),
+      result.attempts.map((a) => [a.action, a.success, a.errorMessage, a.errorKind, a.recoveryTimeSeconds]),
       [
         ['clear_gpu_cache', false, 'freeGpuMemory failed', 'rejected', 0],
-        ['restart_pipeline', false, 'timed out after 180 s', 'timed_out', 180_000],
+        ['restart_pipeline', false, 'timed out after 180 s', 'timed_out', 180],
         ['apply_vram_optimization', true, null, null, 0],
       ],
     );
@@ -293,13 +293,13 @@ void describe('recovery actions', () => {
     const config: RecoveryConfig = { chains: { vram_exhaustion: ['reduce_generation_params'] } };
     const noLadder = setup({ config });
     assert.equal(
-      (await noLadder.system.handleFailure('vram_exhaustion', 'oom')).attempts[0]?.error,
+      (await noLadder.system.handleFailure('vram_exhaustion', 'oom')).attempts[0]?.errorMessage,
       'no reduction ladder was given to the recovery system',
     );
     for (const reduce of [() => null, () => ({ settings: TO_720P.settings, adjustments: [] })]) {
       const exhausted = setup({ config, reduce });
       assert.equal(
-        (await exhausted.system.handleFailure('vram_exhaustion', 'oom')).attempts[0]?.error,
+        (await exhausted.system.handleFailure('vram_exhaustion', 'oom')).attempts[0]?.errorMessage,
         'the generation settings cannot be reduced any further',
       );
     }
@@ -310,12 +310,12 @@ void describe('recovery actions', () => {
     const config: RecoveryConfig = { chains: { system_resource_error: ['system_health_check'] } };
     const critical = setup({ probe, config, behaviours: { checkHealth: 'ok' } });
     assert.equal(
-      (await critical.system.handleFailure('system_resource_error', 'x')).attempts[0]?.error,
+      (await critical.system.handleFailure('system_resource_error', 'x')).attempts[0]?.errorMessage,
       'machine health is critical (CPU use at 99 % (critical above 95 %))',
     );
     const unhealthy = setup({ config, behaviours: { checkHealth: 'fail' } });
     assert.equal(
-      (await unhealthy.system.handleFailure('system_resource_error', 'x')).attempts[0]?.error,
+      (await unhealthy.system.handleFailure('system_resource_error', 'x')).attempts[0]?.errorMessage,
       'gpu-1 is unhealthy (checkHealth failed)',
     );
     const fine = setup({ config, behaviours: {} });
@@ -375,7 +375,7 @@ void describe('model download retries', () => {
         [2, 11_000, 'read ECONNRESET'],
       ],
     );
-    assert.equal(result.attempts[0]?.durationMs, 16_500);
+    assert.equal(result.attempts[0]?.recoveryTimeSeconds, 16.5);
   });
 
   void test('gives up after the configured tries', async () => {
@@ -386,8 +386,8 @@ void describe('model download retries', () => {
     });
     const result = await runOnClock(clock, system.handleFailure('network_error', NETWORK_DROP, CONTEXT));
     assert.equal(target.calls.length, 3);
-    assert.equal(result.attempts[0]?.error, 'download of t2v-A14B failed after 3 tries: read ECONNRESET');
-    assert.equal(result.attempts[0]?.durationMs, 15_000);
+    assert.equal(result.attempts[0]?.errorMessage, 'download of t2v-A14B failed after 3 tries: read ECONNRESET');
+    assert.equal(result.attempts[0]?.recoveryTimeSeconds, 15);
   });
 
   void test('does not retry what cannot succeed by retrying (disk full)', async () => {
@@ -398,13 +398,13 @@ void describe('model download retries', () => {
     });
     const result = await system.handleFailure('model_loading_failure', 'missing', CONTEXT);
     assert.equal(target.calls.length, 1);
-    assert.match(result.attempts[0]?.error ?? '', /not retryable \(system_resource_error\)/);
+    assert.match(result.attempts[0]?.errorMessage ?? '', /not retryable \(system_resource_error\)/);
   });
 
   void test('needs a model id', async () => {
     const { system } = setup({ behaviours: { ensureModelDownloaded: 'ok' } });
     const result = await system.handleFailure('network_error', 'ECONNRESET');
-    assert.equal(result.attempts[0]?.error, 'no model named in the failure context');
+    assert.equal(result.attempts[0]?.errorMessage, 'no model named in the failure context');
   });
 
   void test('the action timeout also stops a download waiting between tries', async () => {
@@ -415,7 +415,7 @@ void describe('model download retries', () => {
     });
     const result = await runOnClock(clock, system.handleFailure('network_error', NETWORK_DROP, CONTEXT));
     assert.equal(target.calls.length, 2, 'tries at 0 s and 5 s; the third would start at 15 s');
-    assert.equal(result.attempts[0]?.error, 'timed out after 8 s');
+    assert.equal(result.attempts[0]?.errorMessage, 'timed out after 8 s');
     assert.equal(clock.pendingTimers, 0);
   });
 });
@@ -629,8 +629,34 @@ void describe('health monitoring', () => {
     const probe = new FakeProbe({ ...healthyReading(), memoryPercent: 80.1 });
     const { system } = monitored(probe);
     const status = await system.getSystemHealthStatus();
-    assert.equal(status.overall, 'degraded');
+    assert.equal(status.overallStatus, 'degraded');
     assert.deepEqual(status.issues, ['Memory use at 80.1 % (high above 80 %)']);
+  });
+
+  void test('model loading and the pipeline count as not working while recovery left them unrepaired', async () => {
+    const { system } = setup({ ...outcomes(['restart_pipeline']), config: WHOLE_CHAIN });
+    const before = await system.getSystemHealthStatus();
+    assert.equal(before.modelLoadingFunctional, true);
+    assert.equal(before.generationPipelineFunctional, true);
+
+    // Every real repair of a model loading failure fails; only the preview stands in: loading is not working.
+    const loading = await system.handleFailure('model_loading_failure', new Error('weights missing'), CONTEXT);
+    assert.equal(loading.action, 'fallback_to_mock');
+    let status = await system.getSystemHealthStatus();
+    assert.equal(status.modelLoadingFunctional, false);
+    assert.equal(status.generationPipelineFunctional, true);
+    assert.equal(status.overallStatus, 'degraded');
+    assert.match(status.issues.join('; '), /Model loading is not working: model_loading_failure on gpu-1 \(t2v-A14B\) not repaired/);
+
+    // A pipeline error that restart_pipeline repairs leaves the pipeline working.
+    assert.equal((await system.handleFailure('generation_pipeline_error', 'process exited with code 1', CONTEXT)).action, 'restart_pipeline');
+    assert.equal((await system.getSystemHealthStatus()).generationPipelineFunctional, true);
+
+    // Work succeeding on the backend shows loading works again.
+    system.recordSuccess('gpu-1', 't2v-A14B');
+    status = await system.getSystemHealthStatus();
+    assert.equal(status.modelLoadingFunctional, true);
+    assert.equal(status.overallStatus, 'healthy');
   });
 
   void test('healthy readings start nothing; each check ends with a system_status event', async () => {

@@ -48,19 +48,19 @@ void describe('assessHealth thresholds at their edges', () => {
   ];
   for (const [name, reading, overall] of EDGES) {
     void test(`${name} → ${overall}`, () => {
-      assert.equal(assessHealth(reading, DEFAULT_HEALTH_THRESHOLDS, AT).overall, overall);
+      assert.equal(assessHealth(reading, DEFAULT_HEALTH_THRESHOLDS, AT).overallStatus, overall);
     });
   }
 
   void test('no GPU is fine when requireGpu is false', () => {
     const thresholds = parseHealthThresholds({ requireGpu: false });
-    assert.equal(assessHealth(inputs({ vram: null, gpuAvailable: false }), thresholds, AT).overall, 'healthy');
+    assert.equal(assessHealth(inputs({ vram: null, gpuAvailable: false }), thresholds, AT).overallStatus, 'healthy');
   });
 
   void test('unreadable values are left out of the verdict', () => {
     const status = assessHealth(inputs({ cpuPercent: null, memoryPercent: null, diskFreeBytes: null }), DEFAULT_HEALTH_THRESHOLDS, AT);
-    assert.equal(status.overall, 'healthy');
-    assert.equal(status.cpuPercent, null);
+    assert.equal(status.overallStatus, 'healthy');
+    assert.equal(status.cpuUsagePercent, null);
   });
 });
 
@@ -71,7 +71,7 @@ void describe('assessHealth report', () => {
       DEFAULT_HEALTH_THRESHOLDS,
       AT,
     );
-    assert.equal(status.overall, 'critical');
+    assert.equal(status.overallStatus, 'critical');
     assert.deepEqual(status.issues, [
       'CPU use at 96 % (critical above 95 %)',
       'Memory use at 85 % (high above 80 %)',
@@ -86,7 +86,7 @@ void describe('assessHealth report', () => {
       ],
     );
     assert.equal(status.recommendations.length, 3);
-    assert.equal(status.checkedAt, AT);
+    assert.equal(status.lastCheckTimestamp, AT);
   });
 
   void test('VRAM is reported for the fullest GPU', () => {
@@ -100,8 +100,37 @@ void describe('assessHealth report', () => {
       DEFAULT_HEALTH_THRESHOLDS,
       AT,
     );
-    assert.deepEqual(status.vram, { device: 'GPU 1', usedGb: 22, totalGb: 24, percent: 91.67 });
+    assert.deepEqual(status.vram, { device: 'GPU 1', usedGb: 22, totalGb: 24 });
+    assert.equal(status.vramUsagePercent, 91.67);
     assert.deepEqual(status.issues, ['GPU memory on GPU 1 at 91.67 % (high above 90 %)']);
+  });
+
+  void test('the reference fields: usage percentages, functional flags and the time of the check', () => {
+    const status = assessHealth(inputs({ cpuPercent: 12, memoryPercent: 34 }), DEFAULT_HEALTH_THRESHOLDS, AT);
+    assert.equal(status.cpuUsagePercent, 12);
+    assert.equal(status.memoryUsagePercent, 34);
+    assert.equal(status.modelLoadingFunctional, true);
+    assert.equal(status.generationPipelineFunctional, true);
+    assert.equal(status.lastCheckTimestamp, AT);
+  });
+
+  void test('model loading or a pipeline that recovery left broken is reported, degraded, with what to do', () => {
+    const status = assessHealth(
+      inputs({ modelLoadingProblem: 'model_loading_failure on gpu-1 not repaired', generationPipelineProblem: 'generation_pipeline_error not repaired' }),
+      DEFAULT_HEALTH_THRESHOLDS,
+      AT,
+    );
+    assert.equal(status.modelLoadingFunctional, false);
+    assert.equal(status.generationPipelineFunctional, false);
+    assert.equal(status.overallStatus, 'degraded');
+    assert.deepEqual(
+      status.findings.map((f) => [f.resource, f.level]),
+      [
+        ['model_loading', 'high'],
+        ['generation_pipeline', 'high'],
+      ],
+    );
+    assert.match(status.issues[0]!, /^Model loading is not working: model_loading_failure on gpu-1 not repaired/);
   });
 
   void test('thresholds are validated and named', () => {

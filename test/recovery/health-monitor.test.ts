@@ -18,8 +18,9 @@ void describe('HealthMonitor.check', () => {
   void test('converts nvidia-smi MiB into GiB and a percent', async () => {
     const { m, seen } = monitor();
     const status = await m.check();
-    assert.equal(status.overall, 'healthy');
-    assert.deepEqual(status.vram, { device: 'GPU 0 (NVIDIA GeForce RTX 4090)', usedGb: 2, totalGb: 24, percent: 8.33 });
+    assert.equal(status.overallStatus, 'healthy');
+    assert.deepEqual(status.vram, { device: 'GPU 0 (NVIDIA GeForce RTX 4090)', usedGb: 2, totalGb: 24 });
+    assert.equal(status.vramUsagePercent, 8.33);
     assert.equal(status.gpuAvailable, true);
     assert.equal(seen.length, 1);
     assert.equal(m.latest, status);
@@ -28,9 +29,9 @@ void describe('HealthMonitor.check', () => {
   void test('VRAM edges through the MiB conversion: 90 % healthy, 90.1 % high', async () => {
     const probe = new FakeProbe(readingWithVram(90));
     const { m } = monitor(probe);
-    assert.equal((await m.check()).overall, 'healthy');
+    assert.equal((await m.check()).overallStatus, 'healthy');
     probe.reading = readingWithVram(90.1);
-    assert.equal((await m.check()).overall, 'degraded');
+    assert.equal((await m.check()).overallStatus, 'degraded');
   });
 
   void test('backend-reported VRAM replaces nvidia-smi figures', async () => {
@@ -39,13 +40,14 @@ void describe('HealthMonitor.check', () => {
     };
     const { m } = monitor(new FakeProbe(), reporter);
     const status = await m.check();
-    assert.deepEqual(status.vram, { device: 'cuda:0 NVIDIA GeForce RTX 4090', usedGb: 22.5, totalGb: 24, percent: 93.75 });
-    assert.equal(status.overall, 'degraded');
+    assert.deepEqual(status.vram, { device: 'cuda:0 NVIDIA GeForce RTX 4090', usedGb: 22.5, totalGb: 24 });
+    assert.equal(status.vramUsagePercent, 93.75);
+    assert.equal(status.overallStatus, 'degraded');
   });
 
   void test('a reporter with nothing to say falls back to nvidia-smi', async () => {
     const { m } = monitor(new FakeProbe(), { readVram: () => Promise.resolve(null) });
-    assert.equal((await m.check()).vram?.percent, 8.33);
+    assert.equal((await m.check()).vramUsagePercent, 8.33);
   });
 
   void test('no nvidia-smi and no reporter: no GPU, critical for a GPU backend', async () => {
@@ -53,14 +55,14 @@ void describe('HealthMonitor.check', () => {
     const status = await m.check();
     assert.equal(status.gpuAvailable, false);
     assert.equal(status.vram, null);
-    assert.equal(status.overall, 'critical');
+    assert.equal(status.overallStatus, 'critical');
     assert.deepEqual(status.issues, ['No GPU available: nvidia-smi not found']);
   });
 
   void test('a probe that throws gives a degraded status saying so', async () => {
     const { m } = monitor({ read: () => Promise.reject(new Error('statfs failed')) });
     const status = await m.check();
-    assert.equal(status.overall, 'degraded');
+    assert.equal(status.overallStatus, 'degraded');
     assert.deepEqual(status.issues, ['Health could not be read: statfs failed']);
   });
 });
@@ -72,7 +74,7 @@ void describe('HealthMonitor periodic checks', () => {
     const handled: number[] = [];
     const start = clock.now();
     m.start(60_000, (s) => {
-      handled.push(s.checkedAt - start);
+      handled.push(s.lastCheckTimestamp - start);
       return Promise.resolve();
     });
     assert.equal(m.running, true);

@@ -56,13 +56,14 @@ test('estimateWaitTime counts the queue ahead; a failing availability source giv
   await manager.queueRequestForDownloadingModel('t2v-A14B');
   const w = await manager.estimateWaitTime('t2v-A14B');
   assert.equal(w.queuePosition, 2);
-  assert.ok(Math.abs(w.estimatedSeconds - (245.76 + 300)) < 1e-6);
+  assert.ok(Math.abs(w.totalWaitTimeSeconds - (245.76 + 300)) < 1e-6);
   const broken = new IntelligentFallbackManager({
     availability: { snapshot: () => Promise.reject(new Error('disk scan failed')) },
     clock: new ManualClock(),
   });
   const fallback = await broken.estimateWaitTime('t2v-A14B');
-  assert.equal(fallback.estimatedSeconds, 900);
+  assert.equal(fallback.totalWaitTimeSeconds, 900);
+  assert.equal(fallback.queuePosition, null, 'no position is made up when estimation fails');
   assert.equal(fallback.confidence, 'low');
   assert.match(fallback.factors[0]!, /disk scan failed/);
 });
@@ -77,6 +78,13 @@ test('the queue orders by priority then arrival, 1-based, and reports status', a
   assert.deepEqual([a.queuePosition, b.queuePosition, c.queuePosition], [1, 1, 1]);
   const d = await manager.queueRequestForDownloadingModel('t2v-A14B', { priority: 'normal' });
   assert.equal(d.queuePosition, 3);
+  // The reference's QueueResult: success, requestId, queuePosition, estimatedWaitTime(Seconds), message, error.
+  assert.equal(d.success, true);
+  assert.equal(typeof d.requestId, 'string');
+  assert.equal(d.estimatedWaitTimeSeconds, d.waitEstimate!.totalWaitTimeSeconds);
+  assert.ok(d.estimatedWaitTimeSeconds! > 0);
+  assert.match(d.message, /^Queued for t2v-A14B at position 3; it can start in about /);
+  assert.equal(d.error, undefined);
   const status = await manager.getQueueStatus();
   assert.equal(status.totalQueuedRequests, 4);
   assert.deepEqual(status.queueByModel, { 't2v-A14B': 3, 'i2v-A14B': 1 });
@@ -92,6 +100,8 @@ test('a full queue refuses with a clear error', async () => {
   const third = await manager.queueRequestForDownloadingModel('t2v-A14B');
   assert.equal(third.success, false);
   assert.match(third.error!, /queue is full: 2 of 2 requests queued/);
+  assert.match(third.message, /^Not queued: queue is full/);
+  assert.equal(third.requestId, undefined);
   const queue = new InMemoryRequestQueue({ maxSize: 0 });
   await assert.rejects(queue.enqueue({ requestId: 'x', modelId: 'm', requirements: {} as never, priority: 'low', queuedAt: 0, expiresAt: 1 }), isQueueFullError);
 });

@@ -1,8 +1,8 @@
 /** How a job is laid out in SQLite rows, and how rows become jobs. */
 import { PRIORITIES, type Priority } from '../../core/vocabulary.js';
 import type { Job, JobError, JobOutput, JobRequest, JobState, TimelineEntry, TimelineKind } from '../../runtime/job.js';
-import { InvalidCursorError } from '../../runtime/job-store-errors.js';
 import type { JobFacts } from '../../runtime/job-transitions.js';
+import { upgradeLegacyNames } from '../../core/legacy-record-names.js';
 
 /** A row of the `jobs` table. */
 export interface JobRow {
@@ -75,6 +75,7 @@ export function timelineEntryOf(t: TimelineRow): TimelineEntry {
 /** A row and its timeline as a job. */
 export function toJob(row: JobRow, timeline: TimelineEntry[]): Job {
   const body = JSON.parse(row.body) as JobBody;
+  const { request, plan } = upgradeLegacyNames(body.request, body.plan);
   const job: Job = {
     id: row.id,
     sequence: row.seq,
@@ -82,8 +83,8 @@ export function toJob(row: JobRow, timeline: TimelineEntry[]): Job {
     requestedModel: body.requestedModel,
     modelUsed: row.model_used,
     waitingFor: row.waiting_for,
-    request: body.request,
-    plan: body.plan,
+    request,
+    plan,
     priority: PRIORITIES[row.priority_rank] as Priority,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -100,11 +101,4 @@ export function toJob(row: JobRow, timeline: TimelineEntry[]): Job {
   if (body.parentJobId !== undefined) job.parentJobId = body.parentJobId;
   if (body.hybridOf !== undefined) job.hybridOf = body.hybridOf;
   return job;
-}
-
-/** A `nextCursor` of list() as the sequence number it stands for. */
-export function parseCursor(cursor: string): number {
-  const seq = Number(cursor);
-  if (!/^\d+$/.test(cursor) || !Number.isSafeInteger(seq)) throw new InvalidCursorError(cursor);
-  return seq;
 }

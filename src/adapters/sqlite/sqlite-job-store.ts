@@ -1,12 +1,13 @@
 // Over 400 lines for one reason: each of the job-store port's methods is one transaction here that persists a lifecycle decision.
 import { v7 as timeOrderedUuid } from 'uuid';
 import type { Clock } from '../../core/clock.js';
-import { effectiveRank, laneAhead } from '../../core/queue-ordering.js';
+import { chooseWithAffinity, effectiveRank, queuedAhead } from '../../core/queue-ordering.js';
 import { PRIORITIES, type Priority } from '../../core/vocabulary.js';
 import { JOB_STATES, WAITING_JOB_STATES, type Job, type JobError, type JobLease, type JobOutput, type JobState, type NewJob, type TimelineEntry } from '../../runtime/job.js';
 import {
   JOB_STORE_DEFAULTS,
   JobAlreadyExistsError,
+  parseSequenceCursor,
   type ClaimOptions,
   type ExpireOptions,
   type FailOptions,
@@ -37,7 +38,7 @@ import {
 import { SystemClock } from '../system-clock.js';
 import { BatchedWrites } from './batched-writes.js';
 import { JobDatabase } from './job-database.js';
-import { factsOf, parseCursor, toJob, type JobBody, type JobRow } from './job-rows.js';
+import { factsOf, toJob, type JobBody, type JobRow } from './job-rows.js';
 import type { FileSync } from './log-file-sync.js';
 
 export type { FileSync } from './log-file-sync.js';
@@ -197,7 +198,7 @@ export class SqliteJobStore implements JobStore {
     const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 50)), 1000);
     const states = options.status === undefined ? JOB_STATES : typeof options.status === 'string' ? [options.status] : options.status;
     const newestFirst = options.order === 'newest_first';
-    const cursor = options.cursor === undefined ? undefined : parseCursor(options.cursor);
+    const cursor = options.cursor === undefined ? undefined : parseSequenceCursor(options.cursor);
     return this.db.read(() => {
       const params = { states: JSON.stringify(states), limit: limit + 1 };
       const rows = (
@@ -221,7 +222,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   /**
-   * Counts, lane by lane, the oldest jobs that are ahead (see {@link laneAhead}) with index ranges: for a job just
+   * Counts, lane by lane, the oldest jobs that are ahead (see {@link queuedAhead}) with index ranges: for a job just
    * accepted that reads the lane totals and the few jobs old enough to have aged past it, however long the queue.
    */
   async queuePosition(id: string, now = this.clock.now()): Promise<number | null> {
@@ -229,19 +230,13 @@ export class SqliteJobStore implements JobStore {
       const row = this.db.requireRow(id);
       if (row.status !== 'queued') return null;
       const rank = effectiveRank({ priority: PRIORITIES[row.priority_rank] as Priority, queuedAt: row.created_at, sequence: row.seq }, now, this.agingSeconds);
-      let ahead = 0;
-      for (let lane = 0; lane < PRIORITIES.length; lane++) {
-        const { allUpTo, tiedUpTo } = laneAhead(lane, rank, now, this.agingSeconds);
-        if (tiedUpTo === -Infinity) continue; // then allUpTo is -Infinity too: none of this lane is ahead
-        const total = (this.db.sql.laneTotal.get({ lane }) as { n: number }).n;
-        if (allUpTo === Infinity) {
-          ahead += total;
-          continue;
-        }
-        const before = total - (this.db.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number }).n;
-        const tied = tiedUpTo === Infinity ? before : Math.min(this.countLaneUpTo(lane, tiedUpTo), before);
-        ahead += Math.max(this.countLaneUpTo(lane, allUpTo), tied);
-      }
+      const ahead = queuedAhead(rank, now, this.agingSeconds, PRIORITIES.length, (lane) => ({
+        total: () => (this.db.sql.laneTotal.get({ lane }) as { n: number }).n,
+        before: () =>
+          (this.db.sql.laneTotal.get({ lane }) as { n: number }).n -
+          (this.db.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number }).n,
+        upTo: (upTo) => (this.db.sql.laneUpTo.get({ lane, upTo }) as { n: number }).n,
+      }));
       return ahead + 1;
     });
   }
@@ -260,11 +255,12 @@ export class SqliteJobStore implements JobStore {
       const candidates = (
         ready === undefined ? this.db.sql.candidates.all(params) : this.db.sql.readyCandidates.all({ ...params, ready: JSON.stringify(ready) })
       ) as Candidate[];
-      const head = candidates[0];
-      if (!head) return null;
-      const preferred = prefer ? candidates.find((c) => c.model_used === prefer.modelId && c.eff_rank === head.eff_rank) : undefined;
-      const chosen = preferred ?? head;
-      const skipped = candidates.indexOf(chosen);
+      const choice = chooseWithAffinity(
+        candidates.map((c) => ({ ...c, modelId: c.model_used, effectiveRank: c.eff_rank })),
+        prefer,
+      );
+      if (!choice) return null;
+      const { chosen, skipped } = choice;
 
       const row = this.db.rowAt(chosen.seq);
       const claim = claimJob(factsOf(row), options.owner, now, leaseMs, skipped);
@@ -451,11 +447,6 @@ export class SqliteJobStore implements JobStore {
     if (typeof ready !== 'function') return [...ready];
     const queuedModels = (this.db.sql.queuedModels.all() as Array<{ model: string }>).map((r) => r.model);
     return queuedModels.filter((m) => ready(m));
-  }
-
-  /** Queued jobs of a priority lane accepted at or before `upTo` (epoch ms, finite, or -Infinity for none). */
-  private countLaneUpTo(lane: number, upTo: number): number {
-    return upTo === -Infinity ? 0 : (this.db.sql.laneUpTo.get({ lane, upTo }) as { n: number }).n;
   }
 }
 

@@ -62,7 +62,7 @@ function describeEvent(event: UnderstudyEvent, short: (id: string) => string, st
       return;
     case 'recovery_attempt': {
       const a = event.attempt;
-      status.log(`recovery: ${a.action} for ${a.failureType} ${a.success ? 'succeeded' : `failed${a.error ? `: ${a.error}` : ''}`}`);
+      status.log(`recovery: ${a.action} for ${a.failureType} ${a.success ? 'succeeded' : `failed${a.errorMessage ? `: ${a.errorMessage}` : ''}`}`);
       return;
     }
     case 'job.replanned':

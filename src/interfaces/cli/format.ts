@@ -1,9 +1,7 @@
 /** Human-readable output of the CLI: plain text, aligned columns, durations in words. */
-import type { SystemHealthStatus } from '../../core/health-assessment.js';
-import type { FallbackStrategy } from '../../core/planning.js';
-import { formatBytes, type EstimatedWaitTime } from '../../core/estimates.js';
-import type { RankedAlternatives } from '../../core/scoring.js';
+import { formatBytes } from '../../core/estimates.js';
 import type { RecoveryStatistics } from '../../runtime/recovery/fallback-recovery-system.js';
+import type { AlternativesView, FallbackStrategyView, HealthView, WaitTimeView } from '../http/record-schemas.js';
 import type { JobView, ModelView, PlanView } from '../http/schemas.js';
 
 /** Seconds in words: `2.4 s`, `4 min 6 s`, `1 h 3 min`. */
@@ -26,7 +24,7 @@ export function table(rows: ReadonlyArray<readonly string[]>): string {
 /** A plan: what will happen, why, and the options that lost. */
 export function formatPlan(plan: PlanView): string {
   const lines = [
-    `plan: ${plan.strategy} on ${plan.model}${plan.isPreview ? ' (PREVIEW, not a real generation)' : ''}, confidence ${plan.confidence.toFixed(2)}, result in about ${formatSeconds(plan.estimatedWaitSeconds)}`,
+    `plan: ${plan.strategyType} on ${plan.model}${plan.isPreview ? ' (PREVIEW, not a real generation)' : ''}, confidence ${plan.confidenceScore.toFixed(2)}, result in about ${formatSeconds(plan.estimatedWaitTimeSeconds)}`,
     `  ${plan.userMessage}`,
   ];
   for (const a of plan.requirementsAdjustments) lines.push(`  adjusted ${a.field}: ${a.from} -> ${a.to} (${a.reason})`);
@@ -93,7 +91,7 @@ export function formatJobs(jobs: readonly JobView[], total: number, nextCursor: 
   if (jobs.length === 0) return 'no generations';
   const rows = [['ID', 'STATUS', 'REQUESTED', 'RUNS ON', 'PLAN', 'PROGRESS', 'ACCEPTED']];
   for (const j of jobs) {
-    rows.push([j.id, j.status, j.requestedModel, j.modelUsed, j.plan.strategy, `${Math.round(j.progress * 100)}%`, new Date(j.createdAt).toISOString()]);
+    rows.push([j.id, j.status, j.requestedModel, j.modelUsed, j.plan.strategyType, `${Math.round(j.progress * 100)}%`, new Date(j.createdAt).toISOString()]);
   }
   return `${table(rows)}\n${jobs.length} of ${total}${nextCursor ? `; next page: --cursor ${nextCursor}` : ''}`;
 }
@@ -110,7 +108,7 @@ export function formatModels(models: readonly ModelView[]): string {
 }
 
 /** Ranked stand-ins and the models ruled out. */
-export function formatAlternatives(ranked: RankedAlternatives): string {
+export function formatAlternatives(ranked: AlternativesView): string {
   const lines = [`alternatives for ${ranked.requestedModel}:`];
   if (ranked.suggestions.length === 0) lines.push('  none qualifies');
   for (const s of ranked.suggestions) lines.push(`  ${s.suggestedModel}  ${s.compatibilityScore.toFixed(2)}  ${s.availabilityStatus}  ${s.reason}`);
@@ -119,14 +117,14 @@ export function formatAlternatives(ranked: RankedAlternatives): string {
 }
 
 /** A wait estimate with its reasons. */
-export function formatWait(wait: EstimatedWaitTime): string {
-  return [`${wait.modelId}: about ${formatSeconds(wait.estimatedSeconds)} (${wait.confidence} confidence)`, ...wait.factors.map((f) => `  ${f}`)].join('\n');
+export function formatWait(wait: WaitTimeView): string {
+  return [`${wait.modelId}: about ${formatSeconds(wait.totalWaitTimeSeconds)} (${wait.confidence} confidence)`, ...wait.factors.map((f) => `  ${f}`)].join('\n');
 }
 
 /** A strategy asked for on demand. */
-export function formatStrategy(strategy: FallbackStrategy): string {
+export function formatStrategy(strategy: FallbackStrategyView): string {
   return [
-    `${strategy.strategyType} on ${strategy.model} (situation ${strategy.situation}, confidence ${strategy.confidence.toFixed(2)})`,
+    `${strategy.strategyType} on ${strategy.model} (situation ${strategy.situation}, confidence ${strategy.confidenceScore.toFixed(2)})`,
     `  ${strategy.userMessage}`,
     ...strategy.fallbackOptions.map((o) => `  ${o.chosen ? '*' : '-'} ${o.type}${o.model ? ` (${o.model})` : ''}${o.chosen ? ' chosen' : `: ${o.whyNot ?? ''}`}`),
   ].join('\n');
@@ -140,11 +138,13 @@ export function formatQueue(queue: { totalQueuedRequests: number; queueByModel: 
 }
 
 /** The machine's health. */
-export function formatHealth(h: SystemHealthStatus): string {
+export function formatHealth(h: HealthView): string {
   const pct = (v: number | null): string => (v === null ? 'n/a' : `${v.toFixed(1)}%`);
+  const works = (ok: boolean): string => (ok ? 'working' : 'NOT WORKING');
   const lines = [
-    `health: ${h.overall}`,
-    `  cpu ${pct(h.cpuPercent)}, memory ${pct(h.memoryPercent)}, vram ${h.vram ? `${h.vram.usedGb.toFixed(1)} of ${h.vram.totalGb.toFixed(1)} GB on ${h.vram.device}` : 'n/a'}, gpu ${h.gpuAvailable ? 'available' : 'not found'}`,
+    `health: ${h.overallStatus}`,
+    `  cpu ${pct(h.cpuUsagePercent)}, memory ${pct(h.memoryUsagePercent)}, vram ${h.vram ? `${pct(h.vramUsagePercent)} (${h.vram.usedGb.toFixed(1)} of ${h.vram.totalGb.toFixed(1)} GB on ${h.vram.device})` : 'n/a'}, gpu ${h.gpuAvailable ? 'available' : 'not found'}`,
+    `  model loading ${works(h.modelLoadingFunctional)}, generation pipeline ${works(h.generationPipelineFunctional)}`,
   ];
   for (const issue of h.issues) lines.push(`  issue: ${issue}`);
   for (const r of h.recommendations) lines.push(`  recommendation: ${r}`);

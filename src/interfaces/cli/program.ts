@@ -6,15 +6,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import type { SystemHealthStatus } from '../../core/health-assessment.js';
-import type { EstimatedWaitTime } from '../../core/estimates.js';
-import type { FallbackStrategy } from '../../core/planning.js';
-import type { RankedAlternatives } from '../../core/scoring.js';
 import { isValidationError } from '../../core/validation.js';
 import { FAILURE_TYPES, PRIORITIES, QUALITIES, SPEEDS } from '../../core/vocabulary.js';
 import type { RecoveryStatistics } from '../../runtime/recovery/fallback-recovery-system.js';
 import { JOB_STATES } from '../../runtime/job.js';
 import { writeStarterConfig } from '../config.js';
+import type { AlternativesView, FallbackStrategyView, HealthView, WaitTimeView } from '../http/record-schemas.js';
 import type { Accepted, JobPageView, JobView, ModelView } from '../http/schemas.js';
 import { ApiClient } from './client.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -39,6 +36,7 @@ import {
 import { StatusLine } from './progress-bar.js';
 import { serve, withServeOptions } from './serve.js';
 import { addSimulateCommand } from './simulate.js';
+import { runWorker, withWorkerOptions } from './worker.js';
 
 interface GlobalOptions {
   url: string;
@@ -65,6 +63,7 @@ export function buildProgram(): Command {
   };
 
   withServeOptions(program.command('serve').description('run the server (see also npm start)')).action(async (flags: object) => serve(flags));
+  withWorkerOptions(program.command('worker').description('run a worker on a Redis store: jobs on this machine\'s backends, no port')).action(async (flags: object) => runWorker(flags));
   addSimulateCommand(program);
 
   program
@@ -111,7 +110,7 @@ export function buildProgram(): Command {
         ...(opts.steps !== undefined ? { steps: opts.steps } : {}),
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
         ...(opts.priority ? { priority: opts.priority } : {}),
-        ...(opts.maxWait !== undefined ? { maxWaitSeconds: opts.maxWait } : {}),
+        ...(opts.maxWait !== undefined ? { maxWaitTimeSeconds: opts.maxWait } : {}),
         allowAlternatives: opts.alternatives,
         allowQualityReduction: opts.qualityReduction,
         allowMock: opts.mock,
@@ -190,7 +189,7 @@ export function buildProgram(): Command {
         ...(opts.speed ? { speed: opts.speed } : {}),
         ...(opts.image ? { image: 'true' } : {}),
       });
-      const ranked = await client().request<RankedAlternatives>('GET', `/v1/models/${encodeURIComponent(model)}/alternatives?${query.toString()}`);
+      const ranked = await client().request<AlternativesView>('GET', `/v1/models/${encodeURIComponent(model)}/alternatives?${query.toString()}`);
       print(ranked, () => formatAlternatives(ranked));
     });
 
@@ -218,7 +217,7 @@ export function buildProgram(): Command {
     .command('wait-time <model>')
     .description('how long until a model can serve a new request')
     .action(async (model: string) => {
-      const wait = await client().request<EstimatedWaitTime>('GET', `/v1/models/${encodeURIComponent(model)}/wait-time`);
+      const wait = await client().request<WaitTimeView>('GET', `/v1/models/${encodeURIComponent(model)}/wait-time`);
       print(wait, () => formatWait(wait));
     });
 
@@ -231,7 +230,7 @@ export function buildProgram(): Command {
     .addOption(new Option('-q, --quality <level>').choices(QUALITIES))
     .option('--image', 'the request carries an input image')
     .action(async (model: string, opts: { failure?: string; error?: string; resolution?: string; quality?: string; image?: boolean }) => {
-      const strategy = await client().request<FallbackStrategy>('POST', '/v1/fallback-strategy', {
+      const strategy = await client().request<FallbackStrategyView>('POST', '/v1/fallback-strategy', {
         model,
         ...(opts.failure ? { failureType: opts.failure } : {}),
         ...(opts.error ? { errorMessage: opts.error } : {}),
@@ -252,7 +251,7 @@ export function buildProgram(): Command {
     .command('health')
     .description("the server machine's health, checked now")
     .action(async () => {
-      const health = await client().request<SystemHealthStatus>('GET', '/v1/health');
+      const health = await client().request<HealthView>('GET', '/v1/health');
       print(health, () => formatHealth(health));
     });
 

@@ -5,10 +5,11 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { isValidationError } from '../../core/validation.js';
-import { isInvalidCursorError, isInvalidTransitionError, isJobNotFoundError } from '../../runtime/job-store.js';
+import { isInvalidCursorError, isInvalidTransitionError, isJobNotFoundError, isStoreUnavailableError } from '../../runtime/job-store.js';
 import { isQueueFullError } from '../../runtime/request-queue.js';
 import { isPlanRejectedError } from '../../runtime/understudy.js';
 import type { ErrorBody, ErrorDetail } from './schemas.js';
+import { fallbackStrategyView } from './views.js';
 
 /** An error with its HTTP status and API code, thrown by route handlers. */
 export class ApiError extends Error {
@@ -40,7 +41,7 @@ export function toApiError(error: unknown): ApiError {
   if (isQueueFullError(error)) {
     return new ApiError(429, 'queue_full', error.message, undefined, { size: error.size, maxSize: error.maxSize }, error.retryAfterSeconds);
   }
-  if (isPlanRejectedError(error)) return new ApiError(422, 'plan_rejected', error.message, undefined, { plan: error.strategy });
+  if (isPlanRejectedError(error)) return new ApiError(422, 'plan_rejected', error.message, undefined, { plan: fallbackStrategyView(error.strategy) });
   if (isInvalidCursorError(error)) {
     return new ApiError(400, 'invalid_request', error.message, [
       { field: 'cursor', problem: 'expected the nextCursor of an earlier page', received: error.cursor.slice(0, 100) },
@@ -48,6 +49,7 @@ export function toApiError(error: unknown): ApiError {
   }
   if (isJobNotFoundError(error)) return new ApiError(404, 'not_found', `no generation ${error.jobId}`);
   if (isInvalidTransitionError(error)) return new ApiError(409, 'conflict', error.message, undefined, { status: error.status });
+  if (isStoreUnavailableError(error)) return new ApiError(503, 'store_unavailable', error.message, undefined, undefined, error.retryAfterSeconds);
   return fromFastifyError(error);
 }
 
@@ -57,7 +59,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const api = toApiError(error);
     if (api.statusCode < 500) return sendApiError(reply, api);
     request.log.error({ err: error, reqId: request.id }, 'request failed');
-    return sendApiError(reply, new ApiError(api.statusCode, api.code, `${api.message} (request ${request.id})`));
+    return sendApiError(reply, new ApiError(api.statusCode, api.code, `${api.message} (request ${request.id})`, undefined, undefined, api.retryAfterSeconds));
   });
   app.setNotFoundHandler((request, reply) =>
     sendApiError(reply, new ApiError(404, 'route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),

@@ -78,11 +78,11 @@ export function installMetrics(app: FastifyInstance, understudy: Understudy): vo
       case 'health_status': {
         const h = event.health;
         healthSeen = true;
-        health.set(HEALTH_LEVEL[h.overall]);
+        health.set(HEALTH_LEVEL[h.overallStatus]);
         gpu.set(h.gpuAvailable ? 1 : 0);
-        if (h.cpuPercent !== null) resources.set({ resource: 'cpu' }, h.cpuPercent);
-        if (h.memoryPercent !== null) resources.set({ resource: 'memory' }, h.memoryPercent);
-        if (h.vram) resources.set({ resource: 'vram' }, h.vram.percent);
+        if (h.cpuUsagePercent !== null) resources.set({ resource: 'cpu' }, h.cpuUsagePercent);
+        if (h.memoryUsagePercent !== null) resources.set({ resource: 'memory' }, h.memoryUsagePercent);
+        if (h.vramUsagePercent !== null) resources.set({ resource: 'vram' }, h.vramUsagePercent);
         return;
       }
       case 'system_status':

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { EventsQuerySchema } from './events-websocket.js';
 import type { ApiRoute } from './route.js';
+import { API_VERSION } from './record-schemas.js';
 import { ErrorBodySchema } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -15,9 +16,6 @@ export interface OpenApiOptions {
   /** Whether a bearer token is required. */
   secured: boolean;
 }
-
-/** Version of the API the document describes: the `/v1` paths. */
-const API_VERSION = '1.0.0';
 
 /** Builds the OpenAPI 3.1 document of `routes`, the events WebSocket included. */
 export function buildOpenApiDocument(routes: readonly ApiRoute[], options: OpenApiOptions): JsonSchema {

@@ -3,9 +3,10 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { z } from 'zod';
-import type { GenerationInputDraft } from '../../runtime/generation-input.js';
+import type { GenerationInputDraft, generationInputSchema } from '../../runtime/generation-input.js';
 import type { Understudy } from '../../runtime/understudy.js';
 import { ApiError } from './errors.js';
+import { foldRequestAliases, withRequestAliases } from './field-aliases.js';
 import { defineRoute, type ApiRoute } from './route.js';
 import {
   AcceptedSchema,
@@ -22,8 +23,11 @@ import { jobView, planView } from './views.js';
 
 const error = (description: string) => ({ description, schema: ErrorBodySchema });
 
-/** The generation routes; `inputSchema` is the schema the engine validates submissions with. */
-export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<GenerationInputDraft>): ApiRoute[] {
+/**
+ * The generation routes; `inputSchema` is the schema the engine validates submissions with (documented here with the
+ * deprecated request names the route accepts beside it).
+ */
+export function generationRoutes(understudy: Understudy, inputSchema: ReturnType<typeof generationInputSchema>): ApiRoute[] {
   const requireJob = async (id: string) => {
     const job = await understudy.get(id);
     if (!job) throw new ApiError(404, 'not_found', `no generation ${id}`);
@@ -38,7 +42,7 @@ export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<
       description:
         'Plans the request (run as asked, an alternative model, wait for a download, reduced settings, a labelled preview), ' +
         'stores the job durably, then answers 202 with the plan and its reasons.',
-      body: inputSchema,
+      body: withRequestAliases(inputSchema),
       validateBody: false,
       responses: {
         202: { description: 'Accepted, with the plan', schema: AcceptedSchema, headers: { location: 'URL of the generation' } },
@@ -49,7 +53,8 @@ export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<
         503: error('The service is shutting down (shutting_down); see Retry-After'),
       },
       handler: async ({ body, reply }) => {
-        const { job, hybridJob, queuePosition, estimate } = await understudy.submit(body ?? ({} as GenerationInputDraft));
+        const draft = foldRequestAliases(body ?? {}, 'request') as GenerationInputDraft;
+        const { job, hybridJob, queuePosition, estimate } = await understudy.submit(draft);
         const accepted: Accepted = {
           id: job.id,
           status: job.status,
@@ -115,7 +120,8 @@ export function generationRoutes(understudy: Understudy, inputSchema: z.ZodType<
         if (!job.output) {
           throw new ApiError(409, 'no_output', `generation ${job.id} is ${job.status} and has no output`, undefined, { status: job.status });
         }
-        const { path, mediaType, isPreview } = job.output;
+        const { mediaType, isPreview } = job.output;
+        const path = understudy.outputPath(job.output);
         const size = await stat(path).then((s) => s.size, () => null);
         if (size === null) throw new ApiError(404, 'output_missing', `the output file of generation ${job.id} is no longer on disk`);
         return reply

@@ -6,6 +6,7 @@ import { ValidationError } from '../../core/validation.js';
 import type { Understudy } from '../../runtime/understudy.js';
 import { ApiError } from './errors.js';
 import { defineRoute, type ApiRoute } from './route.js';
+import { AlternativesViewSchema, FallbackStrategyViewSchema, WaitTimeViewSchema } from './record-schemas.js';
 import {
   AlternativesQuerySchema,
   ErrorBodySchema,
@@ -15,6 +16,7 @@ import {
   RecordSchema,
   type ModelView,
 } from './schemas.js';
+import { fallbackStrategyView, waitTimeView } from './views.js';
 
 /** Statuses in which files are on their way. */
 const IN_TRANSFER: ReadonlySet<string> = new Set(['downloading', 'paused', 'verifying', 'partial']);
@@ -48,7 +50,7 @@ export function modelRoutes(understudy: Understudy): ApiRoute[] {
       params: ModelIdParamsSchema,
       query: AlternativesQuerySchema,
       responses: {
-        200: { description: '{ requestedModel, suggestions: ModelSuggestion[], excluded: [{ model, constraint, reason }] }', schema: RecordSchema },
+        200: { description: 'Ranked ModelSuggestions and the models ruled out, with why', schema: AlternativesViewSchema },
         400: error('Bad requirements'),
         404: error('No such model'),
       },
@@ -98,12 +100,12 @@ export function modelRoutes(understudy: Understudy): ApiRoute[] {
       summary: 'How long until the model can serve a new request',
       params: ModelIdParamsSchema,
       responses: {
-        200: { description: '{ modelId, estimatedSeconds, confidence, factors, downloadSeconds, queueSeconds, ... }', schema: RecordSchema },
+        200: { description: 'An EstimatedWaitTime', schema: WaitTimeViewSchema },
         404: error('No such model'),
       },
       handler: async ({ params }) => {
         requireModel(params.id);
-        return manager.estimateWaitTime(params.id);
+        return waitTimeView(await manager.estimateWaitTime(params.id));
       },
     }),
     defineRoute<undefined, undefined, z.output<typeof FallbackStrategyBodySchema>>({
@@ -113,7 +115,7 @@ export function modelRoutes(understudy: Understudy): ApiRoute[] {
       summary: 'The plan the engine would make now, without submitting anything',
       body: FallbackStrategyBodySchema,
       responses: {
-        200: { description: 'A FallbackStrategy: strategyType, model, userMessage, confidence, fallbackOptions, ...', schema: RecordSchema },
+        200: { description: 'A FallbackStrategy', schema: FallbackStrategyViewSchema },
         400: error('Invalid input, or an unknown model'),
       },
       handler: async ({ body }) => {
@@ -121,11 +123,12 @@ export function modelRoutes(understudy: Understudy): ApiRoute[] {
           const known = [...manager.catalog.byId.keys()];
           throw new ValidationError('request body', [{ field: 'model', problem: `expected one of ${known.join(', ')}`, received: body.model }]);
         }
-        return manager.getFallbackStrategy(body.model, {
+        const strategy = await manager.getFallbackStrategy(body.model, {
           requirements: body.requirements,
           ...(body.failureType ? { failureType: body.failureType } : {}),
           ...(body.errorMessage ? { errorMessage: body.errorMessage } : {}),
         });
+        return fallbackStrategyView(strategy);
       },
     }),
   ];

@@ -4,9 +4,34 @@ import type { Understudy } from '../../runtime/understudy.js';
 import { ApiError } from './errors.js';
 import type { QueueTotalsCache } from './queue-totals.js';
 import { defineRoute, type ApiRoute } from './route.js';
+import { HealthViewSchema } from './record-schemas.js';
 import { ErrorBodySchema, QueueStatusSchema, RecordSchema } from './schemas.js';
+import { healthView } from './views.js';
 
 const ProbeSchema = z.object({ status: z.enum(['ok', 'ready']) });
+
+/** The job store as /readyz reports it. */
+const StoreStatusSchema = z.object({
+  kind: z.enum(['sqlite', 'redis']),
+  location: z.string().describe('Where it is; a Redis URL never shows its password'),
+  reachable: z.boolean(),
+  volatile: z.boolean().describe('True when it can lose accepted jobs (a Redis allowed by --allow-volatile-redis)'),
+  problems: z.array(z.string()),
+});
+
+const ReadySchema = z.object({
+  status: z.literal('ready'),
+  store: StoreStatusSchema,
+  warning: z.string().optional().describe('Present when the store can lose accepted jobs'),
+});
+
+const WorkersSchema = z.object({
+  workers: z
+    .array(RecordSchema)
+    .describe(
+      'Each live worker: workerId, version, startedAt, sentAt, lastClaimAt, and its backends (backendId, slots, busy, vramTotalGb, vramFreeGb, installed, loaded, downloading, health, breakerOpen, unavailableModels)',
+    ),
+});
 
 /**
  * The system routes; `queue` serves the queue totals, `isReady` tells whether the service takes work (false while
@@ -28,8 +53,8 @@ export function systemRoutes(understudy: Understudy, queue: QueueTotalsCache, is
       url: '/v1/health',
       tag: 'system',
       summary: "The machine's health, checked now",
-      responses: { 200: { description: 'SystemHealthStatus: overall, cpuPercent, memoryPercent, vram, gpuAvailable, issues, ...', schema: RecordSchema } },
-      handler: async () => recovery.getSystemHealthStatus(),
+      responses: { 200: { description: 'A SystemHealthStatus', schema: HealthViewSchema } },
+      handler: async () => healthView(await recovery.getSystemHealthStatus()),
     }),
     defineRoute({
       method: 'GET',
@@ -63,11 +88,21 @@ export function systemRoutes(understudy: Understudy, queue: QueueTotalsCache, is
       url: '/readyz',
       tag: 'probes',
       summary: 'Readiness: the service takes work (no token needed)',
-      responses: { 200: { description: 'Ready', schema: ProbeSchema }, 503: { description: 'Starting or shutting down', schema: ErrorBodySchema } },
+      responses: { 200: { description: 'Ready, with the job store', schema: ReadySchema }, 503: { description: 'Starting, shutting down, or the job store is unreachable', schema: ErrorBodySchema } },
       handler: async () => {
         if (!isReady()) throw new ApiError(503, 'not_ready', 'the service is starting or shutting down');
-        return { status: 'ready' };
+        const store = await understudy.storeStatus();
+        if (!store.reachable) throw new ApiError(503, 'store_unavailable', `the job store at ${store.location} is unreachable`, undefined, { store }, 5);
+        return { status: 'ready' as const, store, ...(store.volatile ? { warning: `this store can lose accepted jobs: ${store.problems.join('; ')}` } : {}) };
       },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/workers',
+      tag: 'system',
+      summary: 'The live workers and their backends (with the embedded store: this process)',
+      responses: { 200: { description: 'Live workers, by id', schema: WorkersSchema } },
+      handler: async () => ({ workers: (await understudy.workers()) as unknown as Array<Record<string, unknown>> }),
     }),
   ];
 }

@@ -8,6 +8,10 @@ import { ResolutionSchema } from '../../core/catalog.js';
 import { GenerationRequirementsSchema } from '../../core/requirements.js';
 import { FAILURE_TYPES, QUALITIES, SPEEDS } from '../../core/vocabulary.js';
 import { JOB_STATES } from '../../runtime/job.js';
+import { withRequestAliases } from './field-aliases.js';
+import { PlanViewSchema } from './record-schemas.js';
+
+export type { PlanView } from './record-schemas.js';
 
 /** `?image=true` and friends: the strings `true` and `false`. */
 const BooleanString = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -38,7 +42,7 @@ export const FallbackStrategyBodySchema = z.strictObject({
   model: z.string().min(1).describe('Requested model id'),
   failureType: z.enum(FAILURE_TYPES).optional().describe('The failure to plan around; omitted: plan from availability'),
   errorMessage: z.string().max(4000).optional().describe('The error seen, for the plan message'),
-  requirements: GenerationRequirementsSchema.omit({ modelType: true }).strict().prefault({}).describe('What the request needs'),
+  requirements: withRequestAliases(GenerationRequirementsSchema.omit({ modelType: true }).strict()).prefault({}).describe('What the request needs'),
 });
 
 /** One problem with a request. */
@@ -60,37 +64,6 @@ export const ErrorBodySchema = z.object({
     .describe('Other fields may follow: plan (422), size and maxSize (429 queue_full), status (409)'),
 });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
-
-const RequirementAdjustmentSchema = z.object({
-  field: z.enum(['resolution', 'numFrames', 'steps', 'quality']),
-  from: z.union([z.string(), z.number()]),
-  to: z.union([z.string(), z.number()]),
-  reason: z.string(),
-});
-
-const ConsideredOptionSchema = z.object({
-  type: z.string().describe('A fallback type, as_requested or reject'),
-  model: z.string().optional(),
-  score: z.number().optional(),
-  minScore: z.number().optional(),
-  estimatedSeconds: z.number().optional(),
-  chosen: z.boolean(),
-  whyNot: z.string().optional(),
-});
-
-/** The plan as the API shows it. */
-export const PlanViewSchema = z.object({
-  strategy: z.string().describe('as_requested, a fallback type (alternative_model, queue_and_wait, ...) or reject'),
-  situation: z.string().describe('What the plan answers: the availability of the model or a failure type'),
-  model: z.string().describe('The model that runs first; preview for a labelled preview'),
-  confidence: z.number().describe('0 to 1'),
-  userMessage: z.string(),
-  estimatedWaitSeconds: z.number().describe('Seconds until the first result: waiting plus generation'),
-  isPreview: z.boolean().describe('True when the first result is a labelled preview'),
-  requirementsAdjustments: z.array(RequirementAdjustmentSchema),
-  fallbackOptions: z.array(ConsideredOptionSchema).describe('Every option weighed, in policy order, and why each lost'),
-});
-export type PlanView = z.infer<typeof PlanViewSchema>;
 
 /** A job's current estimate, kept up to date as the queue moves (`job.estimate` events announce changes). */
 export const EstimateSchema = z.object({
@@ -194,5 +167,5 @@ export const ModelViewSchema = z.object({
 });
 export type ModelView = z.infer<typeof ModelViewSchema>;
 
-/** Loose shape of the engine's records (strategies, estimates, health, statistics) in the docs. */
+/** Loose shape of the engine's records (statistics, downloads, verification) in the docs. */
 export const RecordSchema = z.record(z.string(), z.unknown());

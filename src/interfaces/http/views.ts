@@ -1,21 +1,75 @@
-/** How engine records are shown over HTTP: the plan and the generation, typed by the schemas the docs come from. */
+/**
+ * How engine records are shown over HTTP: the plan, the strategy, the wait, the health and the generation, typed by
+ * the schemas the docs come from. Old field names the API documented are sent beside the reference's for one release.
+ */
+import type { EstimatedWaitTime } from '../../core/estimates.js';
+import type { SystemHealthStatus } from '../../core/health-assessment.js';
 import type { JobEstimate } from '../../core/job-estimate.js';
 import type { FallbackStrategy } from '../../core/planning.js';
 import type { Job } from '../../runtime/job.js';
-import type { JobView, PlanView } from './schemas.js';
+import type { FallbackStrategyView, HealthView, PlanView, WaitTimeView } from './record-schemas.js';
+import type { JobView } from './schemas.js';
 
-/** The plan as the API shows it. */
-export function planView(plan: FallbackStrategy): PlanView {
+/** The fields every view of a FallbackStrategy carries. */
+function strategyFields(plan: FallbackStrategy) {
   return {
-    strategy: plan.strategyType,
+    strategyType: plan.strategyType,
+    recommendedAction: plan.recommendedAction,
+    alternativeModel: plan.alternativeModel ?? null,
+    estimatedWaitTimeSeconds: plan.estimatedWaitTimeSeconds,
+    userMessage: plan.userMessage,
+    canQueueRequest: plan.canQueueRequest,
+    confidenceScore: plan.confidenceScore,
+    fallbackOptions: plan.fallbackOptions,
+    requirementsAdjustments: plan.requirementsAdjustments,
     situation: plan.situation,
     model: plan.model,
-    confidence: plan.confidence,
-    userMessage: plan.userMessage,
-    estimatedWaitSeconds: plan.estimatedSeconds,
     isPreview: plan.isPreview,
-    requirementsAdjustments: plan.requirementsAdjustments,
-    fallbackOptions: plan.fallbackOptions,
+  };
+}
+
+/** The plan of a generation, with its deprecated names `strategy`, `confidence` and `estimatedWaitSeconds`. */
+export function planView(plan: FallbackStrategy): PlanView {
+  return {
+    ...strategyFields(plan),
+    strategy: plan.strategyType,
+    confidence: plan.confidenceScore,
+    estimatedWaitSeconds: plan.estimatedWaitTimeSeconds,
+  };
+}
+
+/** The whole strategy (`POST /v1/fallback-strategy`, a 422's plan), with its deprecated name `confidence`. */
+export function fallbackStrategyView(plan: FallbackStrategy): FallbackStrategyView {
+  return {
+    ...strategyFields(plan),
+    alternative: plan.alternative ?? null,
+    waitEstimate: plan.waitEstimate ?? null,
+    queueRequestedModel: plan.queueRequestedModel,
+    requirements: plan.requirements,
+    confidence: plan.confidenceScore,
+  };
+}
+
+/** A wait estimate, with its deprecated names `estimatedSeconds`, `downloadSeconds` and `queueSeconds`. */
+export function waitTimeView(wait: EstimatedWaitTime): WaitTimeView {
+  return {
+    ...wait,
+    estimatedSeconds: wait.totalWaitTimeSeconds,
+    downloadSeconds: wait.downloadTimeSeconds,
+    queueSeconds: wait.queueWaitTimeSeconds,
+  };
+}
+
+/** The machine's health, with its deprecated names `overall`, `cpuPercent` and `memoryPercent`. */
+export function healthView(health: SystemHealthStatus): HealthView {
+  return {
+    ...health,
+    issues: [...health.issues],
+    recommendations: [...health.recommendations],
+    findings: [...health.findings],
+    overall: health.overallStatus,
+    cpuPercent: health.cpuUsagePercent,
+    memoryPercent: health.memoryUsagePercent,
   };
 }
 

@@ -5,7 +5,8 @@
  * the circuit breakers are our own ClockCircuitBreaker, because cockatiel's breaker reads Date.now(). The parts live
  * beside it: records (recovery-records), cooldowns (scoped-cooldowns), breakers (breaker-registry), the actions with
  * their timeouts and download retry (recovery-actions), the chain walk (recovery-chain),
- * counters (recovery-counters), preview and degraded mode (system-mode), and the health monitor.
+ * counters (recovery-counters), preview and degraded mode (system-mode), what stands unrepaired (pipeline-functions),
+ * and the health monitor.
  */
 import { EventEmitter, type Event } from 'cockatiel';
 import type { Clock } from '../../core/clock.js';
@@ -17,6 +18,7 @@ import { FAILURE_TYPES, type FailureType } from '../../core/vocabulary.js';
 import { BreakerRegistry } from './breaker-registry.js';
 import type { BreakerState } from './clock-circuit-breaker.js';
 import { HealthMonitor, type HealthProbe, type VramReporter } from './health-monitor.js';
+import { PipelineFunctions } from './pipeline-functions.js';
 import { RecoveryActions, type RunState } from './recovery-actions.js';
 import { RecoveryChain } from './recovery-chain.js';
 import { RecoveryCounters } from './recovery-counters.js';
@@ -95,6 +97,7 @@ export class FallbackRecoverySystem {
   private readonly breakers: BreakerRegistry;
   private readonly mode: SystemMode;
   private readonly counters = new RecoveryCounters();
+  private readonly functions = new PipelineFunctions();
 
   constructor(options: FallbackRecoverySystemOptions) {
     this.clock = options.clock;
@@ -105,6 +108,7 @@ export class FallbackRecoverySystem {
       clock: options.clock,
       probe: options.probe,
       thresholds: this.policy.health,
+      pipelineProblems: () => this.functions.problems(),
       ...(options.vramReporter && { vramReporter: options.vramReporter }),
     });
     this.onHealthStatus = this.monitor.onHealthStatus;
@@ -191,11 +195,17 @@ export class FallbackRecoverySystem {
   /** Reports that work on a backend (and model) succeeded: resets failure counts and closes half-open breakers. */
   recordSuccess(backendId: string, modelId?: string): void {
     this.breakers.recordSuccess(backendId, modelId);
+    this.functions.noteSuccess(backendId);
   }
 
   /** Checks the machine now (also announced as `health_status`). */
   getSystemHealthStatus(): Promise<SystemHealthStatus> {
     return this.monitor.check();
+  }
+
+  /** The last health check's result, null before the first; reads nothing. */
+  get latestHealthStatus(): SystemHealthStatus | null {
+    return this.monitor.latest;
   }
 
   /**
@@ -235,6 +245,7 @@ export class FallbackRecoverySystem {
     this.cooldowns.clear();
     this.breakers.reset();
     this.counters.reset();
+    this.functions.reset();
     this.mode.reset('recovery state reset');
   }
 
@@ -252,7 +263,7 @@ export class FallbackRecoverySystem {
     const remaining = this.getCooldownRemaining(failureType, scope);
     if (busy || remaining > 0) {
       this.counters.countSkipped();
-      return {
+      return this.noted(failureType, scope, {
         recovered: false,
         message: busy
           ? `Recovery from ${failureType} is already running here; it will not be started twice`
@@ -261,7 +272,7 @@ export class FallbackRecoverySystem {
         attempts: [],
         mockMode: this.mode.mockModeActive,
         cooldownRemainingSeconds: remaining,
-      };
+      });
     }
 
     const finish = this.cooldowns.begin(failureType, scope);
@@ -281,10 +292,16 @@ export class FallbackRecoverySystem {
           ...(context.generation !== undefined && { generation: context.generation }),
         },
       };
-      return await this.chain.run(run, startedAt);
+      return this.noted(failureType, scope, await this.chain.run(run, startedAt));
     } finally {
       finish();
     }
+  }
+
+  /** Keeps what a recovery left broken (for the health check's functional flags), and passes its result on. */
+  private noted(failureType: FailureType, scope: RecoveryScope, result: RecoveryResult): RecoveryResult {
+    this.functions.noteRecovery(failureType, scope, result);
+    return result;
   }
 
   /** Announces an attempt; a successful degrading repair is kept as a reason the system runs degraded. */

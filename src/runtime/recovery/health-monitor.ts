@@ -9,6 +9,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import {
   assessHealth,
   type HealthThresholds,
+  type PipelineProblems,
   type SystemHealthStatus,
   type VramSample,
 } from '../../core/health-assessment.js';
@@ -66,6 +67,8 @@ export interface HealthMonitorOptions {
   readonly probe: HealthProbe;
   readonly thresholds: HealthThresholds;
   readonly vramReporter?: VramReporter;
+  /** What recovery knows of model loading and the generation pipeline, read on every check (default: both work). */
+  readonly pipelineProblems?: () => PipelineProblems;
 }
 
 /** Checks health on demand or periodically. */
@@ -95,6 +98,7 @@ export class HealthMonitor {
   /** Reads the machine now and assesses it. A probe that throws yields a degraded status saying so. */
   async check(): Promise<SystemHealthStatus> {
     const { clock, probe, vramReporter, thresholds } = this.options;
+    const problems = this.options.pipelineProblems?.() ?? {};
     let status: SystemHealthStatus;
     try {
       const [reading, reported] = await Promise.all([probe.read(), readReportedVram(vramReporter)]);
@@ -107,12 +111,13 @@ export class HealthMonitor {
           vram,
           gpuAvailable: (reported?.length ?? 0) > 0 || (reading.gpus?.length ?? 0) > 0,
           ...(reading.gpuProblem !== undefined && { gpuProblem: reading.gpuProblem }),
+          ...problems,
         },
         thresholds,
         clock.now(),
       );
     } catch (error) {
-      status = probeFailedStatus(error, clock.now());
+      status = probeFailedStatus(error, problems, clock.now());
     }
     this.last = status;
     this.statusEmitter.emit(status);
@@ -173,18 +178,21 @@ function vramFromGpus(gpus: readonly GpuDevice[] | null): VramSample[] | null {
   });
 }
 
-function probeFailedStatus(error: unknown, checkedAt: number): SystemHealthStatus {
+function probeFailedStatus(error: unknown, problems: PipelineProblems, checkedAt: number): SystemHealthStatus {
   const issue = `Health could not be read: ${error instanceof Error ? error.message : String(error)}`;
   return {
-    overall: 'degraded',
-    cpuPercent: null,
-    memoryPercent: null,
-    diskFreeBytes: null,
-    vram: null,
+    overallStatus: 'degraded',
+    cpuUsagePercent: null,
+    memoryUsagePercent: null,
+    vramUsagePercent: null,
     gpuAvailable: false,
+    modelLoadingFunctional: problems.modelLoadingProblem === undefined,
+    generationPipelineFunctional: problems.generationPipelineProblem === undefined,
+    lastCheckTimestamp: checkedAt,
     issues: [issue],
     recommendations: ['Check that the health probe (systeminformation, nvidia-smi, the data directory) works.'],
+    diskFreeBytes: null,
+    vram: null,
     findings: [],
-    checkedAt,
   };
 }

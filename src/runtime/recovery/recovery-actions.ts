@@ -167,7 +167,7 @@ export class RecoveryActions {
   private async checkSystemHealth(run: RunState, signal: AbortSignal): Promise<void> {
     const problems: string[] = [];
     const status = await this.options.monitor.check();
-    if (status.overall === 'critical') problems.push(`machine health is critical (${status.issues.join('; ')})`);
+    if (status.overallStatus === 'critical') problems.push(`machine health is critical (${status.issues.join('; ')})`);
     if (run.target?.checkHealth) {
       const health = await run.target.checkHealth(signal);
       if (!health.healthy) problems.push(`${run.target.id} is unhealthy${health.reason ? ` (${health.reason})` : ''}`);

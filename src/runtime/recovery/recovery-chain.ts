@@ -49,7 +49,7 @@ export class RecoveryChain {
       };
     }
     const skipped = chain.slice(budget);
-    const tried = attempts.map((a) => `${a.action} (${a.error ?? 'failed'})`).join('; ');
+    const tried = attempts.map((a) => `${a.action} (${a.errorMessage ?? 'failed'})`).join('; ');
     return {
       recovered: false,
       message:
@@ -82,13 +82,13 @@ export class RecoveryChain {
     const attempt: RecoveryAttempt = {
       failureType: run.failureType,
       action,
-      startedAt,
-      endedAt,
+      timestamp: startedAt,
       success: outcome !== null,
-      error,
-      errorKind,
-      durationMs: endedAt - startedAt,
+      errorMessage: error,
+      recoveryTimeSeconds: (endedAt - startedAt) / 1000,
       context: run.attemptContext,
+      endedAt,
+      errorKind,
     };
     this.options.counters.countAttempt(attempt);
     this.options.onAttempt(attempt, run);

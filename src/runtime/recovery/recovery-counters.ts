@@ -33,7 +33,7 @@ export class RecoveryCounters {
     this.c.attemptsByAction[attempt.action]++;
     if (!attempt.success) return;
     this.c.successfulAttempts++;
-    this.c.successfulDurationMs += attempt.durationMs;
+    this.c.successfulDurationMs += attempt.endedAt - attempt.timestamp;
     this.c.successesByFailureType[attempt.failureType]++;
     this.c.successesByAction[attempt.action]++;
   }

@@ -46,20 +46,22 @@ export interface AttemptContext {
   readonly generation?: GenerationSettings;
 }
 
-/** One recovery action tried (`recovery_attempt` event). */
+/** One recovery action tried (`recovery_attempt` event): the reference's record, with when it ended and how it failed. */
 export interface RecoveryAttempt {
   readonly failureType: FailureType;
   readonly action: RecoveryAction;
-  /** Epoch milliseconds. */
-  readonly startedAt: number;
-  readonly endedAt: number;
+  /** When the action started, epoch milliseconds. */
+  readonly timestamp: number;
   readonly success: boolean;
   /** Why the action failed; null on success. */
-  readonly error: string | null;
+  readonly errorMessage: string | null;
+  /** How long the action took, seconds. */
+  readonly recoveryTimeSeconds: number;
+  readonly context: AttemptContext;
+  /** When the action ended, epoch milliseconds. */
+  readonly endedAt: number;
   /** What kind of failure: the target rejected, or a {@link RecoveryActionErrorKind}; null on success. */
   readonly errorKind: AttemptErrorKind | null;
-  readonly durationMs: number;
-  readonly context: AttemptContext;
 }
 
 /** The outcome of {@link FallbackRecoverySystem.handleFailure}. */

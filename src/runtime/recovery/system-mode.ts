@@ -63,7 +63,7 @@ export class SystemMode {
   degradedReasons(): string[] {
     const reasons = [...this.reasons.values()];
     const health = this.monitor.latest;
-    if (health && health.overall !== 'healthy') reasons.push(`health ${health.overall}: ${health.issues.join('; ')}`);
+    if (health && health.overallStatus !== 'healthy') reasons.push(`health ${health.overallStatus}: ${health.issues.join('; ')}`);
     return reasons;
   }
 
@@ -78,7 +78,7 @@ export class SystemMode {
     const reasons = this.degradedReasons();
     this.statusEmitter.emit({
       at: this.clock.now(),
-      health: this.monitor.latest?.overall ?? null,
+      health: this.monitor.latest?.overallStatus ?? null,
       mockModeActive: this.mock,
       degradedMode: reasons.length > 0,
       degradedReasons: reasons,
