@@ -4,9 +4,9 @@
  * happened to every request: its first promise, the reference's fixed-method promise, the last estimate before it
  * started, when it started and ended; plus queue depth, busy GPUs and model loads over time.
  *
- * Policies: `understudy` is the engine as configured (priorities, aging, bounded model affinity); `fifo` submits
+ * Policies: `understudy` is the engine as configured (priorities, aging, model-aware dispatch); `fifo` submits
  * every request at one priority with aging and affinity off (plain first come, first served); `fifo-affinity` is
- * FIFO with the model affinity on.
+ * FIFO with bounded model affinity on (a loaded model's job within affinityMaxSkip of the head).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -127,7 +127,7 @@ export async function runTrace(trace: Trace, policy: Policy, options: RunOptions
       dataDir,
       healthIntervalSeconds: 0,
       jobs: { leaseMs: 120_000, ...engineConfig.jobs, ...(fifo ? { agingSeconds: 0 } : {}) },
-      scheduling: { tickMs: 5000, ...engineConfig.scheduling, ...(policy === 'fifo' ? { affinity: false } : {}) },
+      scheduling: { tickMs: 5000, ...engineConfig.scheduling, ...(fifo ? { modelSpread: false } : {}), ...(policy === 'fifo' ? { affinity: false } : {}) },
     },
     {
       clock,
