@@ -10,7 +10,7 @@
  */
 import { chooseModel, type ModelChoice, type ModelDemand } from './model-spread.js';
 import { agedRank, type Orderable } from './queue-ordering.js';
-import { priorityRank } from './vocabulary.js';
+import { PRIORITIES, type Priority } from './vocabulary.js';
 
 /** A waiting job (queued, or waiting for its model). */
 export interface ForecastJob extends Orderable {
@@ -105,6 +105,8 @@ export interface QueueForecast {
 }
 
 interface Lane {
+  /** Its index in Forecaster.lanes. */
+  index: number;
   /** Index of its model in Forecaster.models. */
   model: number;
   /** The lane's priority rank, 0 = critical. */
@@ -150,10 +152,13 @@ class Forecaster {
   private assumedSeconds = 0;
   /** By backend, then lane: epoch ms the lane's model is ready there (-Infinity: now; Infinity: never). */
   private readonly laneReadyAt: Float64Array[];
-  /** Per lane, the rank of its next job at the current pick. */
+  /** Per lane, the rank of its next job at the current pick, and until when (epoch ms) that rank holds. */
   private readonly headRanks: Int32Array;
-  /** Per model, at the current pick: its earliest ready lane (-1 for none). */
-  private readonly firstLane: Int32Array;
+  private readonly headRankUntil: Float64Array;
+  /** Indices of the lanes with jobs left. */
+  private readonly active: number[];
+  /** By backend, then model: epoch ms the model is ready there. */
+  private readonly modelReadyAt: Float64Array[];
   /** Per model, what model-spread sees at the current pick. */
   private readonly demand: ModelDemand[];
 
@@ -164,9 +169,9 @@ class Forecaster {
     for (const job of input.waiting) {
       const model = this.indexOf(job.modelId);
       const lanes = (byModel[model] ??= []);
-      const rank = priorityRank(job.priority);
+      const rank = RANK_OF[job.priority];
       let lane = lanes[rank];
-      if (!lane) this.lanes.push((lane = lanes[rank] = { model, rank, jobs: [], next: 0 }));
+      if (!lane) this.lanes.push((lane = lanes[rank] = { index: this.lanes.length, model, rank, jobs: [], next: 0 }));
       lane.jobs.push(job);
     }
     for (const lane of this.lanes) if (!isSorted(lane.jobs)) lane.jobs.sort(byAcceptance);
@@ -175,7 +180,8 @@ class Forecaster {
     this.left = new Int32Array(this.models.length);
     for (const lane of this.lanes) this.left[lane.model]! += lane.jobs.length;
     this.headRanks = new Int32Array(this.lanes.length);
-    this.firstLane = new Int32Array(this.models.length);
+    this.headRankUntil = new Float64Array(this.lanes.length).fill(-Infinity);
+    this.active = this.lanes.map((_, i) => i);
     this.demand = this.models.map((modelId) => ({ modelId, queued: 0, running: 0 }));
     this.laneReadyAt = input.backends.map((b) => {
       const at = new Float64Array(this.lanes.length);
@@ -184,6 +190,11 @@ class Forecaster {
         at[i] = b.readyModels.has(modelId) ? -Infinity : b.takesDownloads === false ? Infinity : (input.readyAt.get(modelId) ?? Infinity);
       });
       return at;
+    });
+    this.modelReadyAt = this.laneReadyAt.map((at) => {
+      const byModelAt = new Float64Array(this.models.length).fill(Infinity);
+      this.lanes.forEach((l, i) => (byModelAt[l.model] = at[i]!));
+      return byModelAt;
     });
     this.resident = input.backends.map((b) => b.loadedModels.map((m) => ({ model: this.modelIndex.get(m)!, lastUsedAt: input.now })));
     this.residentIds = input.backends.map((b) => [...b.loadedModels]);
@@ -247,6 +258,19 @@ class Forecaster {
     return this.agingMs > 0 ? agedRank(lane.rank, job.queuedAt, t, this.input.agingSeconds) : lane.rank;
   }
 
+  /**
+   * The rank of lane `i`'s next job at `t`, recomputed only when it may have aged a level since (forecast time only
+   * moves forward) or the lane's next job changed; within a millisecond of a level's end it is always recomputed.
+   */
+  private headRank(i: number, lane: Lane, job: ForecastJob, t: number): number {
+    if (t < this.headRankUntil[i]! - 1) return this.headRanks[i]!;
+    const rank = this.rank(lane, job, t);
+    this.headRanks[i] = rank;
+    if (this.agingMs <= 0 || rank === 0) this.headRankUntil[i] = Infinity;
+    else this.headRankUntil[i] = job.queuedAt + (Math.floor(Math.max(0, t - job.queuedAt) / this.agingMs) + 1) * this.agingMs;
+    return rank;
+  }
+
   /** Whether `a` goes before `b` at `t`: compareQueueOrder's order, with ranks computed once per comparison. */
   private before(a: ForecastJob, ra: number, b: ForecastJob, rb: number): boolean {
     if (ra !== rb) return ra < rb;
@@ -261,24 +285,24 @@ class Forecaster {
    */
   private pick(slot: Slot, t: number): Lane | undefined {
     const readyAt = this.laneReadyAt[slot.backend]!;
-    this.firstLane.fill(-1);
-    if (this.spread) for (const d of this.demand) d.queued = d.running = 0;
     let head = -1;
-    for (let i = 0; i < this.lanes.length; i++) {
+    let headJob: ForecastJob | undefined;
+    let headRank = 0;
+    for (const i of this.active) {
+      if (readyAt[i]! > t) continue;
       const lane = this.lanes[i]!;
-      const job = lane.jobs[lane.next];
-      if (!job || readyAt[i]! > t) continue;
-      const rank = this.rank(lane, job, t);
-      this.headRanks[i] = rank;
-      if (head < 0 || this.before(job, rank, this.headOf(head), this.headRanks[head]!)) head = i;
-      const first = this.firstLane[lane.model]!;
-      if (first < 0 || this.before(job, rank, this.headOf(first), this.headRanks[first]!)) this.firstLane[lane.model] = i;
-      if (this.spread) this.demand[lane.model]!.queued += lane.jobs.length - lane.next;
+      const job = lane.jobs[lane.next]!;
+      const rank = this.headRank(i, lane, job, t);
+      if (!headJob || this.before(job, rank, headJob, headRank)) {
+        head = i;
+        headJob = job;
+        headRank = rank;
+      }
     }
     if (head < 0) return undefined;
     const choice = this.choice(slot, t);
     const preferred = choice === undefined ? undefined : this.modelIndex.get(choice.modelId);
-    const pref = preferred === undefined ? -1 : this.firstLane[preferred]!;
+    const pref = preferred === undefined ? -1 : this.firstReadyLane(preferred, readyAt, t);
     if (pref < 0 || pref === head || this.headRanks[pref] !== this.headRanks[head]) return this.lanes[head];
     if (choice!.maxSkip === Infinity) return this.lanes[pref];
     const p = this.headOf(pref);
@@ -297,12 +321,29 @@ class Forecaster {
     return this.lanes[before <= maxSkip ? pref : head];
   }
 
+  /** The ready lane whose next job goes first among `model`'s lanes at `t` (its head ranks are current); -1 for none. */
+  private firstReadyLane(model: number, readyAt: Float64Array, t: number): number {
+    let first = -1;
+    for (const i of this.active) {
+      const lane = this.lanes[i]!;
+      if (lane.model !== model || readyAt[i]! > t) continue;
+      if (first < 0 || this.before(lane.jobs[lane.next]!, this.headRanks[i]!, this.headOf(first), this.headRanks[first]!)) first = i;
+    }
+    return first;
+  }
+
   /** The model the slot prefers at `t`, as the scheduler asks the claim for it; undefined for the plain head. */
   private choice(slot: Slot, t: number): ModelChoice | undefined {
     const { affinity } = this.input;
     if (!affinity.enabled) return undefined;
     const resident = this.residentIds[slot.backend]!;
     if (!this.spread) return resident[0] === undefined ? undefined : { modelId: resident[0], maxSkip: affinity.maxSkip, reason: 'affinity' };
+    const readyAt = this.modelReadyAt[slot.backend]!;
+    for (let m = 0; m < this.demand.length; m++) {
+      const d = this.demand[m]!;
+      d.queued = readyAt[m]! > t ? 0 : this.left[m]!;
+      d.running = 0;
+    }
     for (const s of this.slots) if (s !== slot && s.model >= 0 && s.freeAt > t) this.demand[s.model]!.running++;
     return chooseModel({ resident, demand: this.demand, maxSkip: affinity.maxSkip, ...(affinity.minRatio === undefined ? {} : { minRatio: affinity.minRatio }) });
   }
@@ -316,9 +357,11 @@ class Forecaster {
   private dispatch(lane: Lane, slot: Slot, t: number): void {
     const job = lane.jobs[lane.next++]!;
     this.left[lane.model]!--;
+    this.headRankUntil[lane.index] = -Infinity;
+    if (lane.next === lane.jobs.length) this.active.splice(this.active.indexOf(lane.index), 1);
     const b = this.input.backends[slot.backend]!;
     const loaded = this.resident[slot.backend]!.some((r) => r.model === lane.model);
-    const load = loaded ? { seconds: 0, learned: true } : b.loadTime(job.modelId);
+    const load = loaded ? NO_LOAD : b.loadTime(job.modelId);
     if (!loaded) this.loads++;
     this.touch(slot.backend, lane.model, t);
     const seconds = load.seconds + job.generationSeconds;
@@ -334,7 +377,7 @@ class Forecaster {
       loadSeconds: load.seconds,
       jobsAhead: this.dispatched++,
       loadsAhead: this.loads - (loaded ? 0 : 1),
-      waitsForDownload: !b.readyModels.has(job.modelId),
+      waitsForDownload: this.modelReadyAt[slot.backend]![lane.model] !== -Infinity,
       assumedShare: this.totalSeconds > 0 ? this.assumedSeconds / this.totalSeconds : 0,
     });
     slot.freeAt = endAt;
@@ -358,6 +401,9 @@ class Forecaster {
     this.residentIds[backend] = list.map((r) => this.models[r.model]!);
   }
 }
+
+const NO_LOAD: LoadTime = { seconds: 0, learned: true };
+const RANK_OF = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<Priority, number>;
 
 function byAcceptance(a: ForecastJob, b: ForecastJob): number {
   return a.queuedAt - b.queuedAt || a.sequence - b.sequence;
