@@ -113,7 +113,7 @@ export async function createUnderstudy(configInput: UnderstudyConfigInput = {}, 
   const availability = new BackendAvailability(backends, files);
   const vramTotals = await Promise.all(backends.map((b) => b.vram()));
   const largestGpu = Math.max(0, ...vramTotals.map((v) => v?.totalGb ?? 0));
-  const affinity = { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip, spread: config.scheduling.modelSpread, minRatio: config.scheduling.modelSpreadMinRatio };
+  const affinity = { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip, spread: config.scheduling.modelSpread };
   const preview = new PreviewBackend({}, { clock });
   const estimates = new EstimateTracker({ store, clock, catalog, estimation: plannerConfig.estimation, learner, backends, preview, availability, agingSeconds: config.jobs.agingSeconds, affinity, emit });
   events.addListener((e) => estimates.observe(e));

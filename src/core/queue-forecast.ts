@@ -59,8 +59,6 @@ export interface ForecastAffinity {
   maxSkip: number;
   /** Model-aware dispatch (core/model-spread.ts) decides which model a free slot takes (default false: bounded affinity alone). */
   spread?: boolean;
-  /** model-spread's minRatio (default its DEFAULT_MIN_RATIO). */
-  minRatio?: number;
 }
 
 /** Everything the forecast is made from. */
@@ -345,7 +343,7 @@ class Forecaster {
       d.running = 0;
     }
     for (const s of this.slots) if (s !== slot && s.model >= 0 && s.freeAt > t) this.demand[s.model]!.running++;
-    return chooseModel({ resident, demand: this.demand, maxSkip: affinity.maxSkip, ...(affinity.minRatio === undefined ? {} : { minRatio: affinity.minRatio }) });
+    return chooseModel({ resident, demand: this.demand, maxSkip: affinity.maxSkip });
   }
 
   private headOf(lane: number): ForecastJob {

@@ -11,7 +11,7 @@ import type { ModelDownloads } from './model-downloads.js';
 
 /**
  * Model affinity: which model a free GPU slot takes. With `spread`, model-aware dispatch (core/model-spread.ts) keeps
- * GPUs on distinct loaded models and moves one only when the queues per server are out of balance; otherwise (and
+ * GPUs on distinct loaded models and moves one only when a model with work has no GPU; otherwise (and
  * when spreading cannot decide) a job for the model already loaded goes first when that skips at most `maxSkip` jobs
  * of equal priority. Neither ever passes a more urgent job.
  */
@@ -22,8 +22,6 @@ export interface AffinityOptions {
   maxSkip: number;
   /** Model-aware dispatch (default true). */
   spread: boolean;
-  /** model-spread's minRatio: how uneven the queues per server must be before a GPU moves (default 3). */
-  minRatio?: number;
 }
 
 /** What the scheduler needs. */
@@ -205,7 +203,7 @@ export class Scheduler {
     const demand = Object.entries(snapshot.byModel)
       .filter(([modelId]) => ready(modelId))
       .map(([modelId, counts]) => ({ modelId, queued: Object.values(counts.queued).reduce((a, b) => a + b, 0), running: running.get(modelId) ?? 0 }));
-    const choice: ModelChoice | undefined = chooseModel({ resident: loaded, demand, maxSkip: affinity.maxSkip, ...(affinity.minRatio === undefined ? {} : { minRatio: affinity.minRatio }) });
+    const choice: ModelChoice | undefined = chooseModel({ resident: loaded, demand, maxSkip: affinity.maxSkip });
     if (!choice) return undefined;
     return { modelId: choice.modelId, maxSkip: Number.isFinite(choice.maxSkip) ? choice.maxSkip : snapshot.total };
   }
