@@ -107,7 +107,7 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     const largest = remote ? Math.max(0, ...remote.backends.map((b) => b.heartbeat.vramTotalGb ?? 0)) : localLargestGpu;
     return largest > 0 ? largest : undefined;
   };
-  const affinity = { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip };
+  const affinity = { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip, spread: config.scheduling.modelSpread };
   const preview = new PreviewBackend({}, { clock });
   const estimates = new EstimateTracker({ store, clock, catalog, estimation: plannerConfig.estimation, learner, backends: planning, preview, availability, agingSeconds: config.jobs.agingSeconds, affinity, emit });
   events.addListener((e) => estimates.observe(e));

@@ -69,6 +69,8 @@ export const UnderstudyConfigSchema = z.strictObject({
       affinity: z.boolean().default(true),
       /** Most equal-priority jobs affinity may pass (default 3). */
       affinityMaxSkip: z.number().int().min(0).default(3),
+      /** Model-aware dispatch (core/model-spread.ts): GPUs keep distinct models loaded and move only to a model no GPU serves (default true). */
+      modelSpread: z.boolean().default(true),
       /** Housekeeping period, ms (default 1000). */
       tickMs: z.number().int().min(10).default(1000),
     })

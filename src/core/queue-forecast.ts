@@ -1,14 +1,16 @@
 /**
  * Forecasts when every waiting job starts and ends by playing the queue forward as the scheduler would run it: jobs in
- * the scheduler's order (priority after aging, then first come first served; queue-ordering's agedRank), bounded model
- * affinity as the job store's claim applies it, each job's own generation time, model loads when a backend has to
- * swap, and models that become ready when their download ends. Pure and deterministic: fed a snapshot, no I/O.
+ * the scheduler's order (priority after aging, then first come first served; queue-ordering's agedRank), the model
+ * each free slot takes (model-spread's choice, or bounded affinity) as the job store's claim applies it, each job's
+ * own generation time, model loads when a backend has to swap, and models that become ready when their download
+ * ends. Pure and deterministic: fed a snapshot, no I/O.
  *
- * Cost: O(jobs × (slots + lanes × affinity window)); lanes are (model, priority) pairs, so a thousand queued jobs on
- * four backends take well under a millisecond (bench/estimates.ts).
+ * Cost: O(jobs × (slots + lanes × log jobs)); lanes are (model, priority) pairs, so a thousand queued jobs on four
+ * backends take well under a millisecond (bench/estimator-speed.ts).
  */
+import { chooseModel, type ModelChoice, type ModelDemand } from './model-spread.js';
 import { agedRank, type Orderable } from './queue-ordering.js';
-import { priorityRank } from './vocabulary.js';
+import { PRIORITIES, type Priority } from './vocabulary.js';
 
 /** A waiting job (queued, or waiting for its model). */
 export interface ForecastJob extends Orderable {
@@ -55,6 +57,8 @@ export interface ForecastBackend {
 export interface ForecastAffinity {
   enabled: boolean;
   maxSkip: number;
+  /** Model-aware dispatch (core/model-spread.ts) decides which model a free slot takes (default false: bounded affinity alone). */
+  spread?: boolean;
 }
 
 /** Everything the forecast is made from. */
@@ -99,7 +103,10 @@ export interface QueueForecast {
 }
 
 interface Lane {
-  modelId: string;
+  /** Its index in Forecaster.lanes. */
+  index: number;
+  /** Index of its model in Forecaster.models. */
+  model: number;
   /** The lane's priority rank, 0 = critical. */
   rank: number;
   jobs: ForecastJob[];
@@ -109,10 +116,12 @@ interface Lane {
 interface Slot {
   backend: number;
   freeAt: number;
+  /** Model index of the job it runs until freeAt; -1 for none. */
+  model: number;
 }
 
 interface Resident {
-  modelId: string;
+  model: number;
   lastUsedAt: number;
 }
 
@@ -122,12 +131,18 @@ export function forecastQueue(input: QueueForecastInput): QueueForecast {
 }
 
 class Forecaster {
-  private readonly lanes: Lane[];
+  private readonly models: string[] = [];
+  private readonly modelIndex = new Map<string, number>();
+  private readonly lanes: Lane[] = [];
   private readonly slots: Slot[] = [];
   private readonly resident: Resident[][];
+  /** By backend, the ids of its resident models in order (what model-spread is given). */
+  private readonly residentIds: string[][];
   private readonly capacity: number[];
-  private readonly left = new Map<string, number>();
+  /** Jobs left per model. */
+  private left: Int32Array;
   private readonly agingMs: number;
+  private readonly spread: boolean;
   private readonly out = new Map<string, JobForecast>();
   private dispatched: number;
   private loads = 0;
@@ -135,42 +150,60 @@ class Forecaster {
   private assumedSeconds = 0;
   /** By backend, then lane: epoch ms the lane's model is ready there (-Infinity: now; Infinity: never). */
   private readonly laneReadyAt: Float64Array[];
-  /** Per lane, the rank of its next job at the current pick. */
+  /** Per lane, the rank of its next job at the current pick, and until when (epoch ms) that rank holds. */
   private readonly headRanks: Int32Array;
+  private readonly headRankUntil: Float64Array;
+  /** Indices of the lanes with jobs left. */
+  private readonly active: number[];
+  /** By backend, then model: epoch ms the model is ready there. */
+  private readonly modelReadyAt: Float64Array[];
+  /** Per model, what model-spread sees at the current pick. */
+  private readonly demand: ModelDemand[];
 
   constructor(private readonly input: QueueForecastInput) {
     this.agingMs = input.agingSeconds > 0 ? input.agingSeconds * 1000 : 0;
-    const byModel = new Map<string, Lane[]>();
-    this.lanes = [];
+    this.spread = input.affinity.enabled && input.affinity.spread === true;
+    const byModel: Lane[][] = [];
     for (const job of input.waiting) {
-      let lanes = byModel.get(job.modelId);
-      if (!lanes) byModel.set(job.modelId, (lanes = []));
-      const rank = priorityRank(job.priority);
+      const model = this.indexOf(job.modelId);
+      const lanes = (byModel[model] ??= []);
+      const rank = RANK_OF[job.priority];
       let lane = lanes[rank];
-      if (!lane) this.lanes.push((lane = lanes[rank] = { modelId: job.modelId, rank, jobs: [], next: 0 }));
+      if (!lane) this.lanes.push((lane = lanes[rank] = { index: this.lanes.length, model, rank, jobs: [], next: 0 }));
       lane.jobs.push(job);
-      this.left.set(job.modelId, (this.left.get(job.modelId) ?? 0) + 1);
     }
-    for (const lane of this.lanes) lane.jobs.sort((a, b) => a.queuedAt - b.queuedAt || a.sequence - b.sequence);
+    for (const lane of this.lanes) if (!isSorted(lane.jobs)) lane.jobs.sort(byAcceptance);
+    for (const r of input.running) this.indexOf(r.modelId);
+    for (const b of input.backends) for (const m of b.loadedModels) this.indexOf(m);
+    this.left = new Int32Array(this.models.length);
+    for (const lane of this.lanes) this.left[lane.model]! += lane.jobs.length;
     this.headRanks = new Int32Array(this.lanes.length);
-    this.laneReadyAt = input.backends.map(
-      (b) =>
-        new Float64Array(
-          this.lanes.map((l) => (b.readyModels.has(l.modelId) ? -Infinity : b.takesDownloads === false ? Infinity : (input.readyAt.get(l.modelId) ?? Infinity))),
-        ),
-    );
-    this.resident = input.backends.map((b) => b.loadedModels.map((modelId) => ({ modelId, lastUsedAt: input.now })));
+    this.headRankUntil = new Float64Array(this.lanes.length).fill(-Infinity);
+    this.active = this.lanes.map((_, i) => i);
+    this.demand = this.models.map((modelId) => ({ modelId, queued: 0, running: 0 }));
+    this.laneReadyAt = input.backends.map((b) => {
+      const at = new Float64Array(this.lanes.length);
+      this.lanes.forEach((l, i) => {
+        const modelId = this.models[l.model]!;
+        at[i] = b.readyModels.has(modelId) ? -Infinity : b.takesDownloads === false ? Infinity : (input.readyAt.get(modelId) ?? Infinity);
+      });
+      return at;
+    });
+    this.modelReadyAt = this.laneReadyAt.map((at) => {
+      const byModelAt = new Float64Array(this.models.length).fill(Infinity);
+      this.lanes.forEach((l, i) => (byModelAt[l.model] = at[i]!));
+      return byModelAt;
+    });
+    this.resident = input.backends.map((b) => b.loadedModels.map((m) => ({ model: this.modelIndex.get(m)!, lastUsedAt: input.now })));
+    this.residentIds = input.backends.map((b) => [...b.loadedModels]);
     this.capacity = input.backends.map((b) => b.modelCapacity ?? Math.max(1, b.loadedModels.length));
-    const busy = new Map<string, number[]>();
-    for (const r of input.running) {
-      const list = busy.get(r.backendId) ?? [];
-      list.push(Math.max(input.now, r.endsAt));
-      busy.set(r.backendId, list);
-    }
     input.backends.forEach((backend, index) => {
-      const ends = (busy.get(backend.id) ?? []).sort((a, b) => a - b);
-      for (let s = 0; s < backend.slots; s++) this.slots.push({ backend: index, freeAt: ends[s] ?? input.now });
-      for (const r of input.running) if (r.backendId === backend.id) this.touch(index, r.modelId, input.now);
+      const busy = input.running
+        .filter((r) => r.backendId === backend.id)
+        .map((r) => ({ freeAt: Math.max(input.now, r.endsAt), model: this.modelIndex.get(r.modelId)! }));
+      for (const r of busy) this.touch(index, r.model, input.now);
+      busy.sort((a, b) => a.freeAt - b.freeAt);
+      for (let s = 0; s < backend.slots; s++) this.slots.push({ backend: index, freeAt: busy[s]?.freeAt ?? input.now, model: busy[s]?.model ?? -1 });
     });
     this.dispatched = input.running.length;
   }
@@ -181,16 +214,26 @@ class Forecaster {
       const slot = this.earliestSlot();
       if (!slot || slot.freeAt === Infinity) break;
       const t = Math.max(this.input.now, slot.freeAt);
-      const job = this.pick(slot.backend, t);
-      if (!job) {
+      const lane = this.pick(slot, t);
+      if (!lane) {
         slot.freeAt = this.nextReadyAfter(t);
+        slot.model = -1;
         continue;
       }
       remaining--;
-      slot.freeAt = this.dispatch(job, slot.backend, t);
+      this.dispatch(lane, slot, t);
     }
-    const unreachable = this.input.waiting.filter((j) => !this.out.has(j.id)).map((j) => j.id);
+    const unreachable = remaining === 0 ? [] : this.input.waiting.filter((j) => !this.out.has(j.id)).map((j) => j.id);
     return { jobs: this.out, unreachable };
+  }
+
+  private indexOf(modelId: string): number {
+    let index = this.modelIndex.get(modelId);
+    if (index === undefined) {
+      this.modelIndex.set(modelId, (index = this.models.length));
+      this.models.push(modelId);
+    }
+    return index;
   }
 
   private earliestSlot(): Slot | undefined {
@@ -203,13 +246,27 @@ class Forecaster {
   private nextReadyAfter(t: number): number {
     let next = Infinity;
     for (const [modelId, at] of this.input.readyAt) {
-      if (at > t && at < next && (this.left.get(modelId) ?? 0) > 0) next = at;
+      const model = this.modelIndex.get(modelId);
+      if (at > t && at < next && model !== undefined && this.left[model]! > 0) next = at;
     }
     return next;
   }
 
   private rank(lane: Lane, job: ForecastJob, t: number): number {
     return this.agingMs > 0 ? agedRank(lane.rank, job.queuedAt, t, this.input.agingSeconds) : lane.rank;
+  }
+
+  /**
+   * The rank of lane `i`'s next job at `t`, recomputed only when it may have aged a level since (forecast time only
+   * moves forward) or the lane's next job changed; within a millisecond of a level's end it is always recomputed.
+   */
+  private headRank(i: number, lane: Lane, job: ForecastJob, t: number): number {
+    if (t < this.headRankUntil[i]! - 1) return this.headRanks[i]!;
+    const rank = this.rank(lane, job, t);
+    this.headRanks[i] = rank;
+    if (this.agingMs <= 0 || rank === 0) this.headRankUntil[i] = Infinity;
+    else this.headRankUntil[i] = job.queuedAt + (Math.floor(Math.max(0, t - job.queuedAt) / this.agingMs) + 1) * this.agingMs;
+    return rank;
   }
 
   /** Whether `a` goes before `b` at `t`: compareQueueOrder's order, with ranks computed once per comparison. */
@@ -220,32 +277,39 @@ class Forecaster {
   }
 
   /**
-   * The job the backend claims at `t`, as the claim does: the queue's head, unless the first job for the backend's
-   * preferred model has the head's rank and at most `maxSkip` ready jobs before it.
+   * The job the slot claims at `t`, as the scheduler and the claim do: the queue's head, unless the model the slot
+   * prefers (model-spread's choice, or the backend's first loaded model) has a job of the head's rank within the
+   * choice's maxSkip jobs of the head; then its first such job.
    */
-  private pick(backend: number, t: number): Lane | undefined {
-    const readyAt = this.laneReadyAt[backend]!;
-    const preferred = this.input.affinity.enabled ? this.resident[backend]![0]?.modelId : undefined;
+  private pick(slot: Slot, t: number): Lane | undefined {
+    const readyAt = this.laneReadyAt[slot.backend]!;
     let head = -1;
-    let pref = -1;
-    for (let i = 0; i < this.lanes.length; i++) {
+    let headJob: ForecastJob | undefined;
+    let headRank = 0;
+    for (const i of this.active) {
+      if (readyAt[i]! > t) continue;
       const lane = this.lanes[i]!;
-      const job = lane.jobs[lane.next];
-      if (!job || readyAt[i]! > t) continue;
-      const rank = this.rank(lane, job, t);
-      this.headRanks[i] = rank;
-      if (head < 0 || this.before(job, rank, this.headOf(head), this.headRanks[head]!)) head = i;
-      if (lane.modelId === preferred && (pref < 0 || this.before(job, rank, this.headOf(pref), this.headRanks[pref]!))) pref = i;
+      const job = lane.jobs[lane.next]!;
+      const rank = this.headRank(i, lane, job, t);
+      if (!headJob || this.before(job, rank, headJob, headRank)) {
+        head = i;
+        headJob = job;
+        headRank = rank;
+      }
     }
     if (head < 0) return undefined;
+    const choice = this.choice(slot, t);
+    const preferred = choice === undefined ? undefined : this.modelIndex.get(choice.modelId);
+    const pref = preferred === undefined ? -1 : this.firstReadyLane(preferred, readyAt, t);
     if (pref < 0 || pref === head || this.headRanks[pref] !== this.headRanks[head]) return this.lanes[head];
+    if (choice!.maxSkip === Infinity) return this.lanes[pref];
     const p = this.headOf(pref);
     const pRank = this.headRanks[pref]!;
-    const maxSkip = Math.max(0, Math.floor(this.input.affinity.maxSkip));
+    const maxSkip = Math.max(0, Math.floor(choice!.maxSkip));
     let before = 0;
     for (let i = 0; i < this.lanes.length && before <= maxSkip; i++) {
       const lane = this.lanes[i]!;
-      if (lane.modelId === preferred || readyAt[i]! > t) continue;
+      if (lane.model === preferred || readyAt[i]! > t) continue;
       for (let k = lane.next; k < lane.jobs.length && before <= maxSkip; k++) {
         const job = lane.jobs[k]!;
         if (!this.before(job, k === lane.next ? this.headRanks[i]! : this.rank(lane, job, t), p, pRank)) break;
@@ -255,20 +319,49 @@ class Forecaster {
     return this.lanes[before <= maxSkip ? pref : head];
   }
 
+  /** The ready lane whose next job goes first among `model`'s lanes at `t` (its head ranks are current); -1 for none. */
+  private firstReadyLane(model: number, readyAt: Float64Array, t: number): number {
+    let first = -1;
+    for (const i of this.active) {
+      const lane = this.lanes[i]!;
+      if (lane.model !== model || readyAt[i]! > t) continue;
+      if (first < 0 || this.before(lane.jobs[lane.next]!, this.headRanks[i]!, this.headOf(first), this.headRanks[first]!)) first = i;
+    }
+    return first;
+  }
+
+  /** The model the slot prefers at `t`, as the scheduler asks the claim for it; undefined for the plain head. */
+  private choice(slot: Slot, t: number): ModelChoice | undefined {
+    const { affinity } = this.input;
+    if (!affinity.enabled) return undefined;
+    const resident = this.residentIds[slot.backend]!;
+    if (!this.spread) return resident[0] === undefined ? undefined : { modelId: resident[0], maxSkip: affinity.maxSkip, reason: 'affinity' };
+    const readyAt = this.modelReadyAt[slot.backend]!;
+    for (let m = 0; m < this.demand.length; m++) {
+      const d = this.demand[m]!;
+      d.queued = readyAt[m]! > t ? 0 : this.left[m]!;
+      d.running = 0;
+    }
+    for (const s of this.slots) if (s !== slot && s.model >= 0 && s.freeAt > t) this.demand[s.model]!.running++;
+    return chooseModel({ resident, demand: this.demand, maxSkip: affinity.maxSkip });
+  }
+
   private headOf(lane: number): ForecastJob {
     const l = this.lanes[lane]!;
     return l.jobs[l.next]!;
   }
 
-  /** Runs the lane's head on `backend` from `t`; returns when the slot is free again. */
-  private dispatch(lane: Lane, backend: number, t: number): number {
+  /** Runs the lane's next job on the slot from `t`; the slot is busy until it ends. */
+  private dispatch(lane: Lane, slot: Slot, t: number): void {
     const job = lane.jobs[lane.next++]!;
-    this.left.set(job.modelId, this.left.get(job.modelId)! - 1);
-    const b = this.input.backends[backend]!;
-    const loaded = this.resident[backend]!.some((r) => r.modelId === job.modelId);
-    const load = loaded ? { seconds: 0, learned: true } : b.loadTime(job.modelId);
+    this.left[lane.model]!--;
+    this.headRankUntil[lane.index] = -Infinity;
+    if (lane.next === lane.jobs.length) this.active.splice(this.active.indexOf(lane.index), 1);
+    const b = this.input.backends[slot.backend]!;
+    const loaded = this.resident[slot.backend]!.some((r) => r.model === lane.model);
+    const load = loaded ? NO_LOAD : b.loadTime(job.modelId);
     if (!loaded) this.loads++;
-    this.touch(backend, job.modelId, t);
+    this.touch(slot.backend, lane.model, t);
     const seconds = load.seconds + job.generationSeconds;
     this.totalSeconds += seconds;
     if (!load.learned) this.assumedSeconds += load.seconds;
@@ -282,16 +375,17 @@ class Forecaster {
       loadSeconds: load.seconds,
       jobsAhead: this.dispatched++,
       loadsAhead: this.loads - (loaded ? 0 : 1),
-      waitsForDownload: !b.readyModels.has(job.modelId),
+      waitsForDownload: this.modelReadyAt[slot.backend]![lane.model] !== -Infinity,
       assumedShare: this.totalSeconds > 0 ? this.assumedSeconds / this.totalSeconds : 0,
     });
-    return endAt;
+    slot.freeAt = endAt;
+    slot.model = lane.model;
   }
 
   /** Marks a model used on a backend, loading it (and evicting the least recently used one) when needed. */
-  private touch(backend: number, modelId: string, t: number): void {
+  private touch(backend: number, model: number, t: number): void {
     const list = this.resident[backend]!;
-    const entry = list.find((r) => r.modelId === modelId);
+    const entry = list.find((r) => r.model === model);
     if (entry) {
       entry.lastUsedAt = t;
       return;
@@ -301,6 +395,19 @@ class Forecaster {
       for (let i = 1; i < list.length; i++) if (list[i]!.lastUsedAt < list[lru]!.lastUsedAt) lru = i;
       list.splice(lru, 1);
     }
-    list.push({ modelId, lastUsedAt: t });
+    list.push({ model, lastUsedAt: t });
+    this.residentIds[backend] = list.map((r) => this.models[r.model]!);
   }
+}
+
+const NO_LOAD: LoadTime = { seconds: 0, learned: true };
+const RANK_OF = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<Priority, number>;
+
+function byAcceptance(a: ForecastJob, b: ForecastJob): number {
+  return a.queuedAt - b.queuedAt || a.sequence - b.sequence;
+}
+
+function isSorted(jobs: readonly ForecastJob[]): boolean {
+  for (let i = 1; i < jobs.length; i++) if (byAcceptance(jobs[i - 1]!, jobs[i]!) > 0) return false;
+  return true;
 }

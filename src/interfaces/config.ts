@@ -323,6 +323,7 @@ jobs:
 scheduling:
   affinity: true           # prefer jobs for the model already loaded...
   affinityMaxSkip: 3       # ...passing at most this many jobs of equal priority
+  modelSpread: true        # GPUs keep distinct models loaded; one leaves its model for a model no GPU serves
   tickMs: 1000             # housekeeping period: expiry, lapsed leases, released waits
 
 # --- backends ---

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { chooseModel, type ModelChoice } from '../core/model-spread.js';
 import { PREVIEW_MODEL_ID } from '../core/scoring.js';
 import type { Backend } from './backend.js';
 import type { BackendAvailability } from './backend-availability.js';
@@ -8,12 +9,19 @@ import type { JobRunner } from './job-runner.js';
 import { waitingForModelTotal, type JobStore } from './job-store.js';
 import type { ModelDownloads } from './model-downloads.js';
 
-/** Model affinity: prefer a job for a model already loaded, when that skips at most `maxSkip` jobs of equal priority. */
+/**
+ * Model affinity: which model a free GPU slot takes. With `spread`, model-aware dispatch (core/model-spread.ts) keeps
+ * GPUs on distinct loaded models and moves one only when a model with work has no GPU; otherwise (and
+ * when spreading cannot decide) a job for the model already loaded goes first when that skips at most `maxSkip` jobs
+ * of equal priority. Neither ever passes a more urgent job.
+ */
 export interface AffinityOptions {
   /** Default true. */
   enabled: boolean;
   /** Default 3: a 14B model swap costs tens of seconds, worth a short reordering. */
   maxSkip: number;
+  /** Model-aware dispatch (default true). */
+  spread: boolean;
 }
 
 /** What the scheduler needs. */
@@ -48,7 +56,7 @@ export interface SchedulerContext {
  * requeues jobs whose lease lapsed.
  */
 export class Scheduler {
-  private readonly running = new Map<string, { backend: Backend; done: Promise<void> }>();
+  private readonly running = new Map<string, { backend: Backend; modelId: string; done: Promise<void> }>();
   private readonly stop = new AbortController();
   private timer: TimerHandle | undefined;
   private pumping = false;
@@ -182,14 +190,10 @@ export class Scheduler {
       if (!isPreview && !recovery.isAvailable(backend.id)) return;
       const ready = isPreview ? new Set([PREVIEW_MODEL_ID]) : await this.ctx.availability.readyOn(backend);
       if (ready.size === 0) return;
-      const loaded = affinity.enabled && !isPreview ? (await backend.loadedModels())[0] : undefined;
+      const readyModels = (m: string): boolean => ready.has(m) && (isPreview || recovery.isAvailable(backend.id, m));
+      const prefer = affinity.enabled && !isPreview ? await this.preference(await backend.loadedModels(), readyModels) : undefined;
       const owner = `${this.ctx.owner}/${backend.id}`;
-      const job = await store.claimNext({
-        owner,
-        now: clock.now(),
-        readyModels: (m) => ready.has(m) && (isPreview || recovery.isAvailable(backend.id, m)),
-        ...(loaded ? { preferModel: { modelId: loaded, maxSkip: affinity.maxSkip } } : {}),
-      });
+      const job = await store.claimNext({ owner, now: clock.now(), readyModels, ...(prefer ? { preferModel: prefer } : {}) });
       if (!job) return;
       this.lastClaim = clock.now();
       const done = this.ctx.runner
@@ -199,8 +203,27 @@ export class Scheduler {
           this.running.delete(job.id);
           this.wake();
         });
-      this.running.set(job.id, { backend, done });
+      this.running.set(job.id, { backend, modelId: job.modelUsed, done });
     }
+  }
+
+  /**
+   * The model a free slot of a GPU with `loaded` models asks the claim for: model-spread's choice from the queued jobs
+   * per model it can run and the jobs running on the other slots (any distance is the whole queue), or with spreading
+   * off the first loaded model within maxSkip.
+   */
+  private async preference(loaded: readonly string[], ready: (modelId: string) => boolean): Promise<{ modelId: string; maxSkip: number } | undefined> {
+    const { affinity, store, preview } = this.ctx;
+    if (!affinity.spread) return loaded[0] === undefined ? undefined : { modelId: loaded[0], maxSkip: affinity.maxSkip };
+    const snapshot = await store.queueSnapshot();
+    const running = new Map<string, number>();
+    for (const r of this.running.values()) if (r.backend !== preview) running.set(r.modelId, (running.get(r.modelId) ?? 0) + 1);
+    const demand = Object.entries(snapshot.byModel)
+      .filter(([modelId]) => ready(modelId))
+      .map(([modelId, counts]) => ({ modelId, queued: Object.values(counts.queued).reduce((a, b) => a + b, 0), running: running.get(modelId) ?? 0 }));
+    const choice: ModelChoice | undefined = chooseModel({ resident: loaded, demand, maxSkip: affinity.maxSkip });
+    if (!choice) return undefined;
+    return { modelId: choice.modelId, maxSkip: Number.isFinite(choice.maxSkip) ? choice.maxSkip : snapshot.total };
   }
 
   /** Idle means every accepted job has finished: nothing queued, waiting, or running here or under a lapsing lease. */

@@ -4,9 +4,9 @@
  * happened to every request: its first promise, the reference's fixed-method promise, the last estimate before it
  * started, when it started and ended; plus queue depth, busy GPUs and model loads over time.
  *
- * Policies: `understudy` is the engine as configured (priorities, aging, bounded model affinity); `fifo` submits
+ * Policies: `understudy` is the engine as configured (priorities, aging, model-aware dispatch); `fifo` submits
  * every request at one priority with aging and affinity off (plain first come, first served); `fifo-affinity` is
- * FIFO with the model affinity on.
+ * FIFO with bounded model affinity on (a loaded model's job within affinityMaxSkip of the head).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -68,7 +68,8 @@ export interface SimResult {
   gpuSlots: number;
   jobs: SimJob[];
   samples: SimSample[];
-  loads: Array<{ at: number; backendId: string; modelId: string }>;
+  /** Model loads; `seconds` is the model's size over its GPU's load speed. */
+  loads: Array<{ at: number; backendId: string; modelId: string; seconds: number }>;
   estimateEvents: number;
   /** Real milliseconds the run took. */
   wallMs: number;
@@ -118,6 +119,7 @@ export async function runTrace(trace: Trace, policy: Policy, options: RunOptions
         ),
     ),
   );
+  const loadSpeed = new Map(backends.map((b, i) => [b.id, trace.backends.flatMap((t) => Array.from({ length: t.count }, () => t.loadGbPerSecond))[i]!]));
   const engineConfig = trace.engine as Record<string, Record<string, unknown> | undefined>;
   const fifo = policy !== 'understudy';
   const engine = await createUnderstudy(
@@ -127,7 +129,7 @@ export async function runTrace(trace: Trace, policy: Policy, options: RunOptions
       dataDir,
       healthIntervalSeconds: 0,
       jobs: { leaseMs: 120_000, ...engineConfig.jobs, ...(fifo ? { agingSeconds: 0 } : {}) },
-      scheduling: { tickMs: 5000, ...engineConfig.scheduling, ...(policy === 'fifo' ? { affinity: false } : {}) },
+      scheduling: { tickMs: 5000, ...engineConfig.scheduling, ...(fifo ? { modelSpread: false } : {}), ...(policy === 'fifo' ? { affinity: false } : {}) },
     },
     {
       clock,
@@ -162,7 +164,10 @@ export async function runTrace(trace: Trace, policy: Policy, options: RunOptions
   };
   engine.onEvent((e: UnderstudyEvent) => {
     if (e.type === 'model.status' && e.status === 'available') onDisk.add(e.modelId);
-    if (e.type === 'model.loaded') result.loads.push({ at: e.at, backendId: e.backendId, modelId: e.modelId });
+    if (e.type === 'model.loaded') {
+      const loadGbPerSecond = loadSpeed.get(e.backendId) ?? 1;
+      result.loads.push({ at: e.at, backendId: e.backendId, modelId: e.modelId, seconds: (catalog.byId.get(e.modelId)?.sizeGb ?? 0) / loadGbPerSecond });
+    }
     if (e.type === 'job.estimate') result.estimateEvents++;
     if ('jobId' in e) onJobEvent(e);
   });

@@ -62,7 +62,7 @@ export async function startWorkerEngine(backendOptions: SimulatedBackendOptionsI
   const recovery = new FallbackRecoverySystem({ clock, probe: calmProbe, vramReporter: new BackendVramReporter(backends), random: () => 0.5, downloads });
   const runner = new JobRunner({ store, clock, catalog, manager, recovery, artifacts, leaseMs: 60_000, emit, downloads });
   const preview = new PreviewBackend({}, { clock });
-  const scheduler = new Scheduler({ store, clock, backends, preview, availability, recovery, runner, downloads, owner: 'worker-a', affinity: { enabled: true, maxSkip: 3 }, tickMs: 1000, emit });
+  const scheduler = new Scheduler({ store, clock, backends, preview, availability, recovery, runner, downloads, owner: 'worker-a', affinity: { enabled: true, maxSkip: 3, spread: true }, tickMs: 1000, emit });
   const engine = new Understudy({ clock, store, manager, recovery, availability, backends, scheduler, events, artifacts, downloads, queue });
   await engine.start();
   return {
