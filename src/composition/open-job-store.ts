@@ -53,7 +53,8 @@ export function jobStoreOptions(config: UnderstudyConfig, clock: Clock): JobStor
 export function openSqliteJobStore(config: UnderstudyConfig, ctx: OpenJobStoreContext): OpenedJobStore {
   const path = join(ctx.dataDir, 'understudy.db');
   const store = new SqliteJobStore({ path, ...jobStoreOptions(config, ctx.clock), ...(ctx.syncJobLog ? { syncLog: ctx.syncJobLog } : {}) });
-  return { store, clock: ctx.clock, status: async () => ({ kind: 'sqlite', location: path, reachable: true, volatile: false, problems: [] }) };
+  // The data dir's path stays out of the answer: /readyz is public, and a server path tells a caller too much.
+  return { store, clock: ctx.clock, status: async () => ({ kind: 'sqlite', location: 'understudy.db in the data dir', reachable: true, volatile: false, problems: [] }) };
 }
 
 /** A Redis store's address and a fail-fast client that watches it, checked at startup. */

@@ -2,7 +2,7 @@
 export interface StoreStatus {
   /** `sqlite`: the embedded file; `redis`: shared by gateways and workers on several machines. */
   kind: 'sqlite' | 'redis';
-  /** Where it is, safe to print (a Redis URL without its password, or the SQLite file's path). */
+  /** Where it is, safe to print (a Redis URL without its password; for SQLite the file's name, never the server's path). */
   location: string;
   /** Whether it answered just now. */
   reachable: boolean;

@@ -151,7 +151,7 @@ describe('models, strategies, queue, health, recovery, metrics and docs', () => 
     assert.deepEqual(await json('/healthz'), { status: 'ok' });
     assert.deepEqual(await json('/readyz'), {
       status: 'ready',
-      store: { kind: 'sqlite', location: `${service.dataDir}/understudy.db`, reachable: true, volatile: false, problems: [] },
+      store: { kind: 'sqlite', location: 'understudy.db in the data dir', reachable: true, volatile: false, problems: [] },
     });
     const missing = await service.request('/v2/nothing');
     assert.equal(missing.status, 404);
