@@ -1,0 +1,99 @@
+/**
+ * The processes of a cluster on a private durable redis-server, for real: a job cancelled on another gateway than
+ * the one it was submitted to.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { waitUntil } from '../http/support.js';
+import { ProcessGroup } from '../support/processes.js';
+
+interface JobBody {
+  id: string;
+  status: string;
+  attempts: number;
+  output: { url: string; sizeBytes: number } | null;
+  timeline: Array<{ kind: string; message: string }>;
+}
+
+const FINAL = ['succeeded', 'failed', 'cancelled', 'expired'];
+/** 1080p at high quality on t2v-A14B: about 4.7 s on the simulated GPU, long enough to act while it runs. */
+const LONG_JOB = { model: 't2v-A14B', prompt: 'a long one', resolution: '1920x1080', quality: 'high' };
+const ALL_MODELS = 't2v-A14B,i2v-A14B,ti2v-5B';
+const LEASE_MS = 2_000;
+
+/** The HTTP API of one gateway. */
+function gatewayApi(url: string) {
+  const request = async <T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; body: T }> => {
+    const { json, ...rest } = init;
+    const response = await fetch(`${url}${path}`, {
+      ...rest,
+      ...(json !== undefined ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } } : {}),
+    });
+    return { status: response.status, body: (await response.json()) as T };
+  };
+  const job = async (id: string): Promise<JobBody> => (await request<JobBody>(`/v1/generations/${id}`)).body;
+  return {
+    request,
+    job,
+    submit: async (body: Record<string, unknown>): Promise<string> => {
+      const { status, body: accepted } = await request<{ id: string }>('/v1/generations', { method: 'POST', json: body });
+      assert.equal(status, 202, JSON.stringify(accepted));
+      return accepted.id;
+    },
+    final: (id: string, ms = 60_000): Promise<JobBody> =>
+      waitUntil(async () => {
+        const current = await job(id);
+        return FINAL.includes(current.status) ? current : undefined;
+      }, ms, `generation ${id} to finish`),
+    workers: async (): Promise<number> => (await request<{ workers: unknown[] }>('/v1/workers')).body.workers.length,
+  };
+}
+
+/** Settings shared by every process of a test: one artifacts directory, short leases and housekeeping ticks. */
+async function clusterEnv(group: ProcessGroup): Promise<Record<string, string>> {
+  return {
+    UNDERSTUDY_HEALTH_INTERVAL_SECONDS: '0',
+    UNDERSTUDY_ARTIFACTS_DIR: await group.tempDir('artifacts'),
+    UNDERSTUDY_SHUTDOWN_GRACE_SECONDS: '1',
+    UNDERSTUDY_JOBS_LEASE_MS: String(LEASE_MS),
+    UNDERSTUDY_SCHEDULING_TICK_MS: '200',
+  };
+}
+
+describe('two gateways on one Redis', () => {
+  const group = new ProcessGroup();
+  after(() => group.killAll());
+
+  test('a job submitted on one and cancelled on the other ends cancelled, seen so from both; the worker is free again', async () => {
+    const redis = await group.startRedis();
+    const env = await clusterEnv(group);
+    const store = ['--store', redis.url];
+    const [one, two] = await Promise.all(
+      ['gateway-1', 'gateway-2'].map(async (name) => gatewayApi((await group.gateway(name, [...store, '--no-worker', '--data-dir', await group.tempDir(name)], env)).url)),
+    );
+    await group.worker('worker', [...store, '--id', 'worker', '--data-dir', await group.tempDir('worker')], {
+      ...env,
+      UNDERSTUDY_SIMULATED_INSTALLED_MODELS: ALL_MODELS,
+    });
+    await waitUntil(async () => (await one!.workers()) === 1 && (await two!.workers()) === 1, 20_000, 'the worker in both /v1/workers');
+
+    const id = await one!.submit(LONG_JOB);
+    await waitUntil(async () => (await two!.job(id)).status === 'running', 20_000, `generation ${id} running, seen from gateway 2`);
+    const cancelled = await two!.request<JobBody>(`/v1/generations/${id}`, { method: 'DELETE' });
+    assert.equal(cancelled.status, 200);
+    assert.equal(cancelled.body.status, 'cancelled');
+    for (const api of [one!, two!]) {
+      const seen = await api.job(id);
+      assert.equal(seen.status, 'cancelled');
+      assert.equal(seen.output, null);
+    }
+    // The worker stopped the generation: the next job runs on it and succeeds, and the cancelled one never does.
+    const next = await two!.submit({ model: 'ti2v-5B', prompt: 'after the cancel' });
+    assert.equal((await one!.final(next)).status, 'succeeded');
+    for (const api of [one!, two!]) {
+      const seen = await api.job(id);
+      assert.equal(seen.status, 'cancelled');
+      assert.ok(!seen.timeline.some((e) => e.kind === 'succeeded'), JSON.stringify(seen.timeline));
+    }
+  });
+});
