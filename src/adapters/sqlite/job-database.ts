@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import type { Job, TimelineEntry } from '../../runtime/job.js';
 import { JobNotFoundError } from '../../runtime/job-store.js';
+import { BatchedWrites, type BatchOutcome } from './batched-writes.js';
 import { GroupSync } from './group-sync.js';
 import { timelineEntryOf, toJob, type JobRow, type TimelineRow } from './job-rows.js';
 import { prepareJobStatements, type JobStatements } from './job-statements.js';
@@ -22,8 +23,10 @@ export interface JobDatabaseOptions {
 
 /**
  * The job store's SQLite connection: WAL journaling, migrations, prepared statements, and transactions that wait
- * for another process's lock without blocking the event loop; durable changes resolve once the log is synced,
- * grouped with every other commit made meanwhile (see {@link GroupSync}). Also reads rows back as jobs.
+ * for another process's lock without blocking the event loop. Durable changes are a pipelined group commit: the
+ * changes of a turn commit in one transaction (see {@link BatchedWrites}) and resolve once a sync of the log that
+ * started after that commit is done, shared with every other commit made meanwhile (see {@link GroupSync}); the next
+ * turn's changes commit while it runs. Also reads rows back as jobs.
  */
 export class JobDatabase {
   /** The prepared statements. */
@@ -31,6 +34,7 @@ export class JobDatabase {
   private readonly db: Database.Database;
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly logSync: GroupSync;
+  private readonly durableWrites: BatchedWrites<() => unknown, unknown>;
   private readonly logFile: LogFileSync | undefined;
   private readonly lockClock: Clock;
   private readonly lockWaitMs: number;
@@ -58,6 +62,10 @@ export class JobDatabase {
       const syncLog = options.syncLog;
       this.logFile = syncLog ? undefined : new LogFileSync(logPath);
       this.logSync = new GroupSync(syncLog ? () => syncLog(logPath) : (this.logFile as LogFileSync).sync);
+      this.durableWrites = new BatchedWrites(
+        (changes) => this.commitTogether(changes),
+        () => this.logSync.flush(),
+      );
     } catch (error) {
       this.db.close();
       throw error;
@@ -69,21 +77,22 @@ export class JobDatabase {
     return this.logSync.flush();
   }
 
-  /** Waits for pending syncs (the last connection's close removes the log), then closes the database. */
+  /** Waits for pending changes and syncs (the last connection's close removes the log), then closes the database. */
   async close(): Promise<void> {
+    await this.durableWrites.drained();
     await this.logSync.flush().catch(() => undefined);
     await this.logFile?.close();
     this.db.close();
   }
 
   /**
-   * Runs `fn` in an immediate (write-locking) transaction, so that changes by two processes cannot interleave, and
-   * resolves once the commit is synced to disk (with every other commit made while the sync was pending).
+   * Runs `fn` on the next turn in an immediate (write-locking) transaction, so that changes by two processes cannot
+   * interleave, together with the other changes of that turn, each in its own savepoint: a change that throws is
+   * rolled back alone and rejects with its error. Resolves once the commit is synced to disk; a failure of the commit
+   * or the sync rejects every change of the batch.
    */
-  async write<T>(fn: () => T): Promise<T> {
-    const result = await this.writeRelaxed(fn);
-    await this.logSync.flush();
-    return result;
+  write<T>(fn: () => T): Promise<T> {
+    return this.durableWrites.add(fn) as Promise<T>;
   }
 
   /**
@@ -95,6 +104,19 @@ export class JobDatabase {
    */
   writeRelaxed<T>(fn: () => T): Promise<T> {
     return retryWhileLocked(() => this.runInTransaction.immediate(fn) as T, this.lockClock, this.lockWaitMs);
+  }
+
+  private commitTogether(changes: Array<() => unknown>): Promise<Array<BatchOutcome<unknown>>> {
+    return this.writeRelaxed(() =>
+      changes.map((change): BatchOutcome<unknown> => {
+        try {
+          // A transaction function called inside a transaction runs in a savepoint.
+          return { value: this.runInTransaction(change) };
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
   }
 
   /** Runs `fn` in a read transaction: one consistent snapshot across its queries. */
