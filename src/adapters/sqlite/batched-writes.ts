@@ -1,71 +1,81 @@
-/** How one item of a batch fared: its value, or the error that refused it alone. */
+/** How one change of a batch fared: its value, or the error that refused it alone. */
 export type BatchOutcome<O> = { value: O } | { error: unknown };
 
+/** Runs `fn`, catching what it throws as the outcome. */
+export function attempt<O>(fn: () => O): BatchOutcome<O> {
+  try {
+    return { value: fn() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+interface Pending<I> {
+  item: I;
+  resolve: (out: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * Pipelined group commit of many callers' writes. Items are gathered and committed together, one batch at a time,
- * on the turn of the event loop after the first item (or, while a batch is committing, as soon as it has). Once a
- * batch has committed the next may commit while the first waits to be made durable; each item settles only after
- * `durable()`, called after its own batch committed, resolves. So a commit never waits for a sync, a sync never
- * waits for a commit, and no item is acknowledged before the sync that covers it.
+ * Changes waiting to be committed together, and acknowledged only once durable: a pipelined group commit. Whoever
+ * commits next takes every change pending (see {@link BatchedWrites.take}); once that commit is done, the changes
+ * wait for `durable()`, called after it, while later changes commit. So a commit never waits for a sync, a sync
+ * never waits for a commit, and no change is acknowledged before a sync that covers it.
  */
-export class BatchedWrites<I, O> {
-  private pending: Array<{ item: I; resolve: (out: O) => void; reject: (error: unknown) => void }> = [];
-  private state: 'idle' | 'scheduled' | 'committing' = 'idle';
-  /** Batches committed and not yet settled. */
-  private settling = new Set<Promise<void>>();
+export class BatchedWrites<I> {
+  private pending: Array<Pending<I>> = [];
+  private readonly settling = new Set<Promise<void>>();
 
   /**
-   * @param commit commits the items together: an outcome per item, in order (`{ error }` refuses that item alone,
-   * having written nothing of it), or a rejection that refuses them all.
+   * @param onFirst called when a change arrives and none was pending: should see that they are committed soon.
    * @param durable resolves once everything committed before the call is on stable storage.
    */
   constructor(
-    private readonly commit: (items: I[]) => Promise<Array<BatchOutcome<O>>>,
+    private readonly onFirst: () => void,
     private readonly durable: () => Promise<void>,
   ) {}
 
-  /** Adds `item` to the next batch; settles once its batch is committed and durable. */
-  add(item: I): Promise<O> {
+  /** How many changes wait to be committed. */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  /** Adds a change; resolves with its value once it is committed and durable. */
+  add<O>(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      this.schedule();
+      this.pending.push({ item, resolve: resolve as (out: unknown) => void, reject });
+      if (this.pending.length === 1) this.onFirst();
     });
   }
 
-  /** Resolves once every item added so far has settled. */
-  async drained(): Promise<void> {
-    while (this.state !== 'idle' || this.settling.size > 0 || this.pending.length > 0) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      await Promise.all(this.settling);
-    }
+  /**
+   * Takes the first `count` pending changes (default all), to be committed now; settle the batch with
+   * {@link BatchedWrites.committed} or {@link BatchedWrites.failed}.
+   */
+  take(count = this.pending.length): Array<Pending<I>> {
+    const batch = this.pending.splice(0, count);
+    if (this.pending.length > 0 && batch.length > 0) this.onFirst();
+    return batch;
   }
 
-  private schedule(): void {
-    if (this.state !== 'idle' || this.pending.length === 0) return;
-    this.state = 'scheduled';
-    setImmediate(() => void this.commitPending());
-  }
-
-  private async commitPending(): Promise<void> {
-    this.state = 'committing';
-    const batch = this.pending;
-    this.pending = [];
-    let outcomes: Array<BatchOutcome<O>>;
-    try {
-      outcomes = await this.commit(batch.map((p) => p.item));
-    } catch (error) {
-      for (const { reject } of batch) reject(error);
-      return;
-    } finally {
-      this.state = 'idle';
-      this.schedule();
-    }
+  /** The batch committed with these outcomes (in order): each change settles after a sync that starts now. */
+  committed(batch: Array<Pending<I>>, outcomes: ReadonlyArray<BatchOutcome<unknown>>): void {
+    if (batch.length === 0) return;
     const settled = this.settle(batch, outcomes).finally(() => this.settling.delete(settled));
     this.settling.add(settled);
   }
 
-  /** Waits for a sync that started after the batch committed (none when it wrote nothing), then settles each item. */
-  private async settle(batch: typeof this.pending, outcomes: Array<BatchOutcome<O>>): Promise<void> {
+  /** The batch's commit failed: every change in it is refused with the error. */
+  failed(batch: Array<Pending<I>>, error: unknown): void {
+    for (const { reject } of batch) reject(error);
+  }
+
+  /** Resolves once every committed change has settled. */
+  async drained(): Promise<void> {
+    while (this.settling.size > 0) await Promise.all(this.settling);
+  }
+
+  private async settle(batch: Array<Pending<I>>, outcomes: ReadonlyArray<BatchOutcome<unknown>>): Promise<void> {
     let syncError: { error: unknown } | undefined;
     if (outcomes.some((o) => 'value' in o)) await this.durable().catch((error: unknown) => (syncError = { error }));
     outcomes.forEach((outcome, i) => {

@@ -4,11 +4,11 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import type { Job, TimelineEntry } from '../../runtime/job.js';
 import { JobNotFoundError } from '../../runtime/job-store.js';
-import { BatchedWrites, type BatchOutcome } from './batched-writes.js';
+import { attempt, BatchedWrites, type BatchOutcome } from './batched-writes.js';
 import { GroupSync } from './group-sync.js';
 import { timelineEntryOf, toJob, type JobRow, type TimelineRow } from './job-rows.js';
 import { prepareJobStatements, type JobStatements } from './job-statements.js';
-import { LOCK_SPIN_MS, retryWhileLocked } from './lock-retry.js';
+import { isBusyError, LOCK_SPIN_MS, retryWhileLocked } from './lock-retry.js';
 import { LogFileSync, type FileSync } from './log-file-sync.js';
 import { migrate } from './migrations.js';
 
@@ -26,7 +26,9 @@ export interface JobDatabaseOptions {
  * for another process's lock without blocking the event loop. Durable changes are a pipelined group commit: the
  * changes of a turn commit in one transaction (see {@link BatchedWrites}) and resolve once a sync of the log that
  * started after that commit is done, shared with every other commit made meanwhile (see {@link GroupSync}); the next
- * turn's changes commit while it runs. Also reads rows back as jobs.
+ * turn's changes commit while it runs. Every transaction of this connection first commits the durable changes asked
+ * for before it, so that it sees them and follows them, as if each had committed when asked. Also reads rows back as
+ * jobs.
  */
 export class JobDatabase {
   /** The prepared statements. */
@@ -34,7 +36,7 @@ export class JobDatabase {
   private readonly db: Database.Database;
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly logSync: GroupSync;
-  private readonly durableWrites: BatchedWrites<() => unknown, unknown>;
+  private readonly durableWrites: BatchedWrites<() => unknown>;
   private readonly logFile: LogFileSync | undefined;
   private readonly lockClock: Clock;
   private readonly lockWaitMs: number;
@@ -63,7 +65,7 @@ export class JobDatabase {
       this.logFile = syncLog ? undefined : new LogFileSync(logPath);
       this.logSync = new GroupSync(syncLog ? () => syncLog(logPath) : (this.logFile as LogFileSync).sync);
       this.durableWrites = new BatchedWrites(
-        (changes) => this.commitTogether(changes),
+        () => setImmediate(() => void this.commitPending().catch(() => undefined)),
         () => this.logSync.flush(),
       );
     } catch (error) {
@@ -79,6 +81,7 @@ export class JobDatabase {
 
   /** Waits for pending changes and syncs (the last connection's close removes the log), then closes the database. */
   async close(): Promise<void> {
+    await this.commitPending().catch(() => undefined);
     await this.durableWrites.drained();
     await this.logSync.flush().catch(() => undefined);
     await this.logFile?.close();
@@ -92,7 +95,7 @@ export class JobDatabase {
    * or the sync rejects every change of the batch.
    */
   write<T>(fn: () => T): Promise<T> {
-    return this.durableWrites.add(fn) as Promise<T>;
+    return this.durableWrites.add<T>(fn);
   }
 
   /**
@@ -103,25 +106,67 @@ export class JobDatabase {
    * synced change carries these along, and nothing synced ever depends on something lost.
    */
   writeRelaxed<T>(fn: () => T): Promise<T> {
-    return retryWhileLocked(() => this.runInTransaction.immediate(fn) as T, this.lockClock, this.lockWaitMs);
-  }
-
-  private commitTogether(changes: Array<() => unknown>): Promise<Array<BatchOutcome<unknown>>> {
-    return this.writeRelaxed(() =>
-      changes.map((change): BatchOutcome<unknown> => {
-        try {
-          // A transaction function called inside a transaction runs in a savepoint.
-          return { value: this.runInTransaction(change) };
-        } catch (error) {
-          return { error };
-        }
-      }),
-    );
+    return retryWhileLocked(() => this.transact(fn), this.lockClock, this.lockWaitMs);
   }
 
   /** Runs `fn` in a read transaction: one consistent snapshot across its queries. */
   read<T>(fn: () => T): Promise<T> {
-    return retryWhileLocked(() => this.runInTransaction.deferred(fn) as T, this.lockClock, this.lockWaitMs);
+    return retryWhileLocked(
+      () => {
+        if (this.durableWrites.waiting) this.commitUnlessLocked();
+        return this.runInTransaction.deferred(fn) as T;
+      },
+      this.lockClock,
+      this.lockWaitMs,
+    );
+  }
+
+  /** Commits the durable changes waiting, unless another process holds the write lock: a read never waits for it. */
+  private commitUnlessLocked(): void {
+    try {
+      this.transact(() => undefined);
+    } catch (error) {
+      if (!isBusyError(error)) throw error;
+    }
+  }
+
+  /**
+   * Commits the durable changes waiting, if any. When that fails for good (another process kept the lock for
+   * lockWaitMs), the changes that waited all along are refused with the error; later ones get their own try.
+   */
+  private async commitPending(): Promise<void> {
+    const waited = this.durableWrites.waiting;
+    if (waited === 0) return;
+    try {
+      await this.writeRelaxed(() => undefined);
+    } catch (error) {
+      this.durableWrites.failed(this.durableWrites.take(waited), error);
+      throw error;
+    }
+  }
+
+  /**
+   * One immediate transaction: the durable changes waiting, then `fn`, each in its own savepoint (a transaction
+   * function called inside a transaction runs in one), so that one that throws is rolled back alone. The changes are
+   * taken once the write lock is held: a lock refused leaves them waiting for the next try.
+   */
+  private transact<T>(fn: () => T): T {
+    let batch: ReturnType<BatchedWrites<() => unknown>['take']> = [];
+    let outcomes: Array<BatchOutcome<unknown>> = [];
+    let own: BatchOutcome<T>;
+    try {
+      own = this.runInTransaction.immediate(() => {
+        batch = this.durableWrites.take();
+        outcomes = batch.map(({ item }) => attempt(() => this.runInTransaction(item)));
+        return attempt(() => this.runInTransaction(fn) as T);
+      }) as BatchOutcome<T>;
+    } catch (error) {
+      this.durableWrites.failed(batch, error);
+      throw error;
+    }
+    this.durableWrites.committed(batch, outcomes);
+    if ('error' in own) throw own.error;
+    return own.value;
   }
 
   requireRow(id: string): JobRow {

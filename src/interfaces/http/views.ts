@@ -1,7 +1,7 @@
 /** How engine records are shown over HTTP: the plan and the generation, typed by the schemas the docs come from. */
 import type { JobEstimate } from '../../core/job-estimate.js';
 import type { FallbackStrategy } from '../../core/planning.js';
-import type { Job } from '../../runtime/job.js';
+import { isTerminalJobState, type Job } from '../../runtime/job.js';
 import type { JobView, PlanView } from './schemas.js';
 
 /** The plan as the API shows it. */
@@ -19,7 +19,10 @@ export function planView(plan: FallbackStrategy): PlanView {
   };
 }
 
-/** A generation as the API shows it, with its current estimate; the output is a URL on this server, never a path on its disk. */
+/**
+ * A generation as the API shows it, with its current estimate (none once it has ended, whatever a late refresh
+ * kept); the output is a URL on this server, never a path on its disk.
+ */
 export function jobView(job: Job, estimate?: JobEstimate): JobView {
   const { modelType: _model, ...requirements } = job.request.requirements;
   return {
@@ -45,7 +48,7 @@ export function jobView(job: Job, estimate?: JobEstimate): JobView {
       : null,
     error: job.error,
     timeline: job.timeline,
-    estimate: estimate ?? null,
+    estimate: isTerminalJobState(job.status) ? null : (estimate ?? null),
     ...(job.parentJobId ? { parentJobId: job.parentJobId } : {}),
     ...(job.hybridOf ? { hybridOf: job.hybridOf } : {}),
   };
