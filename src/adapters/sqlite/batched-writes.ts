@@ -26,14 +26,8 @@ export class BatchedWrites<I> {
   private pending: Array<Pending<I>> = [];
   private readonly settling = new Set<Promise<void>>();
 
-  /**
-   * @param onFirst called when a change arrives and none was pending: should see that they are committed soon.
-   * @param durable resolves once everything committed before the call is on stable storage.
-   */
-  constructor(
-    private readonly onFirst: () => void,
-    private readonly durable: () => Promise<void>,
-  ) {}
+  /** @param durable resolves once everything committed before the call is on stable storage. */
+  constructor(private readonly durable: () => Promise<void>) {}
 
   /** How many changes wait to be committed. */
   get waiting(): number {
@@ -44,7 +38,6 @@ export class BatchedWrites<I> {
   add<O>(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.pending.push({ item, resolve: resolve as (out: unknown) => void, reject });
-      if (this.pending.length === 1) this.onFirst();
     });
   }
 
@@ -53,9 +46,7 @@ export class BatchedWrites<I> {
    * {@link BatchedWrites.committed} or {@link BatchedWrites.failed}.
    */
   take(count = this.pending.length): Array<Pending<I>> {
-    const batch = this.pending.splice(0, count);
-    if (this.pending.length > 0 && batch.length > 0) this.onFirst();
-    return batch;
+    return this.pending.splice(0, count);
   }
 
   /** The batch committed with these outcomes (in order): each change settles after a sync that starts now. */

@@ -37,6 +37,7 @@ export class JobDatabase {
   private readonly runInTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly logSync: GroupSync;
   private readonly durableWrites: BatchedWrites<() => unknown>;
+  private readonly commitsScheduled = { soon: false, turn: false };
   private readonly logFile: LogFileSync | undefined;
   private readonly lockClock: Clock;
   private readonly lockWaitMs: number;
@@ -64,10 +65,7 @@ export class JobDatabase {
       const syncLog = options.syncLog;
       this.logFile = syncLog ? undefined : new LogFileSync(logPath);
       this.logSync = new GroupSync(syncLog ? () => syncLog(logPath) : (this.logFile as LogFileSync).sync);
-      this.durableWrites = new BatchedWrites(
-        () => setImmediate(() => void this.commitPending().catch(() => undefined)),
-        () => this.logSync.flush(),
-      );
+      this.durableWrites = new BatchedWrites(() => this.logSync.flush());
     } catch (error) {
       this.db.close();
       throw error;
@@ -89,13 +87,18 @@ export class JobDatabase {
   }
 
   /**
-   * Runs `fn` on the next turn in an immediate (write-locking) transaction, so that changes by two processes cannot
-   * interleave, together with the other changes of that turn, each in its own savepoint: a change that throws is
-   * rolled back alone and rejects with its error. Resolves once the commit is synced to disk; a failure of the commit
-   * or the sync rejects every change of the batch.
+   * Runs `fn` in an immediate (write-locking) transaction, so that changes by two processes cannot interleave,
+   * together with the other changes asked for meanwhile, each in its own savepoint: a change that throws is rolled
+   * back alone and rejects with its error. The transaction runs once the calling code yields (after its pending
+   * promise callbacks), or with `batchWithTurn` on the next turn of the event loop, gathering every change asked for
+   * during this one (e.g. by concurrent requests); in either case earlier if another transaction of this connection
+   * comes first. Resolves once the commit is synced to disk; a failure of the commit or the sync rejects every change
+   * of the batch.
    */
-  write<T>(fn: () => T): Promise<T> {
-    return this.durableWrites.add<T>(fn);
+  write<T>(fn: () => T, options: { batchWithTurn?: boolean } = {}): Promise<T> {
+    const written = this.durableWrites.add<T>(fn);
+    this.scheduleCommit(options.batchWithTurn ? 'turn' : 'soon');
+    return written;
   }
 
   /**
@@ -130,6 +133,17 @@ export class JobDatabase {
     }
   }
 
+  private scheduleCommit(when: 'soon' | 'turn'): void {
+    if (this.commitsScheduled[when]) return;
+    this.commitsScheduled[when] = true;
+    const commit = (): void => {
+      this.commitsScheduled[when] = false;
+      void this.commitPending().catch(() => undefined);
+    };
+    if (when === 'turn') setImmediate(commit);
+    else queueMicrotask(commit);
+  }
+
   /**
    * Commits the durable changes waiting, if any. When that fails for good (another process kept the lock for
    * lockWaitMs), the changes that waited all along are refused with the error; later ones get their own try.
@@ -141,6 +155,7 @@ export class JobDatabase {
       await this.writeRelaxed(() => undefined);
     } catch (error) {
       this.durableWrites.failed(this.durableWrites.take(waited), error);
+      if (this.durableWrites.waiting > 0) this.scheduleCommit('turn');
       throw error;
     }
   }

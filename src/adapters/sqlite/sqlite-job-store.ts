@@ -110,13 +110,13 @@ export class SqliteJobStore implements JobStore {
   }
 
   /**
-   * Stored with the other changes of the same turn, in one transaction and one sync (see {@link JobDatabase.write}).
+   * Stored with the other enqueues of the same turn, in one transaction and one sync (see {@link JobDatabase.write}).
    * A job refused by a check (full queue, taken id) is refused before it writes anything, so it does not affect the
    * others; a failure of SQLite itself rolls the whole batch back and rejects every job in it.
    */
   async enqueue(newJob: NewJob): Promise<Job> {
     const at = newJob.acceptedAt ?? this.clock.now();
-    return this.db.write(() => this.insertJob(newJob, at).job);
+    return this.db.write(() => this.insertJob(newJob, at).job, { batchWithTurn: true });
   }
 
   /** Like {@link SqliteJobStore.enqueue}; the queue position is read in the insert's transaction, at its time. */
@@ -125,7 +125,7 @@ export class SqliteJobStore implements JobStore {
     return this.db.write(() => {
       const { job, row } = this.insertJob(newJob, at);
       return { job, queuePosition: row.status === 'queued' ? this.positionOf(row, this.clock.now()) : null };
-    });
+    }, { batchWithTurn: true });
   }
 
   /**
