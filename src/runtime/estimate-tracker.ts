@@ -9,6 +9,7 @@ import { describeForecast, estimateMoved, DEFAULT_MOVE_THRESHOLD, type JobEstima
 import { formatDuration, type ForecastWait } from '../core/estimates.js';
 import { forecastDownloads } from '../core/download-forecast.js';
 import { forecastQueue, type ForecastJob, type QueueForecastInput } from '../core/queue-forecast.js';
+import { compareQueueOrder } from '../core/queue-ordering.js';
 import { PREVIEW_MODEL_ID } from '../core/scoring.js';
 import type { GenerationRequirements } from '../core/requirements.js';
 import type { UnderstudyEvent } from './engine-events.js';
@@ -23,12 +24,17 @@ export interface EstimateTrackerOptions extends ForecastSources {
   /** Shortest time between two refreshes caused by download progress alone, ms (default 5000). */
   downloadRefreshMs?: number;
   /**
-   * Above this many waiting jobs a new request is not forecast on submit (its estimate comes with the next refresh,
-   * the planner falls back to the fixed per-position figure), so submits stay cheap on huge queues (default 1000,
-   * where a forecast takes well under a millisecond).
+   * Most waiting jobs forecast (default 1000, where a forecast takes well under a millisecond). A refresh reads and
+   * estimates only the first this many (plus one) queued jobs in claim order, and as many waiting for a model, so its
+   * cost does not grow with the queue: jobs further back have no estimate until they move up. Beyond this many a new
+   * request is not forecast on submit either (its estimate comes once it is among the first; the planner falls back to
+   * the fixed per-position figure).
    */
   maxForecastJobs?: number;
 }
+
+/** Jobs remembered as ended (so that a late admission or a refresh under way cannot bring back their estimate). */
+const ENDED_KEPT = 10_000;
 
 /**
  * A refresh that took longer than this (real ms) delays the next by {@link REFRESH_BACKOFF} times its duration, or
@@ -59,16 +65,22 @@ const REFRESH_ON: ReadonlySet<UnderstudyEvent['type']> = new Set([
 export class EstimateTracker {
   private readonly current = new Map<string, JobEstimate>();
   private readonly told = new Map<string, JobEstimate>();
-  /** Jobs that ended since the last snapshot was read: a refresh under way must not bring them back. */
+  /** The last jobs that ended, oldest first: neither a refresh under way nor a late admission brings them back. */
   private readonly ended = new Set<string>();
   private running: Promise<void> | undefined;
   private dirty = false;
   private scheduled = false;
   private lastDownloadRefresh = -Infinity;
   private stopped = false;
-  /** The last snapshot read, and the jobs accepted since (new requests are forecast on these, without a read). */
+  /**
+   * The last snapshot read, and the jobs accepted since: refreshes and new requests are forecast on these, without a
+   * read, until something changes that the tracker only learns from the store (`stale`). `changed`: jobs were
+   * admitted since the last forecast.
+   */
   private cached: ForecastSnapshot | undefined;
   private admitted: ForecastJob[] = [];
+  private stale = true;
+  private changed = false;
   private lastRefreshMs = 0;
   /** The last new request forecast by {@link forecastWait}: a job admitted right after it in the same state reuses it. */
   private lastProbe: { key: string; estimate: JobEstimate } | undefined;
@@ -87,17 +99,24 @@ export class EstimateTracker {
     if (event.type === 'job.succeeded' || event.type === 'job.failed' || event.type === 'job.cancelled' || event.type === 'job.expired') {
       this.current.delete(event.jobId);
       this.told.delete(event.jobId);
-      this.ended.add(event.jobId);
+      this.rememberEnded(event.jobId);
     }
     if (event.type === 'download.progress') {
       if (event.at - this.lastDownloadRefresh < (this.options.downloadRefreshMs ?? 5000)) return;
       this.lastDownloadRefresh = event.at;
     } else if (!REFRESH_ON.has(event.type)) return;
+    // A job accepted here is admitted (see admit), so the tracker knows it without a read; other changes need one.
+    if (event.type !== 'job.accepted') this.stale = true;
     this.schedule();
   }
 
-  /** Re-estimates every job now (after any refresh under way); resolves once estimates and events are out. */
+  /** Re-reads the queue and re-estimates every job now (after any refresh under way); resolves once estimates and events are out. */
   refresh(): Promise<void> {
+    this.stale = true;
+    return this.run();
+  }
+
+  private run(): Promise<void> {
     if (this.running) {
       this.dirty = true;
       return this.running;
@@ -136,10 +155,20 @@ export class EstimateTracker {
     const modelId = job.waitingFor ?? job.modelUsed;
     const figure = generationFigure(this.options, modelId, job.request.requirements);
     const entry: ForecastJob = { id: job.id, modelId, generationSeconds: figure.seconds, learned: figure.learned, priority: job.priority, queuedAt: job.createdAt, sequence: job.sequence };
-    this.admitted.push(entry);
-    this.schedule();
-    if (!this.forecastable(snapshot)) return undefined;
     const now = this.options.clock.now();
+    if (snapshot.cut) {
+      // Only the head of a long queue is estimated: a job behind its last moves none of those estimates.
+      const last = snapshot.lastQueued;
+      if (!last || compareQueueOrder(entry, last, now, this.options.agingSeconds) < 0) this.markStale();
+      return undefined;
+    }
+    this.admitted.push(entry);
+    this.changed = true;
+    if (!this.forecastable(snapshot)) {
+      this.markStale();
+      return undefined;
+    }
+    this.schedule();
     const probed = this.lastProbe?.key === this.probeKey(snapshot, modelId, job.priority, figure.seconds, this.admitted.length - 1) ? { ...this.lastProbe.estimate, estimatedAt: now } : undefined;
     const estimate =
       probed ??
@@ -171,7 +200,7 @@ export class EstimateTracker {
     this.scheduled = true;
     const run = (): void => {
       this.scheduled = false;
-      if (!this.stopped) void this.refresh();
+      if (!this.stopped) void this.run();
     };
     const backoff = this.cached && !this.forecastable(this.cached) ? LONG_QUEUE_BACKOFF : REFRESH_BACKOFF;
     if (this.lastRefreshMs > SLOW_REFRESH_MS) setTimeout(run, this.lastRefreshMs * backoff).unref();
@@ -185,12 +214,35 @@ export class EstimateTracker {
 
   /** The last snapshot, or a new one when there is none yet. */
   private async snapshot(): Promise<ForecastSnapshot> {
-    this.cached ??= await takeForecastSnapshot(this.options);
+    this.cached ??= await this.read();
     return this.cached;
   }
 
+  /** Reads a snapshot of the head of the queue (see maxForecastJobs); the jobs admitted before it are in it. */
+  private async read(): Promise<ForecastSnapshot> {
+    this.stale = false;
+    const snapshot = await takeForecastSnapshot(this.options, this.maxForecastJobs() + 1);
+    const inSnapshot = new Set(snapshot.jobs.keys());
+    this.admitted = snapshot.cut ? [] : this.admitted.filter((j) => !inSnapshot.has(j.id) && !this.ended.has(j.id));
+    return snapshot;
+  }
+
+  private markStale(): void {
+    this.stale = true;
+    this.schedule();
+  }
+
+  private maxForecastJobs(): number {
+    return this.options.maxForecastJobs ?? 1000;
+  }
+
   private forecastable(snapshot: ForecastSnapshot): boolean {
-    return snapshot.input.waiting.length + this.admitted.length <= (this.options.maxForecastJobs ?? 1000);
+    return !snapshot.cut && snapshot.input.waiting.length + this.admitted.length <= this.maxForecastJobs();
+  }
+
+  private rememberEnded(jobId: string): void {
+    this.ended.add(jobId);
+    if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.values().next().value as string);
   }
 
   /** The snapshot's input at the current time, with the jobs accepted since it was read and `extra`. */
@@ -238,36 +290,42 @@ export class EstimateTracker {
     };
   }
 
+  /** Re-estimates every job: on a new snapshot when the store changed, else on the last one and the jobs admitted. */
   private async refreshOnce(): Promise<void> {
+    if (!this.stale && !this.changed && this.cached) return;
     const started = performance.now();
-    const snapshot = await takeForecastSnapshot(this.options);
+    const snapshot = this.stale || !this.cached ? await this.read() : this.cached;
     this.cached = snapshot;
-    const inSnapshot = new Set(snapshot.jobs.keys());
-    this.admitted = this.admitted.filter((j) => !inSnapshot.has(j.id) && !this.ended.has(j.id));
-    const { now } = snapshot.input;
-    const forecast = forecastQueue(snapshot.input);
+    this.changed = false;
+    const input = this.inputFrom(snapshot, []);
+    const { now } = input;
+    const forecast = forecastQueue(input);
     const next = new Map<string, JobEstimate>();
-    for (const [id, job] of snapshot.jobs) {
+    for (const job of input.waiting) {
+      const generation = { seconds: job.generationSeconds, learned: job.learned };
+      next.set(job.id, describeForecast(forecast.jobs.get(job.id), { now, generation, downloadMeasured: snapshot.measuredDownloads.has(job.modelId), slots: snapshot.slots }));
+    }
+    for (const [id, ends] of snapshot.runningEnds) {
+      const job = snapshot.jobs.get(id)!;
       const generation = snapshot.generation.get(id)!;
-      const ends = snapshot.runningEnds.get(id);
-      if (ends !== undefined) {
-        const startedAt = job.timeline.findLast((e) => e.kind === 'started')?.at ?? job.updatedAt;
-        next.set(id, { estimatedAt: now, startAt: startedAt, resultAt: ends, confidence: generation.learned ? 'high' : 'medium', factors: [`running; generation about ${formatDuration(generation.seconds)}`] });
-        continue;
-      }
-      const modelId = job.waitingFor ?? job.modelUsed;
-      next.set(id, describeForecast(forecast.jobs.get(id), { now, generation, downloadMeasured: snapshot.measuredDownloads.has(modelId), slots: snapshot.slots }));
+      const startedAt = job.timeline.findLast((e) => e.kind === 'started')?.at ?? job.updatedAt;
+      next.set(id, { estimatedAt: now, startAt: startedAt, resultAt: ends, confidence: generation.learned ? 'high' : 'medium', factors: [`running; generation about ${formatDuration(generation.seconds)}`] });
     }
     if (this.stopped) return;
-    for (const id of this.ended) if (!snapshot.jobs.has(id)) this.ended.delete(id);
+    // Jobs no longer estimated (ended elsewhere, or behind the head of a long queue) have no current estimate.
+    for (const id of this.current.keys()) {
+      if (next.has(id)) continue;
+      this.current.delete(id);
+      this.told.delete(id);
+    }
     for (const [id, estimate] of next) {
       if (this.ended.has(id)) continue;
       this.current.set(id, estimate);
       const previous = this.told.get(id);
       if (previous && !estimateMoved(previous, estimate, this.options.threshold ?? DEFAULT_MOVE_THRESHOLD)) continue;
       this.tell(id, estimate, now);
-      const job = snapshot.jobs.get(id)!;
-      if (!previous && !job.timeline.some((e) => e.kind === 'estimate')) void this.recordPromise(id, estimate);
+      const promised = snapshot.jobs.get(id)?.timeline.some((e) => e.kind === 'estimate') ?? false;
+      if (!previous && !promised) void this.recordPromise(id, estimate);
     }
     this.lastRefreshMs = performance.now() - started;
   }

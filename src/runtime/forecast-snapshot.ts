@@ -51,6 +51,10 @@ export interface ForecastSnapshot {
   downloadBytesPerSecond: number;
   /** The downloads under way (or about to start) the forecast shares the link between. */
   downloads: ForecastDownload[];
+  /** Whether the queue was longer than the read's limit: then only its head (in claim order) is in the snapshot. */
+  cut: boolean;
+  /** The last queued job read, in claim order. */
+  lastQueued: ForecastJob | undefined;
 }
 
 /** Seconds a preview takes until measured (the preview renderer writes a small labelled GIF). */
@@ -82,14 +86,16 @@ export function generationFigure(src: ForecastSources, modelId: string, requirem
 }
 
 /**
- * Reads a snapshot. Downloads under way share the link; models that waiting jobs need and that are neither ready nor
+ * Reads a snapshot, with at most `limit` queued jobs and `limit` jobs waiting for a model (the first in claim order;
+ * default all). Downloads under way share the link; models that waiting jobs need and that are neither ready nor
  * downloading count as downloads starting now (the plan that made them wait starts one).
  */
-export async function takeForecastSnapshot(src: ForecastSources): Promise<ForecastSnapshot> {
+export async function takeForecastSnapshot(src: ForecastSources, limit?: number): Promise<ForecastSnapshot> {
   const now = src.clock.now();
+  const bound = limit === undefined ? {} : { limit };
   const [queued, waitingForModel, running, availability] = await Promise.all([
-    src.store.listQueue({ status: 'queued', now }),
-    src.store.listQueue({ status: 'waiting_for_model', now }),
+    src.store.listQueue({ status: 'queued', now, ...bound }),
+    src.store.listQueue({ status: 'waiting_for_model', now, ...bound }),
     src.store.list({ status: 'running', limit: 1000 }),
     src.availability.snapshot(),
   ]);
@@ -178,5 +184,7 @@ export async function takeForecastSnapshot(src: ForecastSources): Promise<Foreca
     availability,
     downloadBytesPerSecond,
     downloads,
+    cut: limit !== undefined && (queued.length >= limit || waitingForModel.length >= limit),
+    lastQueued: waiting[queued.length - 1],
   };
 }

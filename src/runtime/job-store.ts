@@ -145,6 +145,12 @@ export interface JobStore {
   readonly maxQueueSize: number;
   /** Accepts a job; resolves once it is durable. Rejects with a QueueFullError (waiting ≥ maxQueueSize) or a JobAlreadyExistsError. */
   enqueue(job: NewJob): Promise<Job>;
+  /**
+   * Optional: {@link JobStore.enqueue} that also resolves with the job's {@link JobStore.queuePosition} read with the
+   * insert (in its transaction), so it is the place the job was given even when a worker claims it before the caller
+   * could ask. Without it the engine calls enqueue, then queuePosition.
+   */
+  enqueueWithPosition?(job: NewJob): Promise<{ job: Job; queuePosition: number | null }>;
   /** The job, or null when there is none with this id. */
   get(id: string): Promise<Job | null>;
   /** Jobs in acceptance order, a page at a time. */

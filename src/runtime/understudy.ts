@@ -26,7 +26,7 @@ import type { JobQueue } from './job-queue.js';
 import type { ModelDownloads } from './model-downloads.js';
 import { modelToRun, planWaits } from './plan-effects.js';
 import type { QueueStatus, QueueTotals } from './queue-status.js';
-import type { Job, JobOutput, JobRequest, JobState } from './job.js';
+import type { Job, JobOutput, JobRequest, JobState, NewJob } from './job.js';
 import { waitingForModelTotal, type JobStore } from './job-store.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -170,22 +170,25 @@ export class Understudy {
     const waits = planWaits(plan);
     const modelUsed = modelToRun(plan);
 
-    let hybridJob: Job | undefined;
+    // The queue position is the one the job that runs first was given on acceptance (hybrid: the alternative).
+    let hybrid: { job: Job; queuePosition: number | null } | undefined;
     if (plan.strategyType === 'hybrid_approach') {
-      hybridJob = await this.store.enqueue({ request, plan, modelUsed });
-      this.announce('job.accepted', hybridJob, plan.userMessage);
+      hybrid = await this.enqueueWithPosition({ request, plan, modelUsed });
+      this.announce('job.accepted', hybrid.job, plan.userMessage);
     }
-    const job = await this.store.enqueue({
+    const hybridJob = hybrid?.job;
+    const accepted = await this.enqueueWithPosition({
       request: hybridJob ? { ...request, requirements } : request,
       plan,
       modelUsed: hybridJob || waits ? input.model : modelUsed,
       ...(hybridJob || waits ? { initialState: 'waiting_for_model' as const, waitingFor: input.model } : {}),
       ...(hybridJob ? { hybridOf: hybridJob.id } : {}),
     });
+    const job = accepted.job;
     this.announce(job.status === 'waiting_for_model' ? 'job.waiting' : 'job.accepted', job, plan.userMessage);
     if (plan.strategyType === 'download_and_retry') this.parts.downloads.request(input.model);
     this.parts.scheduler.wake();
-    const queuePosition = await this.store.queuePosition((hybridJob ?? job).id);
+    const queuePosition = (hybrid ?? accepted).queuePosition;
     if (hybridJob) await this.parts.estimates?.admit(job);
     const estimate = await this.parts.estimates?.admit(hybridJob ?? job);
     return { job, ...(hybridJob ? { hybridJob } : {}), queuePosition, ...(estimate ? { estimate } : {}) };
@@ -300,6 +303,13 @@ export class Understudy {
     await this.parts.learnedEstimates?.save(this.manager.learner);
     await Promise.all((this.parts.stopOnClose ?? []).map((s) => s.stop()));
     await this.store.close();
+  }
+
+  /** Stores a job with the queue position it was given, read with the insert when the store can. */
+  private async enqueueWithPosition(newJob: NewJob): Promise<{ job: Job; queuePosition: number | null }> {
+    if (this.store.enqueueWithPosition) return this.store.enqueueWithPosition(newJob);
+    const job = await this.store.enqueue(newJob);
+    return { job, queuePosition: await this.store.queuePosition(job.id) };
   }
 
   private requireKnownModel(modelId: string): ModelDescriptor {

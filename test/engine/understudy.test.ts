@@ -267,6 +267,8 @@ test('queued jobs ahead lengthen the estimate of a new request', async () => {
   const h = await startEngine();
   try {
     const first = await h.engine.submit({ model: 'ti2v-5B', prompt: 'one' });
+    // The queue position is the one given on acceptance: wait until the first has started, so the second is first.
+    await h.runUntil(async () => (await h.engine.get(first.job.id))?.status === 'running', 1000, 1);
     const second = await h.engine.submit({ model: 'ti2v-5B', prompt: 'two' });
     // The first runs, the second is queued: a third waits behind both, each at its own generation time (ti2v-5B's
     // catalog 80 s until measured), not the reference's fixed 300 s a position.

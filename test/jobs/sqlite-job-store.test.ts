@@ -128,6 +128,67 @@ test('concurrent enqueues are stored together with one sync; a refused one does 
   assert.deepEqual(await Promise.all(accepted.map((j) => reopened.get(j.id))), accepted, 'each job resolved as it reads back');
 });
 
+test('pipelined: a batch commits while the previous one syncs, and is acknowledged only after a sync that started after its commit', async (t) => {
+  const gate = gatedSync();
+  t.after(() => gate.releaseAll()); // before the store's close, which waits for the syncs
+  const { store, path } = storeFixture(t, { syncLog: gate.syncLog });
+  const done = new Set<string>();
+  const first = store.enqueue(newJob({ id: 'first' })).then(() => done.add('first'));
+  await settled();
+  assert.equal(gate.paths.length, 1, 'the first batch syncs');
+
+  const second = store.enqueue(newJob({ id: 'second' })).then(() => done.add('second'));
+  const note = store.appendTimeline('first', { kind: 'estimate', message: 'written while the first batch syncs' }).then(() => done.add('note'));
+  await settled();
+  const other = new Database(path, { readonly: true });
+  t.after(() => other.close());
+  assert.deepEqual(other.prepare('SELECT id FROM jobs ORDER BY seq').all(), [{ id: 'first' }, { id: 'second' }], 'the second batch committed during the first sync');
+  assert.equal(gate.paths.length, 1, 'its sync waits for the running one');
+  assert.deepEqual([...done], [], 'nothing acknowledged before its sync');
+
+  gate.release(0);
+  await first;
+  await settled();
+  assert.deepEqual([...done], ['first'], 'the first sync started before the second commit: it does not acknowledge it');
+  assert.equal(gate.paths.length, 2);
+  gate.release(1);
+  await Promise.all([second, note]);
+  assert.deepEqual([...done].sort(), ['first', 'note', 'second']);
+});
+
+test('a durable change asked for before a read or a claim commits before it, in the order asked, and still waits for its sync', async (t) => {
+  const gate = gatedSync();
+  t.after(() => gate.releaseAll()); // before the store's close, which waits for the syncs
+  const { store } = storeFixture(t, { syncLog: gate.syncLog });
+  let acknowledged = false;
+  const accepted = store.enqueue(newJob({ id: 'job' })).then(() => (acknowledged = true));
+  assert.equal((await store.get('job'))?.status, 'queued', 'a read sees the change asked for before it');
+  const noted = store.appendTimeline('job', { kind: 'estimate', message: 'before the claim' });
+  const claimed = await store.claimNext({ owner: 'worker-1' });
+  assert.deepEqual(
+    claimed?.timeline.map((e) => e.kind).slice(-2),
+    ['estimate', 'started'],
+    'the claim follows the change asked for before it',
+  );
+  await settled();
+  assert.equal(acknowledged, false, 'committed early, acknowledged only after its sync');
+  gate.releaseAll();
+  await Promise.all([accepted, noted]);
+});
+
+test('enqueueWithPosition gives the place the job had when it was inserted, even when a claim follows at once', async (t) => {
+  const { store } = storeFixture(t);
+  await store.enqueue(newJob({ id: 'a' }));
+  await store.enqueue(newJob({ id: 'b' }));
+  const accepted = store.enqueueWithPosition(newJob({ id: 'c' }));
+  const claim = store.claimNext({ owner: 'worker-1' });
+  assert.equal((await claim)?.id, 'a');
+  assert.equal((await accepted).queuePosition, 3, 'a and b were ahead when c was inserted');
+  assert.equal(await store.queuePosition('c'), 2, 'the claim came after');
+  const waiting = await store.enqueueWithPosition({ ...newJob({ id: 'w' }), initialState: 'waiting_for_model', waitingFor: 't2v-A14B' });
+  assert.equal(waiting.queuePosition, null, 'a job waiting for its model has no queue position');
+});
+
 test('a failed log sync rejects the changes waiting on it; the next change syncs again', async (t) => {
   const gate = gatedSync();
   const { store } = storeFixture(t, { syncLog: gate.syncLog });

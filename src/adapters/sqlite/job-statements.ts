@@ -13,6 +13,7 @@ export type JobStatementName =
   | 'listNewestFirst'
   | 'queuedOrder'
   | 'waitingOrder'
+  | 'queuedHead'
   | 'candidates'
   | 'readyCandidates'
   | 'queuedModels'
@@ -49,16 +50,16 @@ export function prepareJobStatements(db: Database.Database, agingSeconds: number
     agingSeconds > 0 ? 'MAX(0, priority_rank - CAST(MAX(0, @now - created_at) / 1000.0 / @aging AS INTEGER))' : 'priority_rank';
   // The head of each priority lane, in (created_at, seq) order, is the best job of that lane: an older job has aged
   // at least as much. So the first `take` jobs in queue order are among the first `take` of each lane, and each lane
-  // is one range of the jobs_queue_order index, however long the queue.
-  const lanes = (filter: string): string =>
-    `SELECT seq, model_used, eff_rank FROM (` +
+  // is one range of the jobs_queue index, however long the queue.
+  const lanes = (columns: string, filter: string): string =>
+    `SELECT * FROM (` +
     PRIORITIES.map(
       (_, rank) =>
-        `SELECT * FROM (SELECT seq, model_used, created_at, ${effectiveRank} AS eff_rank FROM jobs ` +
-        `WHERE status = 'queued' AND priority_rank = ${rank} AND (deadline IS NULL OR deadline > @now)${filter} ` +
-        `ORDER BY created_at, seq LIMIT @take)`,
+        `SELECT * FROM (SELECT ${columns}, ${effectiveRank} AS eff_rank FROM jobs ` +
+        `WHERE status = 'queued' AND priority_rank = ${rank}${filter} ORDER BY created_at, seq LIMIT @take)`,
     ).join(' UNION ALL ') +
     `) ORDER BY eff_rank, created_at, seq LIMIT @take`;
+  const claimable = (filter: string): string => lanes('seq, model_used, created_at', ` AND (deadline IS NULL OR deadline > @now)${filter}`);
   return {
     selectById: db.prepare('SELECT * FROM jobs WHERE id = ?'),
     selectBySeq: db.prepare('SELECT * FROM jobs WHERE seq = ?'),
@@ -74,8 +75,9 @@ export function prepareJobStatements(db: Database.Database, agingSeconds: number
     waitingOrder: db.prepare(
       `SELECT *, ${effectiveRank} AS eff_rank FROM jobs WHERE status = 'waiting_for_model' ORDER BY eff_rank, created_at, seq LIMIT @limit`,
     ),
-    candidates: db.prepare(lanes('')),
-    readyCandidates: db.prepare(lanes(' AND model_used IN (SELECT value FROM json_each(@ready))')),
+    queuedHead: db.prepare(lanes('*', '')),
+    candidates: db.prepare(claimable('')),
+    readyCandidates: db.prepare(claimable(' AND model_used IN (SELECT value FROM json_each(@ready))')),
     queuedModels: db.prepare("SELECT DISTINCT model FROM job_queue_counts WHERE status = 'queued' AND n > 0"),
     waitingCount: db.prepare("SELECT SUM(n) AS n FROM job_state_counts WHERE status IN ('queued', 'waiting_for_model')"),
     markRunning: db.prepare(

@@ -7,7 +7,7 @@ export const LOCK_SPIN_MS = 10;
 const LOCK_RETRY_MAX_PAUSE_MS = 50;
 
 /** SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes). */
-function isBusyError(error: unknown): boolean {
+export function isBusyError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }

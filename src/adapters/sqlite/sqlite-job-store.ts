@@ -36,7 +36,6 @@ import {
   waitForModel,
 } from '../../runtime/job-transitions.js';
 import { SystemClock } from '../system-clock.js';
-import { BatchedWrites } from './batched-writes.js';
 import { JobDatabase } from './job-database.js';
 import { factsOf, toJob, type JobBody, type JobRow } from './job-rows.js';
 import type { FileSync } from './log-file-sync.js';
@@ -62,12 +61,6 @@ export interface SqliteJobStoreOptions extends JobStoreOptions {
   lockClock?: Clock;
 }
 
-/** An enqueue waiting for the next batch; see {@link SqliteJobStore.enqueue}. */
-interface PendingEnqueue {
-  newJob: NewJob;
-  at: number;
-}
-
 /** A job considered by claimNext, with its priority after aging. */
 interface Candidate {
   seq: number;
@@ -80,11 +73,12 @@ interface Candidate {
  * open the same file). Every change runs in an immediate transaction and is on disk when its promise resolves, except
  * claims, lease renewals and progress, which survive a process crash but not a power cut (see writeRelaxed).
  *
- * Durability is a group commit: transactions commit to the write-ahead log without a sync (`synchronous = NORMAL`),
- * then a durable change waits for an `fdatasync` of the log, off the event loop and shared by every change that
- * committed meanwhile (see {@link GroupSync}). So many concurrent submits cost one or two syncs, not one each, and
- * the event loop never blocks on the disk. SQLite itself still syncs the log before each checkpoint and the database
- * after it.
+ * Durability is a pipelined group commit: the durable changes of one turn of the event loop commit together to the
+ * write-ahead log without a sync (`synchronous = NORMAL`), then wait for an `fdatasync` of the log that started after
+ * their commit, off the event loop and shared by every change committed meanwhile, while the next turn's changes
+ * commit (see {@link JobDatabase.write}). So many concurrent submits cost one transaction per turn and one or two
+ * syncs, not one each, and the event loop never blocks on the disk. SQLite itself still syncs the log before each
+ * checkpoint and the database after it.
  */
 export class SqliteJobStore implements JobStore {
   readonly maxQueueSize: number;
@@ -95,7 +89,6 @@ export class SqliteJobStore implements JobStore {
   private readonly retentionMs: number;
   private readonly retryAfterSeconds: number;
   private readonly db: JobDatabase;
-  private readonly enqueues = new BatchedWrites<PendingEnqueue, Job>((batch) => this.storeBatch(batch));
 
   constructor(options: SqliteJobStoreOptions) {
     this.clock = options.clock;
@@ -118,38 +111,29 @@ export class SqliteJobStore implements JobStore {
   }
 
   /**
-   * Group commit: enqueues are gathered and stored together, one transaction and one sync per batch (see
-   * {@link BatchedWrites}). A job refused by a check (full queue, taken id) is refused before it writes anything, so
-   * it does not affect the others; a failure of SQLite itself rolls the whole batch back and rejects every job in it.
+   * Stored with the other enqueues of the same turn, in one transaction and one sync (see {@link JobDatabase.write}).
+   * A job refused by a check (full queue, taken id) is refused before it writes anything, so it does not affect the
+   * others; a failure of SQLite itself rolls the whole batch back and rejects every job in it.
    */
   async enqueue(newJob: NewJob): Promise<Job> {
-    return this.enqueues.add({ newJob, at: newJob.acceptedAt ?? this.clock.now() });
+    const at = newJob.acceptedAt ?? this.clock.now();
+    return this.db.write(() => this.insertJob(newJob, at).job, { batchWithTurn: true });
   }
 
-  private async storeBatch(batch: PendingEnqueue[]): Promise<Array<{ value: Job } | { error: unknown }>> {
-    const outcomes = await this.db.writeRelaxed(() =>
-      batch.map(({ newJob, at }): { value: Job } | { error: unknown } => {
-        try {
-          return { value: this.insertJob(newJob, at) };
-        } catch (error) {
-          return { error };
-        }
-      }),
-    );
-    if (!outcomes.some((o) => 'value' in o)) return outcomes;
-    try {
-      await this.db.flush();
-      return outcomes;
-    } catch (error) {
-      return outcomes.map((o) => ('value' in o ? { error } : o));
-    }
+  /** Like {@link SqliteJobStore.enqueue}; the queue position is read in the insert's transaction, at its time. */
+  async enqueueWithPosition(newJob: NewJob): Promise<{ job: Job; queuePosition: number | null }> {
+    const at = newJob.acceptedAt ?? this.clock.now();
+    return this.db.write(() => {
+      const { job, row } = this.insertJob(newJob, at);
+      return { job, queuePosition: row.status === 'queued' ? this.positionOf(row, this.clock.now()) : null };
+    }, { batchWithTurn: true });
   }
 
   /**
    * Inserts a job as the lifecycle accepts it, with its first timeline entries; returns it as it reads back. Throws,
    * having written nothing, when the queue is full, the id is taken or an option is bad.
    */
-  private insertJob(newJob: NewJob, at: number): Job {
+  private insertJob(newJob: NewJob, at: number): { job: Job; row: JobRow } {
     admitToQueue(this.waitingCount(), this.maxQueueSize, this.retryAfterSeconds);
     if (newJob.id !== undefined && this.db.sql.selectById.get(newJob.id)) throw new JobAlreadyExistsError(newJob.id);
     const accepted = acceptJob(newJob, at, this.maxAttempts);
@@ -184,7 +168,7 @@ export class SqliteJobStore implements JobStore {
       output: null,
       error: null,
     };
-    return toJob(row, timeline);
+    return { job: toJob(row, timeline), row };
   }
 
   async get(id: string): Promise<Job | null> {
@@ -214,9 +198,17 @@ export class SqliteJobStore implements JobStore {
 
   async listQueue(options: QueueOrderOptions = {}): Promise<Job[]> {
     const now = options.now ?? this.clock.now();
+    const limit = options.limit === undefined ? undefined : Math.max(0, Math.floor(options.limit));
     return this.db.read(() => {
-      const statement = options.status === 'waiting_for_model' ? this.db.sql.waitingOrder : this.db.sql.queuedOrder;
-      const rows = statement.all({ ...this.agingParams(now), limit: options.limit ?? -1 }) as JobRow[];
+      const aging = this.agingParams(now);
+      // A bounded read of the queued jobs reads the head of each priority lane only, however long the queue.
+      const rows = (
+        options.status === 'waiting_for_model'
+          ? this.db.sql.waitingOrder.all({ ...aging, limit: limit ?? -1 })
+          : limit === undefined
+            ? this.db.sql.queuedOrder.all({ ...aging, limit: -1 })
+            : this.db.sql.queuedHead.all({ ...aging, take: limit })
+      ) as JobRow[];
       return this.db.toJobs(rows);
     });
   }
@@ -228,16 +220,7 @@ export class SqliteJobStore implements JobStore {
   async queuePosition(id: string, now = this.clock.now()): Promise<number | null> {
     return this.db.read(() => {
       const row = this.db.requireRow(id);
-      if (row.status !== 'queued') return null;
-      const rank = effectiveRank({ priority: PRIORITIES[row.priority_rank] as Priority, queuedAt: row.created_at, sequence: row.seq }, now, this.agingSeconds);
-      const ahead = queuedAhead(rank, now, this.agingSeconds, PRIORITIES.length, (lane) => ({
-        total: () => (this.db.sql.laneTotal.get({ lane }) as { n: number }).n,
-        before: () =>
-          (this.db.sql.laneTotal.get({ lane }) as { n: number }).n -
-          (this.db.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number }).n,
-        upTo: (upTo) => (this.db.sql.laneUpTo.get({ lane, upTo }) as { n: number }).n,
-      }));
-      return ahead + 1;
+      return row.status === 'queued' ? this.positionOf(row, now) : null;
     });
   }
 
@@ -447,6 +430,19 @@ export class SqliteJobStore implements JobStore {
     if (typeof ready !== 'function') return [...ready];
     const queuedModels = (this.db.sql.queuedModels.all() as Array<{ model: string }>).map((r) => r.model);
     return queuedModels.filter((m) => ready(m));
+  }
+
+  /** The 1-based place of a queued job at `now`, counted lane by lane with index ranges (core's queuedAhead). */
+  private positionOf(row: JobRow, now: number): number {
+    const rank = effectiveRank({ priority: PRIORITIES[row.priority_rank] as Priority, queuedAt: row.created_at, sequence: row.seq }, now, this.agingSeconds);
+    const ahead = queuedAhead(rank, now, this.agingSeconds, PRIORITIES.length, (lane) => ({
+      total: () => (this.db.sql.laneTotal.get({ lane }) as { n: number }).n,
+      before: () =>
+        (this.db.sql.laneTotal.get({ lane }) as { n: number }).n -
+        (this.db.sql.laneFrom.get({ lane, created_at: row.created_at, seq: row.seq }) as { n: number }).n,
+      upTo: (upTo) => (this.db.sql.laneUpTo.get({ lane, upTo }) as { n: number }).n,
+    }));
+    return ahead + 1;
   }
 }
 

@@ -6,7 +6,7 @@ import type { EstimatedWaitTime } from '../../core/estimates.js';
 import type { SystemHealthStatus } from '../../core/health-assessment.js';
 import type { JobEstimate } from '../../core/job-estimate.js';
 import type { FallbackStrategy } from '../../core/planning.js';
-import type { Job } from '../../runtime/job.js';
+import { isTerminalJobState, type Job } from '../../runtime/job.js';
 import type { FallbackStrategyView, HealthView, PlanView, WaitTimeView } from './record-schemas.js';
 import type { JobView } from './schemas.js';
 
@@ -73,7 +73,10 @@ export function healthView(health: SystemHealthStatus): HealthView {
   };
 }
 
-/** A generation as the API shows it, with its current estimate; the output is a URL on this server, never a path on its disk. */
+/**
+ * A generation as the API shows it, with its current estimate (none once it has ended, whatever a late refresh
+ * kept); the output is a URL on this server, never a path on its disk.
+ */
 export function jobView(job: Job, estimate?: JobEstimate): JobView {
   const { modelType: _model, ...requirements } = job.request.requirements;
   return {
@@ -99,7 +102,7 @@ export function jobView(job: Job, estimate?: JobEstimate): JobView {
       : null,
     error: job.error,
     timeline: job.timeline,
-    estimate: estimate ?? null,
+    estimate: isTerminalJobState(job.status) ? null : (estimate ?? null),
     ...(job.parentJobId ? { parentJobId: job.parentJobId } : {}),
     ...(job.hybridOf ? { hybridOf: job.hybridOf } : {}),
   };

@@ -74,6 +74,7 @@ export function queueOrderContract(storeName: string, storeFixture: JobStoreFact
         const now = start + offset;
         const sqlOrder = (await store.listQueue({ now })).map((j) => j.id);
         assert.deepEqual(sqlOrder, sortQueue(expected, now, agingSeconds).map((e) => e.id), `order at +${offset} ms`);
+        assert.deepEqual((await store.listQueue({ now, limit: 17 })).map((j) => j.id), sqlOrder.slice(0, 17), `the first 17 at +${offset} ms`);
         const positions = await Promise.all(sqlOrder.map((id) => store.queuePosition(id, now)));
         assert.deepEqual(positions, sqlOrder.map((_, i) => i + 1), `queue positions at +${offset} ms`);
       }
