@@ -14,32 +14,18 @@ import { join } from 'node:path';
 import { RedisJobStore } from '../src/adapters/redis/index.js';
 import { SqliteJobStore } from '../src/adapters/sqlite/index.js';
 import { SystemClock } from '../src/adapters/system-clock.js';
-import { createCatalog } from '../src/core/catalog.js';
-import { PlannerConfigSchema, planFallback } from '../src/core/planning.js';
-import { withDefaults } from '../src/core/requirements.js';
-import { PRIORITIES } from '../src/core/vocabulary.js';
-import type { NewJob } from '../src/runtime/job.js';
 import type { JobStore } from '../src/runtime/job-store.js';
+import { BENCH_MODELS, plannedJob } from './planned-jobs.js';
 
 const JOBS = 2_000;
-const MODELS = ['t2v-A14B', 'i2v-A14B', 'ti2v-5B'] as const;
+const MODELS = BENCH_MODELS;
 const READY = new Set<string>(MODELS);
-const catalog = createCatalog();
-const plannerConfig = PlannerConfigSchema.parse({});
-const allAvailable = new Map(MODELS.map((modelId) => [modelId, { modelId, status: 'available' as const }]));
 
-/** A job as a submit stores it: planned by the real planner (every model available), so its record is the real size. */
-function makeJob(i: number): NewJob {
-  const model = MODELS[i % MODELS.length] ?? 't2v-A14B';
-  const requirements = withDefaults({ modelType: model, priority: PRIORITIES[(i * 7) % PRIORITIES.length], maxWaitTimeSeconds: 86_400 });
-  const plan = planFallback({ catalog, config: plannerConfig, requirements, availability: allAvailable });
-  return { request: { prompt: `bench prompt ${i}: a lighthouse in a storm, cinematic`, requirements }, plan };
-}
 
 /** Enqueues/s and claim+complete cycles/s, one caller at a time. */
 async function measure(store: JobStore): Promise<{ enqueue: number; cycle: number; total: number }> {
   const started = performance.now();
-  for (let i = 0; i < JOBS; i++) await store.enqueue(makeJob(i));
+  for (let i = 0; i < JOBS; i++) await store.enqueue(plannedJob(i));
   const enqueued = performance.now();
   let done = 0;
   for (let job = await store.claimNext({ owner: 'bench', readyModels: READY }); job; job = await store.claimNext({ owner: 'bench', readyModels: READY })) {

@@ -11,15 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteJobStore } from '../src/adapters/sqlite/index.js';
-import { createCatalog } from '../src/core/catalog.js';
-import { PlannerConfigSchema, planFallback } from '../src/core/planning.js';
-import { withDefaults } from '../src/core/requirements.js';
-import { PRIORITIES } from '../src/core/vocabulary.js';
 import { SystemClock } from '../src/adapters/system-clock.js';
-import type { NewJob } from '../src/runtime/job.js';
+import { BENCH_MODELS, plannedJob } from './planned-jobs.js';
 
 const JOBS = 10_000;
-const MODELS = ['t2v-A14B', 'i2v-A14B', 'ti2v-5B'] as const;
+const MODELS = BENCH_MODELS;
 const OWNER = 'bench-worker';
 const PHASE_BUDGET_MS = 25_000;
 /** Callers enqueueing at once in the concurrent phase, as 10 connections would. */
@@ -53,17 +49,7 @@ class Timings {
   }
 }
 
-const catalog = createCatalog();
-const plannerConfig = PlannerConfigSchema.parse({});
-const allAvailable = new Map(MODELS.map((modelId) => [modelId, { modelId, status: 'available' as const }]));
 
-/** A job as a submit stores it: planned by the real planner (every model available), so its row is the real size. */
-function makeJob(i: number): NewJob {
-  const model = MODELS[i % MODELS.length] ?? 't2v-A14B';
-  const requirements = withDefaults({ modelType: model, priority: PRIORITIES[(i * 7) % PRIORITIES.length], maxWaitTimeSeconds: 86_400 });
-  const plan = planFallback({ catalog, config: plannerConfig, requirements, availability: allAvailable });
-  return { request: { prompt: `bench prompt ${i}: a lighthouse in a storm, cinematic`, requirements }, plan };
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'understudy-bench-'));
@@ -78,7 +64,7 @@ async function main(): Promise<void> {
   try {
     const enqueueStarted = performance.now();
     for (let i = 0; i < JOBS && performance.now() - enqueueStarted < PHASE_BUDGET_MS; i++) {
-      const job = makeJob(i);
+      const job = plannedJob(i);
       await enqueue.time(() => store.enqueue(job));
     }
     const queued = enqueue.samples.length;
@@ -100,7 +86,7 @@ async function main(): Promise<void> {
     let next = 0;
     const writer = async (): Promise<void> => {
       while (next < JOBS && performance.now() - concurrentStarted < PHASE_BUDGET_MS) {
-        const job = makeJob(next++);
+        const job = plannedJob(next++);
         await concurrent.time(() => store.enqueue(job));
       }
     };

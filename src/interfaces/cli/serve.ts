@@ -8,6 +8,7 @@ import { loadConfig, type ConfigFlags } from '../config.js';
 import { isUnsafeBindError } from '../http/bind-policy.js';
 import { startService, type RunningService } from '../http/service.js';
 import { CliError, ExitCode } from './exit-codes.js';
+import { stopOnSignals } from './stop-on-signals.js';
 
 /** Adds the options every process takes (--data-dir, --config, --store, --allow-volatile-redis) to a command. */
 export function withEngineOptions(command: Command): Command {
@@ -42,29 +43,13 @@ export async function serve(flags: ConfigFlags): Promise<void> {
     out.write(`  try: npx understudy submit --model t2v-A14B --prompt "a red fox running through snow"\n`);
     const grace = config.shutdownGraceSeconds;
     const running = service;
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        process.stderr.write(`${signal} again: exiting now; unfinished jobs resume on the next start\n`);
-        process.exit(130);
-      }
-      stopping = true;
-      out.write(`${signal}: shutting down; running jobs get up to ${grace} s to finish, the rest stay queued\n`);
-      // Once everything is closed the process exits, abandoning what backends still have scheduled (a simulated
-      // download's timer, say): the jobs that waited for it are in the store and resume on the next start.
-      running.stop().then(
-        () => {
-          out.write('stopped\n');
-          process.exit(ExitCode.ok);
-        },
-        (error: unknown) => {
-          process.stderr.write(`shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
-          process.exit(ExitCode.serverError);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    // Once everything is closed the process exits, abandoning what backends still have scheduled (a simulated
+    // download's timer, say): the jobs that waited for it are in the store and resume on the next start.
+    stopOnSignals({
+      stop: () => running.stop(),
+      stopping: `shutting down; running jobs get up to ${grace} s to finish, the rest stay queued`,
+      abandoning: 'exiting now; unfinished jobs resume on the next start',
+    });
   } catch (error) {
     await service?.stop();
     throw startupError(error);

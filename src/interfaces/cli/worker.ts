@@ -7,8 +7,8 @@ import type { Command } from 'commander';
 import { createWorker } from '../../composition/index.js';
 import { ValidationError } from '../../core/validation.js';
 import { engineConfig, loadConfig, type ConfigFlags } from '../config.js';
-import { ExitCode } from './exit-codes.js';
 import { describeStore, startupError, withEngineOptions } from './serve.js';
+import { stopOnSignals } from './stop-on-signals.js';
 
 /** Adds the worker's options (--id and the engine's) to a command. */
 export function withWorkerOptions(command: Command): Command {
@@ -37,25 +37,9 @@ export async function runWorker(flags: ConfigFlags): Promise<void> {
   out.write(`Understudy worker ${worker.id} running (${worker.understudy.backends.map((b) => b.id).join(', ')}); no port\n`);
   out.write(`  ${await describeStore(worker.understudy)}\n`);
   const grace = config.shutdownGraceSeconds;
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      process.stderr.write(`${signal} again: exiting now; its running jobs go to other workers once their lease lapses\n`);
-      process.exit(130);
-    }
-    stopping = true;
-    out.write(`${signal}: stopping; running jobs get up to ${grace} s to finish, the rest go back to the queue\n`);
-    worker.understudy.close(grace * 1000).then(
-      () => {
-        out.write('stopped\n');
-        process.exit(ExitCode.ok);
-      },
-      (error: unknown) => {
-        process.stderr.write(`shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exit(ExitCode.serverError);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  stopOnSignals({
+    stop: () => worker.understudy.close(grace * 1000),
+    stopping: `stopping; running jobs get up to ${grace} s to finish, the rest go back to the queue`,
+    abandoning: 'exiting now; its running jobs go to other workers once their lease lapses',
+  });
 }
