@@ -88,7 +88,7 @@ export class Scheduler {
     this.wakeScheduled = true;
     setImmediate(() => {
       this.wakeScheduled = false;
-      void this.pump();
+      this.pump().catch(retryLater);
     });
   }
 
@@ -139,7 +139,9 @@ export class Scheduler {
   private scheduleTick(): void {
     if (!this.accepting) return;
     this.timer = this.ctx.clock.setTimeout(() => {
-      void this.housekeeping().finally(() => this.scheduleTick());
+      this.housekeeping()
+        .catch(retryLater)
+        .finally(() => this.scheduleTick());
     }, this.ctx.tickMs);
   }
 
@@ -236,3 +238,10 @@ export class Scheduler {
     for (const resolve of waiters) resolve();
   }
 }
+
+/**
+ * What a failed pass or tick does: nothing more. A pass fails when the store cannot be reached (Redis restarting, a
+ * locked SQLite file); the next tick, or the next wake, tries again, and nothing was changed by the half-done pass
+ * (each store call is atomic). Left unhandled, the rejection would stop the process.
+ */
+function retryLater(): void {}
