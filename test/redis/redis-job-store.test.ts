@@ -103,6 +103,21 @@ test('RedisJobStore: a worker whose BullMQ lock is gone (partition, SIGSTOP) can
   assert.equal(done.output?.path, '/outputs/healthy.mp4');
 });
 
+test('RedisJobStore: a lapsed lease whose lock already expired is claimable at once, without waiting for a stalled check', async (t) => {
+  const { store, clock, open, prefix } = redisStoreFixture(t, { leaseMs: 2_000 });
+  const other = open({ stalledIntervalMs: 0 });
+  await store.enqueue(newJob({ id: 'job' }));
+  await store.claimNext({ owner: 'killed' });
+  // SIGKILL: nothing renews the lock, whose TTL runs out in Redis before housekeeping sees the lapse.
+  await deleteKeys(REDIS_URL, `${prefix}:bull:model.t2v-A14B:job:lock`);
+  await clock.advance(2_001);
+  const lapsed = await store.recoverLapsedLeases();
+  assert.deepEqual(lapsed.map((j) => [j.id, j.status]), [['job', 'queued']]);
+  const rerun = await other.claimNext({ owner: 'survivor' });
+  assert.equal(rerun?.id, 'job', 'the survivor takes it on its first try');
+  assert.equal(rerun?.attempts, 2);
+});
+
 test('RedisJobStore: a crashed worker\'s job comes back through BullMQ\'s stalled-job check, in real time, with its attempt counted', async (t) => {
   // Real time: a 400 ms lock and a 100 ms stalled check, the only wait in these tests.
   const { store: crashed, open } = redisStoreFixture(t, { leaseMs: 400 });

@@ -605,8 +605,11 @@ export class RedisJobStore implements JobStore {
     const rank = PRIORITIES.indexOf(job.priority);
     if (previousModel !== job.modelUsed) {
       await this.queues.remove(previousModel, job.id, token);
-    } else if (token !== null && (await this.queues.giveBack(job.modelUsed, job.id, token))) {
-      return;
+    } else if (token !== null) {
+      if (await this.queues.giveBack(job.modelUsed, job.id, token)) return;
+      // The lock ran out before the give-back (a dead worker renews nothing): the entry is still `active`, where an
+      // add is a no-op and only BullMQ's stalled check (two passes) would free it. Take it out, then add it again.
+      await this.queues.remove(job.modelUsed, job.id, null);
     }
     await this.queues.add(job.modelUsed, job.id, rank);
   }
