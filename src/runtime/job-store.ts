@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Priority } from '../core/vocabulary.js';
 import { InvalidCursorError } from './job-store-errors.js';
-import type { Job, JobError, JobLease, JobOutput, JobState, NewJob, Replan, TimelineEntry, WaitingJobState } from './job.js';
+import type { Job, JobError, JobLease, JobOutput, JobRequest, JobState, NewJob, Replan, TimelineEntry, WaitingJobState } from './job.js';
 
 export * from './job-store-errors.js';
 
@@ -51,6 +51,18 @@ export interface ClaimOptions {
    * same effective priority come before it. Affinity never lets a job pass one of a more urgent priority.
    */
   preferModel?: { modelId: string; maxSkip: number };
+}
+
+/**
+ * What every store keeps of a job as one JSON value beside its indexed fields: read with the job, never queried (the
+ * request carries seed and negative prompt).
+ */
+export interface JobBody {
+  requestedModel: string;
+  request: JobRequest;
+  plan: Job['plan'];
+  parentJobId?: string;
+  hybridOf?: string;
 }
 
 /** A page of a listing. */

@@ -4,17 +4,11 @@
  * `updatedAt` and `rev` to keep the indexes. A field that is absent is null.
  */
 import { PRIORITIES, type Priority } from '../../core/vocabulary.js';
-import type { Job, JobError, JobOutput, JobRequest, JobState, TimelineEntry } from '../../runtime/job.js';
+import type { Job, JobError, JobOutput, JobState, TimelineEntry } from '../../runtime/job.js';
+import type { JobBody } from '../../runtime/job-store.js';
 import type { JobFacts } from '../../runtime/job-transitions.js';
 
-/** The `body` field: what is read with the job but never indexed. */
-export interface JobBody {
-  requestedModel: string;
-  request: JobRequest;
-  plan: Job['plan'];
-  parentJobId?: string;
-  hybridOf?: string;
-}
+export type { JobBody };
 
 /** A job's hash as read back: field name to value. */
 export type JobHash = Record<string, string>;

@@ -1,6 +1,7 @@
 /** How a job is laid out in SQLite rows, and how rows become jobs. */
 import { PRIORITIES, type Priority } from '../../core/vocabulary.js';
-import type { Job, JobError, JobOutput, JobRequest, JobState, TimelineEntry, TimelineKind } from '../../runtime/job.js';
+import type { Job, JobError, JobOutput, JobState, TimelineEntry, TimelineKind } from '../../runtime/job.js';
+import type { JobBody } from '../../runtime/job-store.js';
 import type { JobFacts } from '../../runtime/job-transitions.js';
 import { upgradeLegacyNames } from '../../core/legacy-record-names.js';
 
@@ -26,14 +27,7 @@ export interface JobRow {
   error: string | null;
 }
 
-/** The JSON `body` column: what is read with the job but never queried (the request carries seed and negative prompt). */
-export interface JobBody {
-  requestedModel: string;
-  request: JobRequest;
-  plan: Job['plan'];
-  parentJobId?: string;
-  hybridOf?: string;
-}
+export type { JobBody };
 
 /** A row of the `job_timeline` table. */
 export interface TimelineRow {
