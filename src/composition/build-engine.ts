@@ -32,6 +32,7 @@ import { ModelDownloads } from '../runtime/model-downloads.js';
 import { plannerReduction } from '../runtime/recovery-reduction.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import type { StoreStatus } from '../runtime/store-status.js';
+import { lastStartedBy, type Job } from '../runtime/job.js';
 import { Understudy } from '../runtime/understudy.js';
 import type { UnderstudyConfig } from './config-schema.js';
 import type { LocalMachine } from './local-machine.js';
@@ -109,7 +110,20 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
   };
   const affinity = { enabled: config.scheduling.affinity, maxSkip: config.scheduling.affinityMaxSkip, spread: config.scheduling.modelSpread };
   const preview = new PreviewBackend({}, { clock });
-  const estimates = new EstimateTracker({ store, clock, catalog, estimation: plannerConfig.estimation, learner, backends: planning, preview, availability, agingSeconds: config.jobs.agingSeconds, affinity, emit });
+  const estimates = new EstimateTracker({
+    store,
+    clock,
+    catalog,
+    estimation: plannerConfig.estimation,
+    learner,
+    backends: planning,
+    preview,
+    availability,
+    agingSeconds: config.jobs.agingSeconds,
+    affinity,
+    emit,
+    ...(remote ? { recordsOutcomeOf: (job: Job) => lastStartedBy(job, basics.workerId) } : {}),
+  });
   events.addListener((e) => estimates.observe(e));
   const manager = new IntelligentFallbackManager({
     availability,
@@ -128,8 +142,8 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
   const recovery = new FallbackRecoverySystem({
     clock,
     probe: basics.probe ?? new SystemProbe({ dataDir }),
-    // The backends' own view of GPU memory replaces nvidia-smi's.
-    vramReporter: new BackendVramReporter(machine.backends),
+    // The backends' own view of GPU memory replaces nvidia-smi's; a gateway's health reads its live workers' GPUs.
+    vramReporter: new BackendVramReporter(planning),
     config: config.recovery,
     ...random,
     reduceGenerationParams: plannerReduction(catalog, plannerConfig),

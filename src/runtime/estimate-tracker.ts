@@ -31,6 +31,11 @@ export interface EstimateTrackerOptions extends ForecastSources {
    * the fixed per-position figure).
    */
   maxForecastJobs?: number;
+  /**
+   * Whether this process writes the final truth of `job` on its timeline (default: always). In a cluster every
+   * gateway sees every job end; only the worker that ran it writes, so the entry is there once.
+   */
+  recordsOutcomeOf?: (job: Job) => boolean;
 }
 
 /** Jobs remembered as ended (so that a late admission or a refresh under way cannot bring back their estimate). */
@@ -361,6 +366,7 @@ export class EstimateTracker {
     const first = job?.timeline.find((e) => e.kind === 'estimate' && e.data?.first === true);
     const promised = typeof first?.data?.resultAt === 'number' ? first.data.resultAt : undefined;
     if (!job || promised === undefined) return;
+    if (this.options.recordsOutcomeOf && !this.options.recordsOutcomeOf(job)) return;
     const promisedSeconds = (promised - job.createdAt) / 1000;
     const actualSeconds = (at - job.createdAt) / 1000;
     const error = promisedSeconds > 0 ? (actualSeconds - promisedSeconds) / promisedSeconds : 0;

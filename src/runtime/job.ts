@@ -152,3 +152,10 @@ export interface Replan {
   modelUsed: string;
   requirements: GenerationRequirements;
 }
+
+/** Whether the latest attempt of `job` was started by a backend of worker `workerId` (owners are `<worker>/<backend>`). */
+export function lastStartedBy(job: Pick<Job, 'timeline'>, workerId: string): boolean {
+  const started = job.timeline.findLast((e) => e.kind === 'started');
+  const owner = started?.data?.owner;
+  return typeof owner === 'string' && owner.startsWith(`${workerId}/`);
+}

@@ -49,6 +49,7 @@ describe('a gateway and two workers on Redis, as processes', () => {
     const artifacts = await group.tempDir('artifacts');
     const common = {
       UNDERSTUDY_HEALTH_INTERVAL_SECONDS: '0',
+      UNDERSTUDY_RATE_LIMIT_MAX: '0', // the test polls
       // One shared directory for inputs and outputs, as a shared mount would be; each process has its own data dir.
       UNDERSTUDY_ARTIFACTS_DIR: artifacts,
       UNDERSTUDY_SHUTDOWN_GRACE_SECONDS: '1',
@@ -64,6 +65,8 @@ describe('a gateway and two workers on Redis, as processes', () => {
     ]);
     // The gateway reads the directory every 2 s: plan only once it sees both workers.
     await waitUntil(async () => (await api<{ workers: unknown[] }>('/v1/workers')).body.workers.length === 2, 20_000, 'both workers in /v1/workers');
+    // …and once its planner's view (read from the directory every 2 s) has w-full's t2v-A14B.
+    await waitUntil(async () => (await api<Array<{ id: string; status: string }>>('/v1/models')).body.find((m) => m.id === 't2v-A14B')?.status === 'available', 20_000, 't2v-A14B available to the planner');
   });
 
   after(() => group.killAll());
@@ -96,6 +99,27 @@ describe('a gateway and two workers on Redis, as processes', () => {
       assert.equal((await output.arrayBuffer()).byteLength, result.output!.sizeBytes);
     }
     assert.deepEqual([...owners].sort(), ['w-full', 'w-small'], 'both workers took jobs');
+    // The final truth beside the first promise is written once, by the worker that ran the job, not by each gateway.
+    for (const id of ids) {
+      let timeline: JobBody['timeline'] = [];
+      const finals = await waitUntil(async () => {
+        timeline = (await job(id)).timeline;
+        const entries = timeline.filter((e) => e.kind === 'estimate' && /^result after/.test(e.message));
+        return entries.length > 0 ? entries : undefined;
+      }, 20_000, `${id}'s final estimate entry`).catch((error: unknown) => {
+        throw new Error(`${String(error)}: ${JSON.stringify(timeline)}`);
+      });
+      assert.equal(finals.length, 1, `${id}: ${JSON.stringify(finals)}`);
+    }
+  });
+
+  test("the gateway's health reads its live workers' GPUs, not its own machine's", async () => {
+    const health = await waitUntil(async () => {
+      const body = (await api<{ gpuAvailable: boolean; vramUsagePercent: number | null; issues: string[] }>('/v1/health')).body;
+      return body.gpuAvailable ? body : undefined;
+    }, 20_000, 'a health check that sees the workers');
+    assert.equal(typeof health.vramUsagePercent, 'number');
+    assert.ok(!health.issues.some((i) => /No GPU/.test(i)), JSON.stringify(health.issues));
   });
 
   test('a running job cancelled through the gateway stops on its worker, whose event reaches the gateway WebSocket', async () => {
