@@ -32,6 +32,7 @@ import { ModelDownloads } from '../runtime/model-downloads.js';
 import { plannerReduction } from '../runtime/recovery-reduction.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import type { StoreStatus } from '../runtime/store-status.js';
+import { PREVIEW_MODEL_ID } from '../core/scoring.js';
 import { lastStartedBy, type Job } from '../runtime/job.js';
 import { Understudy } from '../runtime/understudy.js';
 import type { UnderstudyConfig } from './config-schema.js';
@@ -166,7 +167,6 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     claim: role.claim,
     emit,
   });
-  if (config.healthIntervalSeconds > 0) recovery.startHealthMonitoring(config.healthIntervalSeconds * 1000);
   // Stopped one after the other when the engine closes, in this order: the heartbeat (the worker leaves the
   // directory), the cluster's parts in the order they joined, the view of the workers, what the machine launched.
   const closing: Array<{ stop(): Promise<void> }> = [];
@@ -201,6 +201,15 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     closing.push(heartbeat);
   }
   if (role.join) closing.push(...(await role.join(built)));
+  // After joining: a gateway's first health check reads the live workers' GPUs, not an empty list.
+  if (config.healthIntervalSeconds > 0) recovery.startHealthMonitoring(config.healthIntervalSeconds * 1000);
+  // A gateway runs no jobs, so its own preview mode (entered while no worker was live) ends when any worker makes a real video.
+  if (remote && !role.claim) {
+    const listener = events.addListener((e) => {
+      if (e.type === 'job.succeeded' && e.model !== PREVIEW_MODEL_ID) recovery.exitMockMode(`${e.model} generated a real video on a worker`);
+    });
+    closing.push({ stop: async () => listener.dispose() });
+  }
   if (remote) closing.push({ stop: async () => remote.stop() });
   closing.push(...machine.stopOnClose);
   return built;
