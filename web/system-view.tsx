@@ -1,5 +1,5 @@
 /**
- * Backends and health: each backend with a VRAM gauge, loaded models, breaker and cooldowns; the machine's health;
+ * Backends and health: each backend with a VRAM gauge, loaded models, breaker and cooldowns; the live workers; the machine's health;
  * recovery statistics by action with MTTR; and the last hour of queue depth and throughput.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -7,8 +7,9 @@ import { api } from './api.js';
 import { ActivityChart } from './chart.js';
 import { formatBytes, formatMs, formatSeconds, formatTime, words } from './format.js';
 import { useLiveEvents, useThrottled } from './hooks.js';
-import type { ActivityView, BackendsView, HealthView, RecoveryStatistics, SystemHealthStatus } from './types.js';
+import type { ActivityView, BackendsView, HealthView, RecoveryStatistics, SystemHealthStatus, WorkersView } from './types.js';
 import { Badge, ErrorNote, Panel } from './widgets.js';
+import { WorkersPanel } from './workers-panel.js';
 
 /** The backends and health page. */
 export function SystemView() {
@@ -17,6 +18,7 @@ export function SystemView() {
   const [health, setHealth] = useState<SystemHealthStatus | null>(null);
   const [stats, setStats] = useState<RecoveryStatistics | null>(null);
   const [activity, setActivity] = useState<ActivityView | null>(null);
+  const [workers, setWorkers] = useState<WorkersView | null>(null);
   const [error, setError] = useState<unknown>(null);
   const load = useThrottled(() => {
     Promise.all([
@@ -24,6 +26,7 @@ export function SystemView() {
       api<HealthView>('/v1/health').then(setHealth),
       api<RecoveryStatistics>('/v1/recovery/stats').then(setStats),
       api<ActivityView>('/v1/activity').then(setActivity),
+      api<WorkersView>('/v1/workers').then(setWorkers),
     ]).then(() => setError(null), setError);
   }, 2000);
   useEffect(load, []);
@@ -77,6 +80,7 @@ export function SystemView() {
           ))}
         </div>
       </Panel>
+      {workers && <WorkersPanel view={workers} />}
       {!health && (
         <Panel title="Health">
           <p class="muted">Checking…</p>

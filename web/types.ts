@@ -1,6 +1,7 @@
 /** The API's shapes, from the server's own schemas (type-only: nothing of the server reaches the bundle). */
 export type { Accepted, ErrorBody, ErrorDetail, JobPageView, JobView, ModelView, PlanView } from '../src/interfaces/http/schemas.js';
 export type { ActivityView, BackendsView, PositionsView } from '../src/interfaces/dashboard/status-schemas.js';
+export type { WorkersView } from '../src/interfaces/http/routes-system.js';
 export type { UnderstudyEvent } from '../src/runtime/engine-events.js';
 
 /** A generation's state. */

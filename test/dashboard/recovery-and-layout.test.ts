@@ -50,6 +50,16 @@ describe('a job that keeps running out of GPU memory', () => {
     const stats = (await (await service.request('/v1/recovery/stats')).json()) as { totalAttempts: number };
     assert.ok(stats.totalAttempts > 0);
     assert.match(await page.locator('main').innerText(), new RegExp(`${stats.totalAttempts} attempts`));
+    // The workers panel: with the embedded store, this process, its backend and what it has installed.
+    const { workers } = (await (await service.request('/v1/workers')).json()) as { workers: Array<{ workerId: string; backends: Array<{ backendId: string; installed: string[] }> }> };
+    assert.equal(workers.length, 1);
+    const row = page.getByTestId('workers').locator(`tr[data-worker="${workers[0]!.workerId}"]`);
+    await row.waitFor();
+    const text = await row.innerText();
+    for (const b of workers[0]!.backends) {
+      assert.ok(text.includes(b.backendId), text);
+      for (const model of b.installed) assert.ok(text.includes(model), `${model} in ${text}`);
+    }
     t.diagnostic(`screenshot: ${await h.shot('recovery-stats')}`);
   });
 });

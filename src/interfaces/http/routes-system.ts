@@ -1,6 +1,6 @@
 /** The queue, the machine's health, recovery statistics, and the liveness and readiness probes. */
 import { z } from 'zod';
-import type { Understudy } from '../../runtime/understudy.js';
+import { WorkerHeartbeatSchema, type Understudy } from '../../runtime/understudy.js';
 import { ApiError } from './errors.js';
 import type { QueueTotalsCache } from './queue-totals.js';
 import { defineRoute, type ApiRoute } from './route.js';
@@ -26,12 +26,11 @@ const ReadySchema = z.object({
 });
 
 const WorkersSchema = z.object({
-  workers: z
-    .array(RecordSchema)
-    .describe(
-      'Each live worker: workerId, version, startedAt, sentAt, lastClaimAt, and its backends (backendId, slots, busy, vramTotalGb, vramFreeGb, installed, loaded, downloading, health, breakerOpen, unavailableModels)',
-    ),
+  workers: z.array(WorkerHeartbeatSchema).describe('Each live worker with its backends, as its last heartbeat said, by worker id'),
 });
+
+/** The answer of `GET /v1/workers`. */
+export type WorkersView = z.output<typeof WorkersSchema>;
 
 /**
  * The system routes; `queue` serves the queue totals, `isReady` tells whether the service takes work (false while
@@ -102,7 +101,7 @@ export function systemRoutes(understudy: Understudy, queue: QueueTotalsCache, is
       tag: 'system',
       summary: 'The live workers and their backends (with the embedded store: this process)',
       responses: { 200: { description: 'Live workers, by id', schema: WorkersSchema } },
-      handler: async () => ({ workers: (await understudy.workers()) as unknown as Array<Record<string, unknown>> }),
+      handler: async (): Promise<WorkersView> => ({ workers: await understudy.workers() }),
     }),
   ];
 }
