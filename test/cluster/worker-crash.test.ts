@@ -7,6 +7,8 @@
  *   does not count (the result is the second worker's), it stops its generation and takes new work at once.
  */
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { waitUntil } from '../http/support.js';
 import { clusterEnv, describeTimeline, gatewayApi, startedBy, type GatewayApi, type JobBody } from '../support/cluster-api.js';
@@ -90,7 +92,7 @@ describe('a worker SIGKILLed mid-job', () => {
 describe('a worker SIGSTOPped past its lease, then SIGCONTed', () => {
   const group = new ProcessGroup();
   after(() => group.killAll());
-  const LEASE_MS = 3_000;
+  const LEASE_MS = 4_000;
 
   test("its result does not count, the job's result is the other worker's; it stops its generation and takes new work", async () => {
     // Slower simulated jobs (about 9 s for the long one): the frozen worker's generation, had it gone on after
@@ -142,7 +144,13 @@ describe('a worker SIGSTOPped past its lease, then SIGCONTed', () => {
     const nextStartedAfter = nextDone.timeline.find((e) => e.kind === 'started')!.at - continuedAt;
     assert.ok(nextStartedAfter < staleRest, `w-frozen took new work ${nextStartedAfter} ms after SIGCONT; its stale generation had ${Math.round(staleRest)} ms left`);
 
-    // Nothing w-frozen did after SIGCONT changed the job.
-    assert.deepEqual(await api.job(id), done);
+    // Nothing w-frozen did after SIGCONT changed the outcome.
+    const later = await api.job(id);
+    assert.deepEqual([later.status, later.attempts, later.output], [done.status, done.attempts, done.output]);
+    assert.deepEqual(startedBy(later), ['w-frozen', 'w-other']);
+    assert.equal(later.timeline.filter((e) => e.kind === 'succeeded').length, 1, describeTimeline(later));
+    // And left no file of its own beside the output of w-other's attempt in the shared outputs directory.
+    const outputs = await readdir(join(env.UNDERSTUDY_ARTIFACTS_DIR!, 'outputs'));
+    assert.deepEqual(outputs.filter((name) => name.startsWith(id)), [`${id}.attempt-2.gif`]);
   });
 });
