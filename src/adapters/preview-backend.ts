@@ -63,7 +63,7 @@ export class PreviewBackend implements Backend {
     const startedAt = this.clock.now();
     if (control.signal.aborted) throw abortError(control.signal);
     const gif = this.render(request);
-    const path = await writeOutputAtomically(request.outputDir, outputFileName(`${request.jobId}.preview`, 'gif'), gif);
+    const path = await writeOutputAtomically(request.outputDir, outputFileName(`${request.jobId}.preview`, 'gif', request.attempt), gif);
     control.onProgress(1, 'preview rendered');
     return { path, mediaType: 'image/gif', sizeBytes: gif.length, isPreview: true, durationMs: this.clock.now() - startedAt };
   }

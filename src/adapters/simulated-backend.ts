@@ -188,7 +188,7 @@ export class SimulatedBackend implements Backend {
       const durationMs = this.clock.now() - startedAt;
       if (signal.aborted) throw abortError(signal);
       const gif = this.render(model, request);
-      const path = await writeOutputAtomically(request.outputDir, outputFileName(request.jobId, 'gif'), gif);
+      const path = await writeOutputAtomically(request.outputDir, outputFileName(request.jobId, 'gif', request.attempt), gif);
       return { path, mediaType: 'image/gif', sizeBytes: gif.length, isPreview: false, durationMs, loadMs };
     } catch (error) {
       throw signal.aborted ? abortError(signal) : error;

@@ -25,6 +25,8 @@ export interface BackendSettings extends GenerationSettings {
 /** One job for a backend. */
 export interface GenerationRequest {
   jobId: string;
+  /** The job's attempt this generation runs (default 1); each attempt writes its own file (see outputFileName). */
+  attempt?: number;
   modelId: string;
   prompt: string;
   negativePrompt?: string;
@@ -140,10 +142,14 @@ export function isAbortError(error: unknown): boolean {
   return error instanceof Error && error.name === 'AbortError';
 }
 
-/** A file name safe on every platform, derived from a job id. */
-export function outputFileName(jobId: string, extension: string): string {
+/**
+ * A file name safe on every platform, derived from a job id and its attempt (`<id>.<ext>` for the first,
+ * `<id>.attempt-<n>.<ext>` after it). Attempts never share a file: a worker that lost its lease without noticing
+ * (frozen, then resumed) cannot write over the output of the worker that took the job over.
+ */
+export function outputFileName(jobId: string, extension: string, attempt = 1): string {
   const base = jobId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '').slice(0, 100) || 'output';
-  return `${base}.${extension}`;
+  return attempt > 1 ? `${base}.attempt-${attempt}.${extension}` : `${base}.${extension}`;
 }
 
 /** Settles with `promise`, or rejects with an AbortError as soon as `signal` aborts (the work itself goes on). */

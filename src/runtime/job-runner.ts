@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { catalogGenerationSeconds, formatBytes } from '../core/estimates.js';
 import type { Catalog } from '../core/catalog.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -81,6 +82,7 @@ export class JobRunner {
       const output = await backend.generate(
         {
           jobId: job.id,
+          attempt: job.attempts,
           modelId: job.modelUsed,
           prompt: job.request.prompt,
           ...(job.request.negativePrompt !== undefined ? { negativePrompt: job.request.negativePrompt } : {}),
@@ -101,7 +103,11 @@ export class JobRunner {
           },
         },
       );
-      const done = await ctx.store.complete(job.id, owner, { ...output, path: ctx.artifacts.toStored(output.path) });
+      const done = await ctx.store.complete(job.id, owner, { ...output, path: ctx.artifacts.toStored(output.path) }).catch(async (error: unknown) => {
+        // Refused (cancelled meanwhile, or taken over after a lapsed lease): the file is no job's output.
+        if (isLeaseLostError(error)) await rm(output.path, { force: true });
+        throw error;
+      });
       // What the generation took, without a model load (learned separately, per backend): the forecast adds loads itself.
       const seconds = ((output.durationMs ?? ctx.clock.now() - started) - (output.loadMs ?? 0)) / 1000;
       const model = ctx.catalog.byId.get(job.modelUsed);

@@ -151,13 +151,14 @@ export function reportProgress(
   };
 }
 
-/** A running job's success. The timeline names the output, never its path on this machine's disk. */
+/** A running job's success, by its lease owner. The timeline names the output and the owner, never the output's path on disk. */
 export function completeJob(job: JobFacts, owner: string, output: JobOutput, now: number): { timeline: TimelineEntry[] } {
   requireLease(job, owner, 'complete');
   const what = output.isPreview ? 'a labelled preview, not a generated video' : 'a video';
   return {
     timeline: [
       entry(now, 'succeeded', `succeeded on ${job.modelUsed} in attempt ${job.attempts}: ${what} (${output.mediaType}, ${formatBytes(output.sizeBytes)})`, {
+        owner,
         model: job.modelUsed,
         attempt: job.attempts,
         mediaType: output.mediaType,

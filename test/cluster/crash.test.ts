@@ -5,60 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { waitUntil } from '../http/support.js';
+import { clusterEnv, gatewayApi, type JobBody } from '../support/cluster-api.js';
 import { ProcessGroup } from '../support/processes.js';
 
-interface JobBody {
-  id: string;
-  status: string;
-  attempts: number;
-  output: { url: string; sizeBytes: number } | null;
-  timeline: Array<{ kind: string; message: string }>;
-}
-
-const FINAL = ['succeeded', 'failed', 'cancelled', 'expired'];
 /** 1080p at high quality on t2v-A14B: about 4.7 s on the simulated GPU, long enough to act while it runs. */
 const LONG_JOB = { model: 't2v-A14B', prompt: 'a long one', resolution: '1920x1080', quality: 'high' };
 const ALL_MODELS = 't2v-A14B,i2v-A14B,ti2v-5B';
-const LEASE_MS = 2_000;
-
-/** The HTTP API of one gateway. */
-function gatewayApi(url: string) {
-  const request = async <T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; body: T }> => {
-    const { json, ...rest } = init;
-    const response = await fetch(`${url}${path}`, {
-      ...rest,
-      ...(json !== undefined ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } } : {}),
-    });
-    return { status: response.status, body: (await response.json()) as T };
-  };
-  const job = async (id: string): Promise<JobBody> => (await request<JobBody>(`/v1/generations/${id}`)).body;
-  return {
-    request,
-    job,
-    submit: async (body: Record<string, unknown>): Promise<string> => {
-      const { status, body: accepted } = await request<{ id: string }>('/v1/generations', { method: 'POST', json: body });
-      assert.equal(status, 202, JSON.stringify(accepted));
-      return accepted.id;
-    },
-    final: (id: string, ms = 60_000): Promise<JobBody> =>
-      waitUntil(async () => {
-        const current = await job(id);
-        return FINAL.includes(current.status) ? current : undefined;
-      }, ms, `generation ${id} to finish`),
-    workers: async (): Promise<number> => (await request<{ workers: unknown[] }>('/v1/workers')).body.workers.length,
-  };
-}
-
-/** Settings shared by every process of a test: one artifacts directory, short leases and housekeeping ticks. */
-async function clusterEnv(group: ProcessGroup): Promise<Record<string, string>> {
-  return {
-    UNDERSTUDY_HEALTH_INTERVAL_SECONDS: '0',
-    UNDERSTUDY_ARTIFACTS_DIR: await group.tempDir('artifacts'),
-    UNDERSTUDY_SHUTDOWN_GRACE_SECONDS: '1',
-    UNDERSTUDY_JOBS_LEASE_MS: String(LEASE_MS),
-    UNDERSTUDY_SCHEDULING_TICK_MS: '200',
-  };
-}
 
 describe('two gateways on one Redis', () => {
   const group = new ProcessGroup();
@@ -66,7 +18,7 @@ describe('two gateways on one Redis', () => {
 
   test('a job submitted on one and cancelled on the other ends cancelled, seen so from both; the worker is free again', async () => {
     const redis = await group.startRedis();
-    const env = await clusterEnv(group);
+    const env = await clusterEnv(group, { UNDERSTUDY_JOBS_LEASE_MS: '2000' });
     const store = ['--store', redis.url];
     const [one, two] = await Promise.all(
       ['gateway-1', 'gateway-2'].map(async (name) => gatewayApi((await group.gateway(name, [...store, '--no-worker', '--data-dir', await group.tempDir(name)], env)).url)),

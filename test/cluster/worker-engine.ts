@@ -37,6 +37,7 @@ export interface WorkerEngine {
   downloads: ModelDownloads;
   recovery: FallbackRecoverySystem;
   availability: BackendAvailability;
+  artifacts: ArtifactPaths;
   events: UnderstudyEvent[];
   close(): Promise<void>;
 }
@@ -75,6 +76,7 @@ export async function startWorkerEngine(backendOptions: SimulatedBackendOptionsI
     downloads,
     recovery,
     availability,
+    artifacts,
     events: seen,
     async close() {
       await engine.close(0);

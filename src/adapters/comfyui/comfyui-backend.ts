@@ -207,7 +207,7 @@ export class ComfyUiBackend implements Backend, VramReporter {
       const extension = extname(file.filename).slice(1).toLowerCase() || 'bin';
       const mediaType = mediaTypeOf(extension) ?? viewed.contentType ?? 'application/octet-stream';
       if (signal.aborted) throw abortError(signal);
-      const path = await writeOutputAtomically(request.outputDir, outputFileName(request.jobId, extension), viewed.bytes);
+      const path = await writeOutputAtomically(request.outputDir, outputFileName(request.jobId, extension, request.attempt), viewed.bytes);
       await this.historyCleanup.finished(result.promptId);
       onProgress(1, `saved ${file.subfolder ? `${file.subfolder}/` : ''}${file.filename} from ComfyUI`);
       return { path, mediaType, sizeBytes: viewed.bytes.length, isPreview: false, durationMs: this.clock.now() - startedAt };

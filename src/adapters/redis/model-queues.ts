@@ -126,6 +126,18 @@ export class ModelQueues {
     }
   }
 
+  /**
+   * Puts back in its queue a job left active without a lock: its holder's lock ran out and a lapse recorded it as
+   * queued, but the process died before giving it back (BullMQ's stalled check would free it only after two passes).
+   * False when the job is not active there, or someone holds its lock (a claim under way).
+   */
+  async putBackStale(modelId: string, id: string, rank: number): Promise<boolean> {
+    if ((await this.state(modelId, id)) !== 'active') return false;
+    if (Number(await this.queue(modelId).remove(bullJobId(id))) !== 1) return false;
+    await this.add(modelId, id, rank);
+    return true;
+  }
+
   /** BullMQ's state of a job in a model's queue (`waiting`, `prioritized`, `active`, `unknown`, ...). */
   async state(modelId: string, id: string): Promise<string> {
     return String(await this.queue(modelId).getJobState(bullJobId(id)));

@@ -313,7 +313,8 @@ export class RedisJobStore implements JobStore {
         await this.queues.toFront(modelId, id);
       }
       const taken = await this.queues.take(modelId, token);
-      if (taken !== id) passed.add(id);
+      // Not handed out: another claim took it meanwhile, unless it was stale (then it is back for the next try).
+      if (taken !== id && !(await this.queues.putBackStale(modelId, id, choice.chosen.rank))) passed.add(id);
       if (taken === null) continue;
       const job = await this.takeOver(modelId, taken, token, options.owner, now, leaseMs, taken === id ? choice.skipped : 0);
       if (job) return job;
