@@ -19,6 +19,7 @@ import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { EstimateTracker } from './estimate-tracker.js';
 import type { EventLog } from './event-log.js';
+import { followEventLog, type EventFollow, type FollowEventLogOptions } from './event-following.js';
 import { LocalEventLog } from './local-event-log.js';
 import type { FallbackRecoverySystem } from './recovery/fallback-recovery-system.js';
 import { DEFAULT_INPUT_LIMITS, decodeImageDataUrl, generationInputSchema, type GenerationInputDraft, type GenerationInputLimits } from './generation-input.js';
@@ -101,9 +102,9 @@ export class Understudy {
   readonly clock: Clock;
   /** Every engine event, typed; the WebSocket forwards them. */
   readonly onEvent: Event<UnderstudyEvent>;
-  /** The events with resumable ids (this process's, or on a Redis store every process's); the WebSocket reads it. */
-  readonly eventLog: EventLog;
   private readonly store: JobStore;
+  /** The events with resumable ids: this process's, or on a Redis store every process's. */
+  private readonly eventLog: EventLog;
   private readonly inputSchema: ReturnType<typeof generationInputSchema>;
   private closed = false;
 
@@ -115,6 +116,14 @@ export class Understudy {
     this.onEvent = parts.events.addListener;
     this.eventLog = parts.eventLog ?? new LocalEventLog({ events: parts.events.addListener, clock: parts.clock });
     this.inputSchema = generationInputSchema(parts.limits ?? DEFAULT_INPUT_LIMITS);
+  }
+
+  /**
+   * Follows the events with their resumable ids, for one client of the WebSocket: after `since` the kept events
+   * first (or a gap), then live ones, each once, in order (on a Redis store: every process's, as on every gateway).
+   */
+  followEvents(options: FollowEventLogOptions): EventFollow {
+    return followEventLog(this.eventLog, options);
   }
 
   /** The GPU backends jobs run on, read-only (id, slots, loaded models, VRAM), for status views. */

@@ -11,7 +11,6 @@ import { z } from 'zod';
 import { EVENT_ID_FORMAT, parseEventId } from '../../core/event-ids.js';
 import { parseOrThrow } from '../../core/validation.js';
 import type { UnderstudyEvent } from '../../runtime/engine-events.js';
-import { followEventLog } from '../../runtime/event-following.js';
 import type { Understudy } from '../../runtime/understudy.js';
 
 /** Most bytes queued for one client before it is disconnected as too slow. */
@@ -52,7 +51,7 @@ export function installEventsWebSocket(app: FastifyInstance, understudy: Underst
     const models = idSet(query.modelId);
     const filtered = jobs.size > 0 || models.size > 0;
     const { since } = query;
-    const follow = followEventLog(understudy.eventLog, {
+    const follow = understudy.followEvents({
       ...(since !== undefined ? { since } : {}),
       deliver: ({ id, event }) => {
         if (filtered && !jobs.has(jobIdOf(event) ?? '') && !models.has(modelIdOf(event) ?? '')) return;
