@@ -21,6 +21,7 @@ import type { RemoteBackends } from '../runtime/cluster/remote-backend.js';
 import type { WorkerDirectory } from '../runtime/cluster/worker-directory.js';
 import type { UnderstudyEvent } from '../runtime/engine-events.js';
 import { EstimateTracker } from '../runtime/estimate-tracker.js';
+import type { EventLog } from '../runtime/event-log.js';
 import { forwardEngineEvents } from '../runtime/event-forwarding.js';
 import { FallbackRecoverySystem } from '../runtime/recovery/fallback-recovery-system.js';
 import type { HealthProbe } from '../runtime/recovery/health-monitor.js';
@@ -68,6 +69,8 @@ export interface EngineRole {
   join?: (engine: BuiltEngine) => Promise<ReadonlyArray<{ stop(): Promise<void> }>>;
   /** Tells every worker that a job was cancelled (default: nothing to tell, the one process sees the store). */
   signalCancel?: (jobId: string, reason: string) => Promise<void>;
+  /** The events the WebSocket shows, with resumable ids (default: this process's, the last 10 000 in memory). */
+  eventLog?: EventLog;
 }
 
 /** Understudy's version, announced in heartbeats. */
@@ -183,6 +186,7 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     backends: planning,
     scheduler,
     events,
+    ...(role.eventLog ? { eventLog: role.eventLog } : {}),
     estimates,
     artifacts,
     limits: config.limits,

@@ -1,6 +1,7 @@
 /** How a process joins the cluster once its engine is built: events relayed, cancels heard, by role. */
 import type { CancelSignals } from '../runtime/cluster/cancel-signals.js';
 import type { EventRelay } from '../runtime/cluster/event-relay.js';
+import type { RelayEventLog } from '../runtime/cluster/relay-event-log.js';
 import { relayEngineEvents } from '../runtime/event-relaying.js';
 import type { BuiltEngine } from './build-engine.js';
 
@@ -10,13 +11,23 @@ export interface ClusterPorts {
   cancels: CancelSignals;
 }
 
+/** How a process takes part: whether it runs jobs, and (a gateway) the event log its WebSocket reads. */
+export interface ClusterRoles {
+  works: boolean;
+  /** A gateway's log on the relay: started here, it feeds every other process's events to the engine. */
+  log?: RelayEventLog;
+}
+
 /**
- * Joins `engine` to the cluster: its events are published; a gateway (`receive`) also shows every other process's;
+ * Joins `engine` to the cluster: its events are published; a gateway (`log`) also shows every other process's;
  * a process that runs jobs (`works`) stops a job it runs as soon as any gateway cancels it. Returns what to stop.
  */
-export function joinCluster(engine: BuiltEngine, ports: ClusterPorts, roles: { receive: boolean; works: boolean }): Array<{ stop(): Promise<void> }> {
-  const relaying = relayEngineEvents({ relay: ports.relay, events: engine.events, receive: roles.receive });
-  if (!roles.works) return [relaying];
+export async function joinCluster(engine: BuiltEngine, ports: ClusterPorts, roles: ClusterRoles): Promise<Array<{ stop(): Promise<void> }>> {
+  const { log } = roles;
+  await log?.start();
+  const relaying = relayEngineEvents({ relay: ports.relay, events: engine.events, ...(log ? { incoming: log.onLogged } : {}) });
+  const parts = [relaying, ...(log ? [log] : [])];
+  if (!roles.works) return parts;
   const unlisten = ports.cancels.onCancel((jobId, reason) => engine.runner.abort(jobId, reason));
-  return [relaying, { stop: async () => unlisten() }];
+  return [...parts, { stop: async () => unlisten() }];
 }

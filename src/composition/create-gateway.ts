@@ -4,6 +4,7 @@
  * process's events. Unless `localWorker` is false it also runs jobs on its own backends, as a worker does, so one
  * machine works as before.
  */
+import { RelayEventLog } from '../runtime/cluster/relay-event-log.js';
 import { RemoteBackends } from '../runtime/cluster/remote-backend.js';
 import type { Understudy } from '../runtime/understudy.js';
 import { buildEngine, type EngineBasics } from './build-engine.js';
@@ -29,15 +30,18 @@ export async function createGateway(configured: EngineBasics, deps: UnderstudyDe
   try {
     const remote = new RemoteBackends({ directory: cluster.directory, clock, knownModels: catalog.models.map((m) => m.id) });
     const machine = works ? await openLocalMachine(config, machineContext(basics, deps)) : noMachine();
+    // The WebSocket's events and ids are the relay's: one order on every gateway, resumable across restarts.
+    const log = new RelayEventLog(cluster.relay);
     const { understudy } = await buildEngine(basics, cluster.opened, {
       machine,
       claim: works,
       directory: cluster.directory,
       remote,
+      eventLog: log,
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
       join: async (engine) => {
         await remote.start();
-        return [...joinCluster(engine, cluster, { receive: true, works }), cluster];
+        return [...(await joinCluster(engine, cluster, { works, log })), cluster];
       },
     });
     return understudy;

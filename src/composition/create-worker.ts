@@ -36,7 +36,7 @@ export async function createWorker(configInput: UnderstudyConfigInput, deps: Und
       claim: true,
       directory: cluster.directory,
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
-      join: async (engine) => [...joinCluster(engine, cluster, { receive: false, works: true }), cluster],
+      join: async (engine) => [...(await joinCluster(engine, cluster, { works: true })), cluster],
     });
     return { id: basics.workerId, understudy };
   } catch (error) {

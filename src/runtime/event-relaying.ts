@@ -1,5 +1,5 @@
-import type { EventEmitter } from 'cockatiel';
-import type { EventRelay, RelaySubscription } from './cluster/event-relay.js';
+import type { Event, EventEmitter } from 'cockatiel';
+import type { EventRelay, RelayedEvent } from './cluster/event-relay.js';
 import type { UnderstudyEvent } from './engine-events.js';
 
 /** What {@link relayEngineEvents} connects, and what it does with failures. */
@@ -7,16 +7,19 @@ export interface RelayEngineEventsOptions {
   relay: EventRelay;
   /** The process's engine events: what the WebSocket, the dashboard, metrics and estimates listen to. */
   events: EventEmitter<UnderstudyEvent>;
-  /** Whether this process shows other processes' events (a gateway does; a worker only publishes). */
-  receive: boolean;
+  /**
+   * What the relay delivers, on a process that shows other processes' events (a gateway: its RelayEventLog's feed).
+   * Default none: a worker only publishes.
+   */
+  incoming?: Event<RelayedEvent>;
   /** Called when a publish fails (the store is down); the event is then seen only here. Default: ignored. */
   onError?: (error: unknown) => void;
 }
 
 /**
- * Every process's events reach every gateway: what this process emits is published to the relay, and (when
- * `receive`) what other processes published is emitted here as if it happened here, so the WebSocket, the dashboard
- * and /metrics see every worker's jobs. Events relayed in are never published again.
+ * Every process's events reach every gateway: what this process emits is published to the relay, and what other
+ * processes published (`incoming`) is emitted here as if it happened here, so the dashboard, metrics and estimates
+ * see every worker's jobs. Events relayed in are never published again.
  */
 export function relayEngineEvents(options: RelayEngineEventsOptions): { stop(): Promise<void> } {
   const { relay, events, onError } = options;
@@ -24,22 +27,20 @@ export function relayEngineEvents(options: RelayEngineEventsOptions): { stop(): 
   const unlisten = events.addListener((event) => {
     if (!relaying) relay.publish(event).catch((error: unknown) => onError?.(error));
   });
-  const subscription: RelaySubscription | undefined = options.receive
-    ? relay.subscribe((event, _id, origin) => {
-        if (origin === relay.origin) return;
-        // cockatiel's emit calls listeners synchronously: the flag covers exactly this event's delivery.
-        relaying = true;
-        try {
-          events.emit(event);
-        } finally {
-          relaying = false;
-        }
-      })
-    : undefined;
+  const unfeed = options.incoming?.(({ event, origin }) => {
+    if (origin === relay.origin) return;
+    // cockatiel's emit calls listeners synchronously: the flag covers exactly this event's delivery.
+    relaying = true;
+    try {
+      events.emit(event);
+    } finally {
+      relaying = false;
+    }
+  });
   return {
     stop: async () => {
       unlisten.dispose();
-      await subscription?.close();
+      unfeed?.dispose();
     },
   };
 }

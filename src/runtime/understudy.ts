@@ -18,6 +18,9 @@ import type { ModelFileStore, VerifiedModel } from './model-file-store.js';
 import type { BackendAvailability } from './backend-availability.js';
 import type { UnderstudyEvent } from './engine-events.js';
 import type { EstimateTracker } from './estimate-tracker.js';
+import type { EventLog } from './event-log.js';
+import { followEventLog, type EventFollow, type FollowEventLogOptions } from './event-following.js';
+import { LocalEventLog } from './local-event-log.js';
 import type { FallbackRecoverySystem } from './recovery/fallback-recovery-system.js';
 import { DEFAULT_INPUT_LIMITS, decodeImageDataUrl, generationInputSchema, type GenerationInputDraft, type GenerationInputLimits } from './generation-input.js';
 import type { EstimateLearner } from '../core/learner.js';
@@ -57,6 +60,8 @@ export interface UnderstudyParts {
   backends: readonly Backend[];
   scheduler: Scheduler;
   events: EventEmitter<UnderstudyEvent>;
+  /** The events with resumable ids that the WebSocket shows (default: `events` in a LocalEventLog, the last 10 000). */
+  eventLog?: EventLog;
   /** Keeps every waiting and running job's estimate current. */
   estimates?: EstimateTracker;
   /** Where input images and outputs are kept; records hold paths relative to its root. */
@@ -101,6 +106,8 @@ export class Understudy {
   /** Every engine event, typed; the WebSocket forwards them. */
   readonly onEvent: Event<UnderstudyEvent>;
   private readonly store: JobStore;
+  /** The events with resumable ids: this process's, or on a Redis store every process's. */
+  private readonly eventLog: EventLog;
   private readonly inputSchema: ReturnType<typeof generationInputSchema>;
   private closed = false;
 
@@ -110,7 +117,16 @@ export class Understudy {
     this.store = parts.store;
     this.clock = parts.clock;
     this.onEvent = parts.events.addListener;
+    this.eventLog = parts.eventLog ?? new LocalEventLog({ events: parts.events.addListener, clock: parts.clock });
     this.inputSchema = generationInputSchema(parts.limits ?? DEFAULT_INPUT_LIMITS);
+  }
+
+  /**
+   * Follows the events with their resumable ids, for one client of the WebSocket: after `since` the kept events
+   * first (or a gap), then live ones, each once, in order (on a Redis store: every process's, as on every gateway).
+   */
+  followEvents(options: FollowEventLogOptions): EventFollow {
+    return followEventLog(this.eventLog, options);
   }
 
   /** The GPU backends jobs run on, read-only (id, slots, loaded models, VRAM), for status views. */

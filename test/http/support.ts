@@ -61,12 +61,31 @@ export async function startTestService(overrides: Record<string, unknown> = {}):
 /** Opens `/v1/events` with `query`; resolves once open, collecting every event received. */
 export async function openEvents(url: string, query = '', token?: string): Promise<EventStream> {
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/events${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  // Listening before the socket opens: a message sent at once (a replay, a gap) can arrive with the upgrade.
+  const stream = new EventStream(ws);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)));
     ws.once('error', reject);
   });
-  return new EventStream(ws);
+  return stream;
+}
+
+/** Opens `/v1/events` with `query` expecting a refusal; resolves with the HTTP status and JSON body of the refusal. */
+export async function refusedEvents(url: string, query: string): Promise<{ status: number; body: unknown }> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/events${query}`);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => {
+      ws.close();
+      reject(new Error(`the events socket opened with ${query}`));
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown }));
+    });
+    ws.once('error', reject);
+  });
 }
 
 /** Events received on a socket, and a bounded wait for the one a test needs. */

@@ -3,13 +3,14 @@
  * `<prefix>:relay:events` (trimmed to about `maxLen` entries, MAXLEN ~), and each subscription is a QueueEvents
  * reading it with a blocking XREAD from an id, on its own connection, reconnecting through outages. BullMQ fits: the
  * stream, its trimming, the resumable read loop and its reconnects are what we would otherwise write. What it lacks
- * is a "you missed events" signal, added here: a subscription resuming from an id older than the stream's first
- * entry calls `onGap` before delivering anything.
+ * is a "you missed events" signal, added here: a subscription or a read resuming from an id after which the stream
+ * trimmed entries (XINFO STREAM's `max-deleted-entry-id`, Redis 7; before it, the first entry) is told of a gap.
  */
 import { QueueEvents, QueueEventsProducer, type QueueEventsListener } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { compareEventIds } from '../../core/event-ids.js';
 import type { UnderstudyEvent } from '../../runtime/engine-events.js';
-import type { EventRelay, RelayListener, RelaySubscribeOptions, RelaySubscription } from '../../runtime/cluster/event-relay.js';
+import type { EventRelay, RelayListener, RelayedAfter, RelayedEvent, RelaySubscribeOptions, RelaySubscription } from '../../runtime/cluster/event-relay.js';
 import { blockingTemplate } from './blocking-template.js';
 import { keyPrefix } from './redis-key-prefix.js';
 
@@ -66,6 +67,7 @@ export class RedisEventRelay implements EventRelay {
     return `${this.prefix}:${RELAY_QUEUE}:events`;
   }
 
+  /** Resolves once stored; BullMQ's publishEvent does not answer the entry's id, so neither does this. */
   async publish(event: UnderstudyEvent): Promise<void> {
     await this.producer.publishEvent({ eventName: EVENT_NAME, origin: this.origin, payload: JSON.stringify(event) }, this.maxLen);
   }
@@ -84,14 +86,8 @@ export class RedisEventRelay implements EventRelay {
         blockingTimeout: this.options.blockingTimeoutMs ?? 10_000,
       });
       events.on<RelayEventsListener, typeof EVENT_NAME>(EVENT_NAME, (fields, id) => {
-        let event: UnderstudyEvent;
-        try {
-          event = JSON.parse(fields.payload) as UnderstudyEvent;
-        } catch (error) {
-          this.options.onError?.(error);
-          return;
-        }
-        listener(event, id, fields.origin);
+        const relayed = this.decode(id, fields);
+        if (relayed) listener(relayed.event, relayed.id, relayed.origin);
       });
       events.on('error', (error) => this.options.onError?.(error));
       await events.waitUntilReady();
@@ -111,6 +107,28 @@ export class RedisEventRelay implements EventRelay {
     return subscription;
   }
 
+  async readAfter(afterId: string, limit: number): Promise<RelayedAfter> {
+    if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`limit must be a whole number ≥ 1, got ${limit}`);
+    compareEventIds(afterId, afterId); // throws on an id that is not a stream id
+    // One transaction: nothing is trimmed between the gap check and the read.
+    const [info, range] = (await this.options.connection
+      .multi()
+      .xinfo('STREAM', this.streamKey)
+      .xrange(this.streamKey, `(${afterId}`, '+', 'COUNT', limit)
+      .exec()) ?? [];
+    const gap = gapReason(afterId, info?.[0] ? undefined : streamInfo(info?.[1]), this.maxLen);
+    if (gap) return { gap: true, reason: gap };
+    if (range?.[0]) throw range[0];
+    const entries = (range?.[1] ?? []) as Array<[string, string[]]>;
+    const events = entries.flatMap(([id, flat]) => {
+      const fields = pairs(flat);
+      if (fields.get('event') !== EVENT_NAME) return [];
+      const relayed = this.decode(id, { origin: fields.get('origin') ?? '', payload: fields.get('payload') ?? '' });
+      return relayed ? [relayed] : [];
+    });
+    return { gap: false, events };
+  }
+
   /** Closes every subscription and the producer (not the caller's connection). */
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.close()));
@@ -124,15 +142,55 @@ export class RedisEventRelay implements EventRelay {
       const newest = await redis.xrevrange(this.streamKey, '+', '-', 'COUNT', 1);
       return newest[0]?.[0] ?? '0-0';
     }
-    const oldest = (await redis.xrange(this.streamKey, '-', '+', 'COUNT', 1))[0]?.[0];
-    if (oldest !== undefined && compareStreamIds(options.fromId, oldest) < 0) options.onGap?.();
+    const info = await redis.xinfo('STREAM', this.streamKey).then(streamInfo, () => undefined);
+    if (gapReason(options.fromId, info, this.maxLen)) options.onGap?.();
     return options.fromId;
+  }
+
+  /** The relayed event of a stream entry; undefined (reported to `onError`) when its payload is not JSON. */
+  private decode(id: string, fields: RelayFields): RelayedEvent | undefined {
+    try {
+      return { id, event: JSON.parse(fields.payload) as UnderstudyEvent, origin: fields.origin };
+    } catch (error) {
+      this.options.onError?.(error);
+      return undefined;
+    }
   }
 }
 
-/** Orders two stream ids (`<ms>-<seq>`, or `<ms>` alone). */
-function compareStreamIds(a: string, b: string): number {
-  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
-  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
-  return am === bm ? Number(as - bs) : am < bm ? -1 : 1;
+/** What XINFO STREAM says of the stream's bounds; undefined when there is no stream. */
+interface StreamBounds {
+  lastGeneratedId: string;
+  /** The newest id trimmed away (`0-0`: none); absent before Redis 7. */
+  maxDeletedId?: string;
+  firstId?: string;
+}
+
+function streamInfo(reply: unknown): StreamBounds | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  const fields = pairs(reply as unknown[]);
+  const first = fields.get('first-entry');
+  const maxDeleted = fields.get('max-deleted-entry-id');
+  return {
+    lastGeneratedId: String(fields.get('last-generated-id') ?? '0-0'),
+    ...(typeof maxDeleted === 'string' ? { maxDeletedId: maxDeleted } : {}),
+    ...(Array.isArray(first) && typeof first[0] === 'string' ? { firstId: first[0] } : {}),
+  };
+}
+
+/** Why resuming after `afterId` misses events, or undefined when it misses none. */
+function gapReason(afterId: string, stream: StreamBounds | undefined, maxLen: number): string | undefined {
+  if (!stream) return afterId === '0-0' ? undefined : 'the relay keeps no events (its stream is gone: was Redis emptied?)';
+  if (compareEventIds(afterId, stream.lastGeneratedId) > 0) return 'the id is ahead of the newest event (another Redis, or one that was emptied)';
+  const trimmed = stream.maxDeletedId !== undefined
+    ? compareEventIds(afterId, stream.maxDeletedId) < 0
+    : stream.firstId !== undefined && compareEventIds(afterId, stream.firstId) < 0;
+  return trimmed ? `events after it are no longer kept (the stream keeps about the last ${maxLen})` : undefined;
+}
+
+/** A flat `[key, value, key, value…]` reply as a map. */
+function pairs<T>(flat: readonly T[]): Map<T, T> {
+  const map = new Map<T, T>();
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i] as T, flat[i + 1] as T);
+  return map;
 }

@@ -1,11 +1,14 @@
 /**
  * `GET /v1/events` (WebSocket): the engine's typed events as JSON text messages, one event per message, `type`
- * first. `?jobId=a,b` (or repeated) keeps the events of those jobs, recovery attempts made for them included;
- * `?modelId=...` keeps the events of those models (status, downloads, loads). Given both, an event passes when it
- * matches either. A client that stops reading is disconnected (close code 1013) rather than buffered without end.
+ * first and its `eventId` last. `?jobId=a,b` (or repeated) keeps the events of those jobs, recovery attempts made for
+ * them included; `?modelId=...` keeps the events of those models (status, downloads, loads). Given both, an event
+ * passes when it matches either. `?since=<eventId>` resumes: the kept events after it first, in order and each once,
+ * then live ones; when some are lost, an `events.gap` message comes first instead. A client that stops reading is
+ * disconnected (close code 1013) rather than buffered without end.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { EVENT_ID_FORMAT, parseEventId } from '../../core/event-ids.js';
 import { parseOrThrow } from '../../core/validation.js';
 import type { UnderstudyEvent } from '../../runtime/engine-events.js';
 import type { Understudy } from '../../runtime/understudy.js';
@@ -19,7 +22,20 @@ const IdList = z.union([z.string(), z.array(z.string())]).optional();
 export const EventsQuerySchema = z.strictObject({
   jobId: IdList.describe('Events of these jobs: one id, a comma-separated list, or the parameter repeated'),
   modelId: IdList.describe('Events of these models (model.*, download.progress, recovery for the model)'),
+  since: z
+    .string()
+    .refine((id) => parseEventId(id) !== undefined, { message: `expected an event id: ${EVENT_ID_FORMAT}` })
+    .optional()
+    .describe('Resume after this eventId: the kept events after it first (or an events.gap message), then live ones'),
 });
+
+/** The message sent first when events after `since` are lost: the client re-reads state through the REST API. */
+export interface EventsGapMessage {
+  type: 'events.gap';
+  since: string;
+  reason: string;
+  message: string;
+}
 
 /** Registers the events WebSocket (the websocket plugin must be registered first). */
 export function installEventsWebSocket(app: FastifyInstance, understudy: Understudy): void {
@@ -34,15 +50,25 @@ export function installEventsWebSocket(app: FastifyInstance, understudy: Underst
     const jobs = idSet(query.jobId);
     const models = idSet(query.modelId);
     const filtered = jobs.size > 0 || models.size > 0;
-    const subscription = understudy.onEvent((event) => {
-      if (filtered && !jobs.has(jobIdOf(event) ?? '') && !models.has(modelIdOf(event) ?? '')) return;
-      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-        socket.close(1013, 'client too slow: events dropped');
-        return;
-      }
-      socket.send(JSON.stringify(event));
+    const { since } = query;
+    const follow = understudy.followEvents({
+      ...(since !== undefined ? { since } : {}),
+      deliver: ({ id, event }) => {
+        if (filtered && !jobs.has(jobIdOf(event) ?? '') && !models.has(modelIdOf(event) ?? '')) return;
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          follow.stop();
+          socket.close(1013, 'client too slow: events dropped');
+          return;
+        }
+        socket.send(JSON.stringify({ ...event, eventId: id }));
+      },
+      gap: (reason) => {
+        const gap: EventsGapMessage = { type: 'events.gap', since: since ?? '', reason, message: 'events after since are lost: re-read state through the REST API; live events follow' };
+        socket.send(JSON.stringify(gap));
+      },
     });
-    socket.on('close', () => subscription.dispose());
+    follow.ready.catch(() => socket.close(1011, 'the kept events could not be read (the store is unavailable): reconnect later'));
+    socket.on('close', () => follow.stop());
   });
 }
 

@@ -6,6 +6,16 @@ import type { UnderstudyEvent } from '../engine-events.js';
  */
 export type RelayListener = (event: UnderstudyEvent, id: string, origin: string) => void;
 
+/** One relayed event, with its id and the process that published it. */
+export interface RelayedEvent {
+  id: string;
+  event: UnderstudyEvent;
+  origin: string;
+}
+
+/** What the relay keeps after an id: the events, or a gap (events after it were trimmed, or the id is not one of its). */
+export type RelayedAfter = { gap: false; events: RelayedEvent[] } | { gap: true; reason: string };
+
 /** Options of {@link EventRelay.subscribe}. */
 export interface RelaySubscribeOptions {
   /**
@@ -37,4 +47,9 @@ export interface EventRelay {
   publish(event: UnderstudyEvent): Promise<void>;
   /** Delivers relayed events, this process's own included (filter on `origin`), until closed. */
   subscribe(listener: RelayListener, options?: RelaySubscribeOptions): RelaySubscription;
+  /**
+   * The kept events after `afterId`, oldest first, at most `limit`, read at once (no waiting): what a client
+   * resuming from `afterId` missed, or a gap when some of it was trimmed or the id is not one of this relay's.
+   */
+  readAfter(afterId: string, limit: number): Promise<RelayedAfter>;
 }
