@@ -7,8 +7,9 @@ import tseslint from 'typescript-eslint';
 
 
 /** Runtime modules that are ports: the interfaces, records, errors and helpers an adapter implements against (the job
- * lifecycle, job-transitions, is part of the job-store port: every store applies it). */
-const RUNTIME_PORTS = ['backend', 'job', 'job-store', 'job-store-errors', 'job-transitions', 'recovery-target', 'model-file-store'];
+ * lifecycle, job-transitions, is part of the job-store port: every store applies it; the heartbeat schema is the record a
+ * worker directory holds, checked when read back). */
+const RUNTIME_PORTS = ['backend', 'job', 'job-store', 'job-store-errors', 'job-transitions', 'recovery-target', 'model-file-store', 'worker-heartbeat-schema'];
 
 /** Runtime modules that make up the engine's public API, for interfaces. */
 const ENGINE_API = ['understudy', 'job', 'job-store', 'job-store-errors', 'request-queue', 'engine-events', 'generation-input', 'queue-status'];

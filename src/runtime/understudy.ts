@@ -34,7 +34,7 @@ import { waitingForModelTotal, type JobStore } from './job-store.js';
 import type { Scheduler } from './scheduler.js';
 
 /** The record of a live worker, as `workers()` answers it (checked when read back from a shared store). */
-export { WorkerHeartbeatSchema } from './cluster/worker-heartbeat-schema.js';
+export { WorkerHeartbeatSchema } from './worker-heartbeat-schema.js';
 
 /** Thrown when a request's plan is `reject`: nothing the request allows can deliver. */
 export class PlanRejectedError extends Error {

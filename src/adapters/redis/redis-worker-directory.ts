@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import type { WorkerHeartbeat } from '../../runtime/cluster/worker-heartbeat.js';
 import type { WorkerDirectory } from '../../runtime/cluster/worker-directory.js';
 import { keyPrefix } from './redis-key-prefix.js';
-import { WorkerHeartbeatSchema } from '../../runtime/cluster/worker-heartbeat-schema.js';
+import { WorkerHeartbeatSchema } from '../../runtime/worker-heartbeat-schema.js';
 
 /** KEYS: heartbeat key, ZSET. ARGV: id, JSON, TTL ms. Stores the beat and prunes entries that expired. */
 const ANNOUNCE = `

@@ -3,7 +3,7 @@
  * and the documented record of `GET /v1/workers`.
  */
 import { z } from 'zod';
-import type { WorkerHeartbeat } from './worker-heartbeat.js';
+import type { WorkerHeartbeat } from './cluster/worker-heartbeat.js';
 
 const nullableNumber = z.number().nonnegative().nullable();
 
