@@ -4,7 +4,8 @@
  * reading it with a blocking XREAD from an id, on its own connection, reconnecting through outages. BullMQ fits: the
  * stream, its trimming, the resumable read loop and its reconnects are what we would otherwise write. What it lacks
  * is a "you missed events" signal, added here: a subscription or a read resuming from an id after which the stream
- * trimmed entries (XINFO STREAM's `max-deleted-entry-id`, Redis 7; before it, the first entry) is told of a gap.
+ * trimmed entries is told of a gap (XINFO STREAM: an id older than the first entry kept, when more entries were added
+ * than kept; `max-deleted-entry-id` when XDEL set it, since Redis 7.0 leaves it at 0-0 when MAXLEN trims).
  */
 import { QueueEvents, QueueEventsProducer, type QueueEventsListener } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -161,8 +162,11 @@ export class RedisEventRelay implements EventRelay {
 /** What XINFO STREAM says of the stream's bounds; undefined when there is no stream. */
 interface StreamBounds {
   lastGeneratedId: string;
-  /** The newest id trimmed away (`0-0`: none); absent before Redis 7. */
+  /** The newest id deleted by XDEL (`0-0`: none; Redis 7.0 leaves it there when MAXLEN trims); absent before Redis 7. */
   maxDeletedId?: string;
+  /** Entries ever added and entries kept: more added than kept means some were trimmed away. Absent before Redis 7. */
+  entriesAdded?: number;
+  length: number;
   firstId?: string;
 }
 
@@ -171,9 +175,12 @@ function streamInfo(reply: unknown): StreamBounds | undefined {
   const fields = pairs(reply as unknown[]);
   const first = fields.get('first-entry');
   const maxDeleted = fields.get('max-deleted-entry-id');
+  const added = fields.get('entries-added');
   return {
     lastGeneratedId: String(fields.get('last-generated-id') ?? '0-0'),
+    length: Number(fields.get('length') ?? 0),
     ...(typeof maxDeleted === 'string' ? { maxDeletedId: maxDeleted } : {}),
+    ...(typeof added === 'number' ? { entriesAdded: added } : {}),
     ...(Array.isArray(first) && typeof first[0] === 'string' ? { firstId: first[0] } : {}),
   };
 }
@@ -182,9 +189,12 @@ function streamInfo(reply: unknown): StreamBounds | undefined {
 function gapReason(afterId: string, stream: StreamBounds | undefined, maxLen: number): string | undefined {
   if (!stream) return afterId === '0-0' ? undefined : 'the relay keeps no events (its stream is gone: was Redis emptied?)';
   if (compareEventIds(afterId, stream.lastGeneratedId) > 0) return 'the id is ahead of the newest event (another Redis, or one that was emptied)';
-  const trimmed = stream.maxDeletedId !== undefined
-    ? compareEventIds(afterId, stream.maxDeletedId) < 0
-    : stream.firstId !== undefined && compareEventIds(afterId, stream.firstId) < 0;
+  const trimmed =
+    stream.maxDeletedId !== undefined && stream.maxDeletedId !== '0-0'
+      ? compareEventIds(afterId, stream.maxDeletedId) < 0
+      : stream.entriesAdded !== undefined && stream.entriesAdded <= stream.length
+        ? false
+        : compareEventIds(afterId, stream.firstId ?? stream.lastGeneratedId) < 0;
   return trimmed ? `events after it are no longer kept (the stream keeps about the last ${maxLen})` : undefined;
 }
 
