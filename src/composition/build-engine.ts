@@ -13,7 +13,6 @@ import { LearnedEstimatesFile } from '../adapters/learned-estimates-file.js';
 import { PreviewBackend } from '../adapters/preview-backend.js';
 import { SystemProbe } from '../adapters/system-probe.js';
 import { ArtifactPaths } from '../runtime/artifact-paths.js';
-import type { Backend } from '../runtime/backend.js';
 import { BackendAvailability } from '../runtime/backend-availability.js';
 import { BackendVramReporter } from '../runtime/backend-vram.js';
 import { HeartbeatPublisher } from '../runtime/cluster/heartbeat-publisher.js';
@@ -29,7 +28,7 @@ import { IntelligentFallbackManager } from '../runtime/intelligent-fallback-mana
 import { JobQueue } from '../runtime/job-queue.js';
 import { JobRequestQueue } from '../runtime/job-request-queue.js';
 import { JobRunner } from '../runtime/job-runner.js';
-import { ModelDownloads } from '../runtime/model-downloads.js';
+import { ModelDownloads, type DownloadPlacement } from '../runtime/model-downloads.js';
 import { plannerReduction } from '../runtime/recovery-reduction.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import type { StoreStatus } from '../runtime/store-status.js';
@@ -63,8 +62,8 @@ export interface EngineRole {
   directory: WorkerDirectory;
   /** A gateway's view of the live workers' backends: the planner and the estimates plan on them (default the machine's). */
   remote?: RemoteBackends;
-  /** Downloads through these backends instead of the machine's (a gateway asks a worker to download). */
-  downloadBackends?: readonly Backend[];
+  /** Where downloads run, given the engine's emit (a gateway places them on workers); default the machine's backends. */
+  placement?: (emit: (event: UnderstudyEvent) => void) => DownloadPlacement;
   /** Connects the built engine to the cluster (event relay, cancel signals, control channel); returns what to stop. */
   join?: (engine: BuiltEngine) => Promise<ReadonlyArray<{ stop(): Promise<void> }>>;
   /** Tells every worker that a job was cancelled (default: nothing to tell, the one process sees the store). */
@@ -101,7 +100,8 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
   const learner = await learnedEstimates.load();
   const planning = role.remote?.backends ?? machine.backends;
   const { files, presence } = machine;
-  const downloads = new ModelDownloads({ clock, store, backends: role.downloadBackends ?? machine.backends, ...(files ? { files } : {}), presence, learner, emit });
+  const placement = role.placement?.(emit);
+  const downloads = new ModelDownloads({ clock, store, backends: machine.backends, ...(files ? { files } : {}), presence, learner, emit, ...(placement ? { placement } : {}) });
   const queue = new JobQueue(store, clock);
   const availability = new BackendAvailability(planning, files);
   const localAvailability = role.remote ? new BackendAvailability(machine.backends, files) : availability;

@@ -1,7 +1,8 @@
-/** How a process joins the cluster once its engine is built: events relayed, cancels heard, by role. */
+/** How a process joins the cluster once its engine is built: events relayed, cancels heard, downloads served, by role. */
 import type { CancelSignals } from '../runtime/cluster/cancel-signals.js';
 import type { EventRelay } from '../runtime/cluster/event-relay.js';
 import type { RelayEventLog } from '../runtime/cluster/relay-event-log.js';
+import type { WorkerControl } from '../runtime/cluster/worker-control.js';
 import { relayEngineEvents } from '../runtime/event-relaying.js';
 import type { BuiltEngine } from './build-engine.js';
 
@@ -9,18 +10,22 @@ import type { BuiltEngine } from './build-engine.js';
 export interface ClusterPorts {
   relay: EventRelay;
   cancels: CancelSignals;
+  control: WorkerControl;
 }
 
 /** How a process takes part: whether it runs jobs, and (a gateway) the event log its WebSocket reads. */
 export interface ClusterRoles {
   works: boolean;
+  /** The process's worker id: a process that runs jobs serves its control channel under it. */
+  workerId: string;
   /** A gateway's log on the relay: started here, it feeds every other process's events to the engine. */
   log?: RelayEventLog;
 }
 
 /**
  * Joins `engine` to the cluster: its events are published; a gateway (`log`) also shows every other process's;
- * a process that runs jobs (`works`) stops a job it runs as soon as any gateway cancels it. Returns what to stop.
+ * a process that runs jobs (`works`) stops a job it runs as soon as any gateway cancels it, and downloads a model here
+ * when a gateway asks it through its control channel. Returns what to stop.
  */
 export async function joinCluster(engine: BuiltEngine, ports: ClusterPorts, roles: ClusterRoles): Promise<Array<{ stop(): Promise<void> }>> {
   const { log } = roles;
@@ -29,5 +34,6 @@ export async function joinCluster(engine: BuiltEngine, ports: ClusterPorts, role
   const parts = [relaying, ...(log ? [log] : [])];
   if (!roles.works) return parts;
   const unlisten = ports.cancels.onCancel((jobId, reason) => engine.runner.abort(jobId, reason));
-  return [...parts, { stop: async () => unlisten() }];
+  const served = ports.control.serve(roles.workerId, { download: (modelId) => engine.downloads.downloadHere(modelId) });
+  return [...parts, { stop: async () => unlisten() }, { stop: () => served.close() }];
 }

@@ -1,9 +1,10 @@
 /**
  * A gateway on a Redis store: the API's engine, planning on the union of live workers (their heartbeats), enqueueing
  * and cancelling in Redis, keeping house (expiry, lapsed leases: idempotent across gateways) and showing every
- * process's events. Unless `localWorker` is false it also runs jobs on its own backends, as a worker does, so one
+ * process's events, placing model downloads on live workers. Unless `localWorker` is false it also runs jobs on its own backends, as a worker does, so one
  * machine works as before.
  */
+import { ClusterDownloads } from '../runtime/cluster/cluster-downloads.js';
 import { RelayEventLog } from '../runtime/cluster/relay-event-log.js';
 import { RemoteBackends } from '../runtime/cluster/remote-backend.js';
 import type { Understudy } from '../runtime/understudy.js';
@@ -38,10 +39,11 @@ export async function createGateway(configured: EngineBasics, deps: UnderstudyDe
       directory: cluster.directory,
       remote,
       eventLog: log,
+      placement: (emit) => new ClusterDownloads({ directory: cluster.directory, control: cluster.control, catalog, clock, emit }),
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
       join: async (engine) => {
         await remote.start();
-        return [...(await joinCluster(engine, cluster, { works, log })), cluster];
+        return [...(await joinCluster(engine, cluster, { works, workerId: basics.workerId, log })), cluster];
       },
     });
     return understudy;

@@ -1,7 +1,7 @@
 /**
  * A worker on a Redis store: jobs claimed from the store for its own backends (the simulated GPU or `comfyui:`
  * entries), with its model files, downloads, probes, recovery and breakers; its heartbeat in the directory, its
- * events on the relay, cancels heard from any gateway. No HTTP.
+ * events on the relay, cancels heard from any gateway, downloads a gateway asks of it. No HTTP.
  */
 import { parseOrThrow, ValidationError } from '../core/validation.js';
 import type { Understudy } from '../runtime/understudy.js';
@@ -36,7 +36,7 @@ export async function createWorker(configInput: UnderstudyConfigInput, deps: Und
       claim: true,
       directory: cluster.directory,
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
-      join: async (engine) => [...(await joinCluster(engine, cluster, { works: true })), cluster],
+      join: async (engine) => [...(await joinCluster(engine, cluster, { works: true, workerId: basics.workerId })), cluster],
     });
     return { id: basics.workerId, understudy };
   } catch (error) {

@@ -1,5 +1,6 @@
 /**
- * The cluster on one Redis: the job store, the worker directory, the event relay and cancel signals, over
+ * The cluster on one Redis: the job store, the worker directory, the event relay, cancel signals and the workers'
+ * control channels, over
  * connections opened for the process's role, each Redis-backed port answering StoreUnavailableError while Redis is
  * down. Gateways and workers both open it; what they do with it is theirs (create-gateway.ts, create-worker.ts).
  */
@@ -8,9 +9,11 @@ import { RedisCancelSignals } from '../adapters/redis/redis-cancel-signals.js';
 import { connectRedis, type RedisRole } from '../adapters/redis/redis-connection.js';
 import { RedisEventRelay } from '../adapters/redis/redis-event-relay.js';
 import { mapUnavailable } from '../adapters/redis/redis-connection-errors.js';
+import { RedisWorkerControl } from '../adapters/redis/redis-worker-control.js';
 import { RedisWorkerDirectory } from '../adapters/redis/redis-worker-directory.js';
 import type { CancelSignals } from '../runtime/cluster/cancel-signals.js';
 import type { EventRelay } from '../runtime/cluster/event-relay.js';
+import type { WorkerControl } from '../runtime/cluster/worker-control.js';
 import type { WorkerDirectory } from '../runtime/cluster/worker-directory.js';
 import type { EngineBasics } from './build-engine.js';
 import { checkRedis, openRedisJobStore, type OpenedJobStore } from './open-job-store.js';
@@ -21,6 +24,8 @@ export interface RedisCluster {
   directory: WorkerDirectory;
   relay: EventRelay;
   cancels: CancelSignals;
+  /** Each worker's control channel: gateways ask a worker to download a model there. */
+  control: WorkerControl;
   /** Closes the relay, the cancel subscription and every connection (after the engine has closed its store). */
   stop(): Promise<void>;
 }
@@ -49,12 +54,16 @@ export async function openRedisCluster(basics: EngineBasics, role: RedisRole, wa
   // Events and cancels wait through an outage on either role: they are delivered late rather than lost.
   const relay = new RedisEventRelay({ connection: connect('relay', 'worker'), origin: workerId, prefix });
   const cancels = await RedisCancelSignals.open({ connection: connect('cancel', 'worker'), prefix });
+  // A served channel waits through an outage (a worker's download request is kept in Redis, not lost).
+  const control = new RedisWorkerControl({ connection: connect('control', 'worker'), prefix, onError: (error) => warn(`worker control: ${String(error)}`) });
   return {
     opened,
     directory,
     relay,
     cancels: mapUnavailable(cancels, where),
+    control: mapUnavailable(control, where),
     stop: async () => {
+      await control.close();
       await relay.close();
       await cancels.close();
       await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));

@@ -20,6 +20,8 @@ export type UnderstudyEvent =
   | { type: 'job.replanned'; at: number; jobId: string; strategy: FallbackStrategy['strategyType']; model: string; message: string }
   | { type: 'model.status'; at: number; modelId: string; status: ModelAvailability; backendId: string }
   | { type: 'model.loaded' | 'model.unloaded'; at: number; modelId: string; backendId: string; detail: string }
+  /** Where a cluster downloads a model: the worker chosen (again when the last one left), or null with why none can yet. */
+  | { type: 'download.placed'; at: number; modelId: string; workerId: string | null; message: string }
   | { type: 'download.progress'; at: number; modelId: string; bytesDone: number; bytesTotal: number; bytesPerSecond: number; etaSeconds: number | null }
   | { type: 'recovery_attempt'; at: number; attempt: RecoveryAttempt }
   | { type: 'health_status'; at: number; health: SystemHealthStatus }

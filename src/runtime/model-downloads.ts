@@ -25,6 +25,19 @@ export interface ModelDownloadsOptions {
   emit: (event: UnderstudyEvent) => void;
   /** Clock time between progress readings of a backend's own download, ms (default 500). */
   progressIntervalMs?: number;
+  /**
+   * Where downloads run when this process is one of a cluster (a gateway places them on workers). Without it, every
+   * download runs here. With it, {@link ModelDownloads.download} places and {@link ModelDownloads.downloadHere} runs here.
+   */
+  placement?: DownloadPlacement;
+}
+
+/** Port: runs a model's download on some machine of a cluster and resolves once one has the model installed. */
+export interface DownloadPlacement {
+  /** Whether `modelId` can be placed at all (a known model). */
+  canPlace(modelId: string): boolean;
+  /** Places the download and resolves once some machine has the model; `signal` stops following it. */
+  place(modelId: string, signal: AbortSignal): Promise<void>;
 }
 
 /** A download under way and its last reported progress. */
@@ -45,6 +58,7 @@ export interface DownloadInProgress {
  */
 export class ModelDownloads implements RecoveryDownloads {
   private readonly running = new Map<string, Promise<void>>();
+  private readonly placing = new Map<string, Promise<void>>();
   private readonly progress = new Map<string, DownloadInProgress>();
   private readonly shutdown = new AbortController();
   private readonly releasedEmitter = new EventEmitter<{ modelId: string; jobs: readonly Job[] }>();
@@ -60,9 +74,18 @@ export class ModelDownloads implements RecoveryDownloads {
 
   /**
    * Downloads a model, joining a download already under way; resolves once it is available and its waiting jobs are
-   * released. `signal` stops the wait, not the download, which others may share.
+   * released. With a {@link ModelDownloadsOptions.placement}, the download runs where the placement puts it. `signal`
+   * stops the wait, not the download, which others may share.
    */
   download(modelId: string, signal?: AbortSignal): Promise<void> {
+    const { placement } = this.options;
+    if (!placement) return this.downloadHere(modelId, signal);
+    const shared = this.placing.get(modelId) ?? this.place(placement, modelId);
+    return signal ? untilAborted(shared, signal) : shared;
+  }
+
+  /** Downloads a model on this machine (what a worker does when a gateway asks it), as {@link download} does alone. */
+  downloadHere(modelId: string, signal?: AbortSignal): Promise<void> {
     const shared = this.running.get(modelId) ?? this.start(modelId);
     return signal ? untilAborted(shared, signal) : shared;
   }
@@ -72,8 +95,9 @@ export class ModelDownloads implements RecoveryDownloads {
     return [...this.running.keys()].map((modelId) => this.progress.get(modelId) ?? { modelId, bytesDone: 0, bytesTotal: null, etaSeconds: null });
   }
 
-  /** Whether anything can download `modelId`: the models directory manages its files, or a backend downloads models. */
+  /** Whether anything can download `modelId`: the placement places it, the models directory manages its files, or a backend downloads models. */
   canDownload(modelId: string): boolean {
+    if (this.options.placement) return this.options.placement.canPlace(modelId);
     return this.options.files?.manages(modelId) === true || this.downloadingBackend() !== undefined;
   }
 
@@ -95,6 +119,12 @@ export class ModelDownloads implements RecoveryDownloads {
   /** Aborts every download under way (the engine is closing). */
   close(): void {
     this.shutdown.abort(new Error('engine closed'));
+  }
+
+  private place(placement: DownloadPlacement, modelId: string): Promise<void> {
+    const placed = placement.place(modelId, this.shutdown.signal).finally(() => this.placing.delete(modelId));
+    this.placing.set(modelId, placed);
+    return placed;
   }
 
   private start(modelId: string): Promise<void> {

@@ -17,6 +17,7 @@ export async function followDownload(client: ApiClient, modelId: string, status:
           const eta = event.etaSeconds === null ? '' : `, ETA ${formatSeconds(event.etaSeconds)}`;
           status.progress(fraction, `${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} at ${formatBytes(event.bytesPerSecond)}/s${eta}`);
         }
+        if (event.type === 'download.placed' && event.modelId === modelId) status.log(event.message);
         if (event.type === 'model.status' && event.modelId === modelId) {
           if (event.status === 'available') resolve();
           if (event.status === 'failed') reject(new CliError(ExitCode.jobFailed, `the download of ${modelId} failed; see the server log or understudy models`));

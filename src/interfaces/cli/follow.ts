@@ -71,6 +71,9 @@ function describeEvent(event: UnderstudyEvent, short: (id: string) => string, st
     case 'model.status':
       status.log(`${event.modelId} is ${event.status}`);
       return;
+    case 'download.placed':
+      status.log(event.message);
+      return;
     case 'model.loaded':
     case 'model.unloaded':
       status.log(`${event.modelId} ${event.type === 'model.loaded' ? 'loaded' : 'unloaded'} (${event.detail})`);
