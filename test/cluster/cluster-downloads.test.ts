@@ -65,13 +65,17 @@ describe('ClusterDownloads', () => {
   });
 
   /** Settles the promise's outcome without letting a rejection go unhandled. */
-  function outcome(p: Promise<void>): { value: 'pending' | 'resolved' | Error } {
-    const state: { value: 'pending' | 'resolved' | Error } = { value: 'pending' };
+  function outcome(p: Promise<void>): { readonly value: 'pending' | 'resolved' | Error } {
+    let value: 'pending' | 'resolved' | Error = 'pending';
     p.then(
-      () => (state.value = 'resolved'),
-      (e: Error) => (state.value = e),
+      () => (value = 'resolved'),
+      (e: Error) => (value = e),
     );
-    return state;
+    return {
+      get value() {
+        return value;
+      },
+    };
   }
 
   test('places the download on the worker whose disk and GPU fit, asks it once, and resolves when its beat shows the model', async () => {
@@ -140,8 +144,9 @@ describe('ClusterDownloads', () => {
     await clock.advance(4000);
     assert.equal(placed.value, 'pending', 'a beat may lag the end of a download that succeeded');
     await clock.advance(2000);
-    assert.ok(placed.value instanceof Error && isWorkerDownloadError(placed.value), String(placed.value));
-    assert.match(placed.value.message, /a could not download t2v-A14B/);
+    const failure: unknown = placed.value;
+    assert.ok(isWorkerDownloadError(failure), String(failure));
+    assert.match(failure.message, /a could not download t2v-A14B/);
   });
 
   test('the signal stops following it', async () => {

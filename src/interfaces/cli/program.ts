@@ -12,11 +12,13 @@ import type { RecoveryStatistics } from '../../runtime/recovery/fallback-recover
 import { JOB_STATES } from '../../runtime/job.js';
 import { writeStarterConfig } from '../config.js';
 import type { AlternativesView, FallbackStrategyView, HealthView, WaitTimeView } from '../http/record-schemas.js';
+import type { WorkersView } from '../http/routes-system.js';
 import type { Accepted, JobPageView, JobView, ModelView } from '../http/schemas.js';
 import { ApiClient } from './client.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { followJobs } from './follow.js';
 import { followDownload } from './follow-download.js';
+import { formatWorkers } from './format-workers.js';
 import type { VerifiedModel } from '../../runtime/model-file-store.js';
 import {
   formatAlternatives,
@@ -245,6 +247,14 @@ export function buildProgram(): Command {
     .action(async () => {
       const queue = await client().request<Parameters<typeof formatQueue>[0]>('GET', '/v1/queue');
       print(queue, () => formatQueue(queue));
+    });
+
+  program
+    .command('workers')
+    .description('the live workers of a cluster: slots, GPU memory, models installed and downloading')
+    .action(async () => {
+      const workers = await client().request<WorkersView>('GET', '/v1/workers');
+      print(workers, () => formatWorkers(workers, Date.now()));
     });
 
   program
