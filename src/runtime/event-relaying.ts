@@ -19,13 +19,14 @@ export interface RelayEngineEventsOptions {
 /**
  * Every process's events reach every gateway: what this process emits is published to the relay, and what other
  * processes published (`incoming`) is emitted here as if it happened here, so the dashboard, metrics and estimates
- * see every worker's jobs. Events relayed in are never published again.
+ * see every worker's jobs. Events relayed in are never published again. A published event's `backendId` names the
+ * backend across the cluster, `<process>/<backend>`, as the gateways' views of the workers' backends do.
  */
 export function relayEngineEvents(options: RelayEngineEventsOptions): { stop(): Promise<void> } {
   const { relay, events, onError } = options;
   let relaying = false;
   const unlisten = events.addListener((event) => {
-    if (!relaying) relay.publish(event).catch((error: unknown) => onError?.(error));
+    if (!relaying) relay.publish(withWorkerBackend(event, relay.origin)).catch((error: unknown) => onError?.(error));
   });
   const unfeed = options.incoming?.(({ event, origin }) => {
     if (origin === relay.origin) return;
@@ -43,4 +44,10 @@ export function relayEngineEvents(options: RelayEngineEventsOptions): { stop(): 
       unfeed?.dispose();
     },
   };
+}
+
+/** `event` with its `backendId`, if it has one, as `<origin>/<backendId>` (the id the cluster knows the backend by). */
+export function withWorkerBackend(event: UnderstudyEvent, origin: string): UnderstudyEvent {
+  if (!('backendId' in event) || event.backendId.startsWith(`${origin}/`)) return event;
+  return { ...event, backendId: `${origin}/${event.backendId}` };
 }
