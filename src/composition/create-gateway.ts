@@ -5,6 +5,7 @@
  * machine works as before.
  */
 import { ClusterDownloads } from '../runtime/cluster/cluster-downloads.js';
+import { noteDownloadPlacement } from '../runtime/download-placement-timeline.js';
 import { RelayEventLog } from '../runtime/cluster/relay-event-log.js';
 import { RemoteBackends } from '../runtime/cluster/remote-backend.js';
 import type { Understudy } from '../runtime/understudy.js';
@@ -39,7 +40,15 @@ export async function createGateway(configured: EngineBasics, deps: UnderstudyDe
       directory: cluster.directory,
       remote,
       eventLog: log,
-      placement: (emit) => new ClusterDownloads({ directory: cluster.directory, control: cluster.control, catalog, clock, emit }),
+      placement: (emit) =>
+        new ClusterDownloads({
+          directory: cluster.directory,
+          control: cluster.control,
+          catalog,
+          clock,
+          emit,
+          noteWaiting: (placed) => noteDownloadPlacement(cluster.opened.store, placed),
+        }),
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
       join: async (engine) => {
         await remote.start();

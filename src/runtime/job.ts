@@ -26,6 +26,7 @@ export const TIMELINE_KINDS = [
   'estimate',
   'queued',
   'waiting_for_model',
+  'download_placed',
   'started',
   'progress',
   'failed',

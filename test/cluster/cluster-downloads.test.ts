@@ -44,6 +44,7 @@ describe('ClusterDownloads', () => {
   let directory: InMemoryWorkerDirectory;
   let control: RecordedControl;
   let events: Array<Extract<UnderstudyEvent, { type: 'download.placed' }>>;
+  let notes: Array<string | null>;
   let downloads: ClusterDownloads;
   let shutdown: AbortController;
 
@@ -52,6 +53,7 @@ describe('ClusterDownloads', () => {
     directory = new InMemoryWorkerDirectory(clock);
     control = new RecordedControl();
     events = [];
+    notes = [];
     shutdown = new AbortController();
     downloads = new ClusterDownloads({
       directory,
@@ -61,6 +63,10 @@ describe('ClusterDownloads', () => {
       pollMs: 1000,
       settleMs: 5000,
       emit: (e) => void (e.type === 'download.placed' && events.push(e)),
+      noteWaiting: (placed) => {
+        notes.push(placed.workerId);
+        return Promise.resolve();
+      },
     });
   });
 
@@ -97,6 +103,7 @@ describe('ClusterDownloads', () => {
     await clock.advance(1000);
     assert.equal(placed.value, 'resolved');
     assert.equal(control.requests.length, 1);
+    assert.ok(notes.length >= 3 && notes.every((w) => w === 'c-fits'), `waiting jobs were told at each read: ${JSON.stringify(notes)}`);
   });
 
   test('a model some live worker already has needs no download', async () => {

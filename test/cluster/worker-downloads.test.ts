@@ -47,6 +47,9 @@ describe('a gateway places downloads on workers', () => {
       assert.equal(job.status, 'succeeded', describeTimeline(job));
       assert.equal(job.modelUsed, 't2v-A14B', describeTimeline(job));
       assert.deepEqual(startedBy(job), downloader, `ran on the worker that has the model: ${describeTimeline(job)}`);
+      const placed = job.timeline.filter((e) => e.kind === 'download_placed');
+      assert.equal(placed.length, 1, `its timeline says once where its model downloads: ${describeTimeline(job)}`);
+      assert.match(placed[0]!.message, new RegExp(`t2v-A14B downloads on ${downloader[0]}`));
     }
 
     const later = await api.final(await api.submit({ model: 't2v-A14B', prompt: 'after the download', allowAlternatives: false }), 30_000);

@@ -33,9 +33,17 @@ export interface ClusterDownloadsOptions extends DownloadTargetOptions {
    * the download counts as failed on it, ms (default 15 000: heartbeats lag the download's end by up to one beat).
    */
   settleMs?: number;
+  /**
+   * Tells the jobs waiting for the model where it downloads (noteDownloadPlacement over the store): called with the
+   * current placement after each read of the directory, so jobs that start waiting later learn it too. Default: none.
+   */
+  noteWaiting?: (placed: DownloadPlaced) => Promise<void>;
   /** A read of the directory or a request that failed (Redis down); the download keeps following. Default: ignored. */
   onError?: (error: unknown) => void;
 }
+
+/** The `download.placed` event. */
+export type DownloadPlaced = Extract<UnderstudyEvent, { type: 'download.placed' }>;
 
 /** Thrown when the worker a download was placed on could not download the model. */
 export class WorkerDownloadError extends Error {
@@ -81,6 +89,7 @@ export class ClusterDownloads implements DownloadPlacement {
   private async follow(modelId: string, signal: AbortSignal): Promise<void> {
     const need = this.needOf(modelId);
     let target: string | null | undefined;
+    let placed: DownloadPlaced | undefined;
     let settlingSince: number | undefined;
     while (!signal.aborted) {
       const live = await this.live();
@@ -95,31 +104,44 @@ export class ClusterDownloads implements DownloadPlacement {
             if (this.options.clock.now() - settlingSince >= this.settleMs) throw new WorkerDownloadError(modelId, here.workerId);
           } else settlingSince = undefined;
         } else settlingSince = undefined;
-        if (!here) target = await this.choose(need, live, target);
+        if (!here) {
+          const chosen = await this.choose(need, live, target);
+          if (chosen) {
+            target = chosen.workerId;
+            placed = chosen;
+          }
+        }
+        if (placed) await this.options.noteWaiting?.(placed).catch((e: unknown) => this.failed(e));
       }
       await this.sleep(signal);
     }
   }
 
-  /** Chooses a worker and asks it, announcing the choice when it changed; returns the new target (null: none can). */
-  private async choose(need: DownloadNeed, live: WorkerHeartbeat[], previous: string | null | undefined): Promise<string | null | undefined> {
+  /**
+   * Chooses a worker and asks it; returns the placement announced (null worker: none can), or undefined when nothing
+   * changed (still none) or the request failed (tried again at the next read).
+   */
+  private async choose(need: DownloadNeed, live: WorkerHeartbeat[], previous: string | null | undefined): Promise<DownloadPlaced | undefined> {
     const choice = chooseDownloadTarget(need, downloadCandidates(live, need.modelId), this.options);
     const at = this.options.clock.now();
+    let placed: DownloadPlaced;
     if (choice.kind === 'none') {
-      if (previous !== null) this.options.emit({ type: 'download.placed', at, modelId: need.modelId, workerId: null, message: `waiting for a worker that can download it: ${choice.reason}` });
-      return null;
+      if (previous === null) return undefined;
+      placed = { type: 'download.placed', at, modelId: need.modelId, workerId: null, message: `waiting for a worker that can download it: ${choice.reason}` };
+    } else {
+      if (choice.kind === 'download') {
+        const asked = await this.options.control.requestDownload(choice.workerId, need.modelId).then(
+          () => true,
+          (e: unknown) => this.failed(e) ?? false,
+        );
+        if (!asked) return undefined;
+      }
+      const why = choice.considered.find((c) => c.workerId === choice.workerId)?.reason ?? choice.kind;
+      const moved = previous ? ` (${previous} left)` : '';
+      placed = { type: 'download.placed', at, modelId: need.modelId, workerId: choice.workerId, message: `${need.modelId} downloads on ${choice.workerId}${moved}: it ${why}` };
     }
-    if (choice.kind === 'download') {
-      const asked = await this.options.control.requestDownload(choice.workerId, need.modelId).then(
-        () => true,
-        (e: unknown) => this.failed(e) ?? false,
-      );
-      if (!asked) return previous;
-    }
-    const why = choice.considered.find((c) => c.workerId === choice.workerId)?.reason ?? choice.kind;
-    const moved = previous ? ` (${previous} left)` : '';
-    this.options.emit({ type: 'download.placed', at, modelId: need.modelId, workerId: choice.workerId, message: `${need.modelId} downloads on ${choice.workerId}${moved}: it ${why}` });
-    return choice.workerId;
+    this.options.emit(placed);
+    return placed;
   }
 
   private needOf(modelId: string): DownloadNeed {
