@@ -68,6 +68,8 @@ export interface EngineRole {
   join?: (engine: BuiltEngine) => Promise<ReadonlyArray<{ stop(): Promise<void> }>>;
   /** Tells every worker that a job was cancelled (default: nothing to tell, the one process sees the store). */
   signalCancel?: (jobId: string, reason: string) => Promise<void>;
+  /** Whether this process estimates jobs and announces it (default true; a worker, which serves no API, only writes outcomes). */
+  announcesEstimates?: boolean;
   /** The events the WebSocket shows, with resumable ids (default: this process's, the last 10 000 in memory). */
   eventLog?: EventLog;
 }
@@ -127,6 +129,7 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     affinity,
     emit,
     ...(remote ? { recordsOutcomeOf: (job: Job) => lastStartedBy(job, basics.workerId) } : {}),
+    ...(role.announcesEstimates === false ? { outcomesOnly: true } : {}),
   });
   events.addListener((e) => estimates.observe(e));
   const manager = new IntelligentFallbackManager({

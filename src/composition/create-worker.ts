@@ -34,6 +34,7 @@ export async function createWorker(configInput: UnderstudyConfigInput, deps: Und
     const { understudy } = await buildEngine(basics, cluster.opened, {
       machine,
       claim: true,
+      announcesEstimates: false,
       directory: cluster.directory,
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
       join: async (engine) => [...(await joinCluster(engine, cluster, { works: true, workerId: basics.workerId })), cluster],

@@ -36,6 +36,12 @@ export interface EstimateTrackerOptions extends ForecastSources {
    * gateway sees every job end; only the worker that ran it writes, so the entry is there once.
    */
   recordsOutcomeOf?: (job: Job) => boolean;
+  /**
+   * Only write the final truth of the jobs that end here (default false). A worker serves no API: the gateways
+   * estimate on the whole cluster and announce `job.estimate`; a worker's own estimates, on its backends alone, would
+   * reach their WebSockets beside them and write a second first promise.
+   */
+  outcomesOnly?: boolean;
 }
 
 /** Jobs remembered as ended (so that a late admission or a refresh under way cannot bring back their estimate). */
@@ -106,6 +112,7 @@ export class EstimateTracker {
       this.told.delete(event.jobId);
       this.rememberEnded(event.jobId);
     }
+    if (this.options.outcomesOnly) return;
     if (event.type === 'download.progress') {
       if (event.at - this.lastDownloadRefresh < (this.options.downloadRefreshMs ?? 5000)) return;
       this.lastDownloadRefresh = event.at;

@@ -40,13 +40,22 @@ describe('a gateway places downloads on workers', () => {
     const first = await api.job(ids[0]!);
     assert.ok(['waiting_for_model', 'queued', 'running', 'succeeded'].includes(first.status), describeTimeline(first));
 
-    const done = await Promise.all(ids.map((id) => api.final(id, 60_000)));
+    await Promise.all(ids.map((id) => api.final(id, 60_000)));
+    // The final estimate entry follows the end of the job: read each once it is there.
+    const done = await Promise.all(
+      ids.map((id) => waitUntil(async () => {
+        const job = await api.job(id);
+        return job.timeline.some((e) => e.kind === 'estimate' && e.data?.final === true) ? job : undefined;
+      }, 10_000, `the final estimate entry of ${id}`)),
+    );
     const downloader = await holders('t2v-A14B');
     assert.equal(downloader.length, 1, `one worker downloaded t2v-A14B: ${JSON.stringify(await workers())}`);
     for (const job of done) {
       assert.equal(job.status, 'succeeded', describeTimeline(job));
       assert.equal(job.modelUsed, 't2v-A14B', describeTimeline(job));
       assert.deepEqual(startedBy(job), downloader, `ran on the worker that has the model: ${describeTimeline(job)}`);
+      assert.equal(job.timeline.filter((e) => e.kind === 'estimate' && e.data?.first === true).length, 1, `one first promise: ${describeTimeline(job)}`);
+      assert.equal(job.timeline.filter((e) => e.kind === 'estimate' && e.data?.final === true).length, 1, `one final entry: ${describeTimeline(job)}`);
       const placed = job.timeline.filter((e) => e.kind === 'download_placed');
       assert.equal(placed.length, 1, `its timeline says once where its model downloads: ${describeTimeline(job)}`);
       assert.match(placed[0]!.message, new RegExp(`t2v-A14B downloads on ${downloader[0]}`));
