@@ -17,10 +17,10 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { Queue } from 'bullmq';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { ServiceConfigSchema } from '../src/interfaces/config.js';
 import { startService } from '../src/interfaces/http/service.js';
+import { bullmqPeer } from './distributed-peer.js';
 
 /** Seconds per measured run, after a fifth of that to warm up. Every run is bounded by time, not by a count:
  * autocannon checks a request count only once a second, which would quantise the figures. */
@@ -65,26 +65,6 @@ async function startDurableRedis(dir: string): Promise<{ port: number; stop: () 
     stop: async () => {
       redis.kill('SIGTERM');
       await new Promise((resolve) => redis.once('exit', resolve));
-    },
-  };
-}
-
-/** What a user would write instead of Understudy: a fastify route that adds the body to a BullMQ queue. */
-async function bullmqPeer(port: number): Promise<{ url: string; close: () => Promise<void> }> {
-  const queue = new Queue(`bench-${randomUUID()}`, { connection: { host: '127.0.0.1', port } });
-  const app: FastifyInstance = Fastify();
-  app.post('/generations', async (request, reply) => {
-    const job = await queue.add('generate', request.body, { removeOnComplete: true });
-    return reply.code(202).send({ id: job.id, status: 'queued' });
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/generations`,
-    close: async () => {
-      await app.close();
-      await queue.obliterate({ force: true });
-      await queue.close();
     },
   };
 }
