@@ -66,6 +66,8 @@ export interface EngineRole {
   placement?: (emit: (event: UnderstudyEvent) => void) => DownloadPlacement;
   /** Connects the built engine to the cluster (event relay, cancel signals, control channel); returns what to stop. */
   join?: (engine: BuiltEngine) => Promise<ReadonlyArray<{ stop(): Promise<void> }>>;
+  /** Tells every worker that jobs of a model became claimable (default: nothing to tell, this process's scheduler wakes). */
+  signalWork?: (modelId: string) => Promise<void>;
   /** Tells every worker that a job was cancelled (default: nothing to tell, the one process sees the store). */
   signalCancel?: (jobId: string, reason: string) => Promise<void>;
   /** Whether this process estimates jobs and announces it (default true; a worker, which serves no API, only writes outcomes). */
@@ -172,6 +174,7 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     tickMs: config.scheduling.tickMs,
     claim: role.claim,
     emit,
+    ...(role.signalWork ? { signalWork: role.signalWork } : {}),
   });
   // Stopped one after the other when the engine closes, in this order: the heartbeat (the worker leaves the
   // directory), the cluster's parts in the order they joined, the view of the workers, what the machine launched.
@@ -201,6 +204,7 @@ export async function buildEngine(basics: EngineBasics, opened: OpenedJobStore, 
     storeStatus: (): Promise<StoreStatus> => opened.status(),
     workers: () => directory.live(),
     ...(role.signalCancel ? { signalCancel: role.signalCancel } : {}),
+    ...(role.signalWork ? { signalWork: role.signalWork } : {}),
   });
   const built: BuiltEngine = { understudy, events, scheduler, runner, recovery, downloads, availability: localAvailability, machine };
   if (heartbeat) {

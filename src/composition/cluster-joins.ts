@@ -2,6 +2,7 @@
 import type { CancelSignals } from '../runtime/cluster/cancel-signals.js';
 import type { EventRelay } from '../runtime/cluster/event-relay.js';
 import type { RelayEventLog } from '../runtime/cluster/relay-event-log.js';
+import type { WorkSignals } from '../runtime/cluster/work-signals.js';
 import type { WorkerControl } from '../runtime/cluster/worker-control.js';
 import { relayEngineEvents } from '../runtime/event-relaying.js';
 import type { BuiltEngine } from './build-engine.js';
@@ -10,6 +11,7 @@ import type { BuiltEngine } from './build-engine.js';
 export interface ClusterPorts {
   relay: EventRelay;
   cancels: CancelSignals;
+  work: WorkSignals;
   control: WorkerControl;
 }
 
@@ -24,7 +26,8 @@ export interface ClusterRoles {
 
 /**
  * Joins `engine` to the cluster: its events are published; a gateway (`log`) also shows every other process's;
- * a process that runs jobs (`works`) stops a job it runs as soon as any gateway cancels it, and downloads a model here
+ * a process that runs jobs (`works`) stops a job it runs as soon as any gateway cancels it, looks for work as soon as
+ * any process queues a job, and downloads a model here
  * when a gateway asks it through its control channel. Returns what to stop.
  */
 export async function joinCluster(engine: BuiltEngine, ports: ClusterPorts, roles: ClusterRoles): Promise<Array<{ stop(): Promise<void> }>> {
@@ -34,6 +37,12 @@ export async function joinCluster(engine: BuiltEngine, ports: ClusterPorts, role
   const parts = [relaying, ...(log ? [log] : [])];
   if (!roles.works) return parts;
   const unlisten = ports.cancels.onCancel((jobId, reason) => engine.runner.abort(jobId, reason));
+  const unwork = ports.work.onWork(() => engine.scheduler.wake());
   const served = ports.control.serve(roles.workerId, { download: (modelId) => engine.downloads.downloadHere(modelId) });
-  return [...parts, { stop: async () => unlisten() }, { stop: () => served.close() }];
+  return [...parts, {
+      stop: async () => {
+        unlisten();
+        unwork();
+      },
+    }, { stop: () => served.close() }];
 }

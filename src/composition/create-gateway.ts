@@ -50,6 +50,7 @@ export async function createGateway(configured: EngineBasics, deps: UnderstudyDe
           noteWaiting: (placed) => noteDownloadPlacement(cluster.opened.store, placed),
         }),
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
+      signalWork: (modelId) => cluster.work.signal(modelId),
       join: async (engine) => {
         await remote.start();
         return [...(await joinCluster(engine, cluster, { works, workerId: basics.workerId, log })), cluster];

@@ -37,6 +37,7 @@ export async function createWorker(configInput: UnderstudyConfigInput, deps: Und
       announcesEstimates: false,
       directory: cluster.directory,
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
+      signalWork: (modelId) => cluster.work.signal(modelId),
       join: async (engine) => [...(await joinCluster(engine, cluster, { works: true, workerId: basics.workerId })), cluster],
     });
     return { id: basics.workerId, understudy };

@@ -48,6 +48,8 @@ export interface SchedulerContext {
    */
   claim?: boolean;
   emit: (event: UnderstudyEvent) => void;
+  /** Tells other workers that jobs of a model became claimable (requeued, released); default: no one else to tell. */
+  signalWork?: (modelId: string) => Promise<void>;
 }
 
 /**
@@ -67,7 +69,10 @@ export class Scheduler {
   private lastClaim: number | null = null;
 
   constructor(private readonly ctx: SchedulerContext) {
-    ctx.downloads.onReleased(() => this.wake());
+    ctx.downloads.onReleased(({ modelId, jobs }) => {
+      this.wake();
+      if (jobs.length > 0) this.signal(modelId);
+    });
   }
 
   /**
@@ -90,6 +95,11 @@ export class Scheduler {
       this.wakeScheduled = false;
       this.pump().catch(retryLater);
     });
+  }
+
+  /** Tells the other workers, without waiting; a lost signal only delays them to their next tick. */
+  private signal(modelId: string): void {
+    this.ctx.signalWork?.(modelId).catch(() => undefined);
   }
 
   /** Resolves when nothing is running and no queued job can start. */
@@ -154,6 +164,7 @@ export class Scheduler {
     }
     for (const job of await store.recoverLapsedLeases(now)) {
       emit({ type: job.status === 'failed' ? 'job.failed' : 'job.requeued', at: now, jobId: job.id, status: job.status, model: job.modelUsed, message: 'its lease lapsed' });
+      if (job.status === 'queued') this.signal(job.modelUsed);
     }
     const snapshot = await store.queueSnapshot();
     const statuses = await availability.snapshot();

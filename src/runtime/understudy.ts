@@ -83,6 +83,8 @@ export interface UnderstudyParts {
   workers?: () => Promise<WorkerHeartbeat[]>;
   /** Tells every worker that a job was cancelled, so the one running it stops at once (default: nothing to tell). */
   signalCancel?: (jobId: string, reason: string) => Promise<void>;
+  /** Tells every worker that a job of a model was queued, so an idle one claims it now (default: the one process's scheduler wakes). */
+  signalWork?: (modelId: string) => Promise<void>;
 }
 
 /** The outcome of a submit: the stored job and its place in the queue (null when it waits for a model). */
@@ -207,6 +209,7 @@ export class Understudy {
     this.announce(job.status === 'waiting_for_model' ? 'job.waiting' : 'job.accepted', job, plan.userMessage);
     if (plan.strategyType === 'download_and_retry') this.parts.downloads.request(input.model);
     this.parts.scheduler.wake();
+    for (const queued of [hybridJob, job]) if (queued?.status === 'queued') this.parts.signalWork?.(queued.modelUsed).catch(() => undefined);
     const queuePosition = (hybrid ?? accepted).queuePosition;
     if (hybridJob) await this.parts.estimates?.admit(job);
     const estimate = await this.parts.estimates?.admit(hybridJob ?? job);
