@@ -116,7 +116,7 @@ describe('the service process and the CLI', () => {
       [['strategy', 'ti2v-5B', '--failure', 'vram_exhaustion'], /situation vram_exhaustion/],
       [['queue'], /waiting/],
       [['health'], /health: (healthy|degraded|critical)/],
-      [['workers'], /last heartbeat .* ago.*\n {2}\S+: \d\/\d busy, [\d.]+ of 24\.0 GB free, healthy\n {4}installed: ti2v-5B/],
+      [['workers'], /last heartbeat .* ago.*\n {2}\S+: \d\/\d busy, [\d.]+ of 24\.0 GB free, (healthy|degraded|critical)\n {4}installed: (\S+, )*ti2v-5B/],
       [['recovery', 'stats'], /recovery: \d+ attempts/],
       [['recovery', 'reset'], /recovery state reset/],
       [['jobs', '--status', 'succeeded'], /succeeded/],
