@@ -263,7 +263,8 @@ export class RedisJobStore implements JobStore {
 
   async listQueue(options: QueueOrderOptions = {}): Promise<Job[]> {
     const now = options.now ?? this.clock.now();
-    const ids = await this.redis.zrange(`${this.keys.prefix}:status:${options.status ?? 'queued'}`, 0, -1);
+    const status = options.status ?? 'queued';
+    const ids = status === 'queued' && options.limit !== undefined ? await this.laneHeads(Math.max(0, Math.floor(options.limit))) : await this.redis.zrange(`${this.keys.prefix}:status:${status}`, 0, -1);
     const jobs = (await this.scripts.read(ids)).filter((s): s is StoredJob => s !== null).map(toJob);
     const ordered = sortQueue(
       jobs.map((job) => ({ job, priority: job.priority, queuedAt: job.createdAt, sequence: job.sequence })),
@@ -271,6 +272,22 @@ export class RedisJobStore implements JobStore {
       this.agingSeconds,
     ).map((o) => o.job);
     return options.limit === undefined ? ordered : ordered.slice(0, options.limit);
+  }
+
+  /**
+   * The ids of the first `take` queued jobs of each priority lane (a lane's ZSET is in claim order: createdAt, then
+   * sequence in the member): aging only moves a lane's oldest jobs up, so the first `take` in claim order are among
+   * them, and a bounded read costs the same however long the queue.
+   */
+  private async laneHeads(take: number): Promise<string[]> {
+    if (take === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (let rank = 0; rank < PRIORITIES.length; rank++) pipeline.zrange(`${this.keys.prefix}:lane:${rank}`, 0, take - 1);
+    const results = (await pipeline.exec()) ?? [];
+    return results.flatMap(([error, members]) => {
+      if (error) throw error;
+      return (members as string[]).map((m) => m.slice(m.indexOf(':') + 1));
+    });
   }
 
   /** Counts lane by lane with the lane indexes (see queuedAhead): a few ZCOUNTs however long the queue. */
