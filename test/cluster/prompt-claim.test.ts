@@ -19,7 +19,7 @@ describe('work signals', () => {
     const api = gatewayApi((await group.gateway('gateway', [...store, '--no-worker', '--data-dir', await group.tempDir('gateway')], env)).url);
     await group.worker('w-idle', [...store, '--id', 'w-idle', '--data-dir', await group.tempDir('w-idle')], env);
     await waitUntil(async () => (await api.workers()) === 1, 20_000, 'the worker in /v1/workers');
-    await waitUntil(async () => (await api.request<Array<{ id: string; status: string }>>('/v1/models')).body.find((m) => m.id === 'ti2v-5B')?.status === 'available', 20_000, 'ti2v-5B available to the planner');
+    await waitUntil(async () => (await api.modelStatus('ti2v-5B')) === 'available', 20_000, 'ti2v-5B available to the planner');
 
     for (let i = 0; i < 3; i++) {
       const job = await api.final(await api.submit({ model: 'ti2v-5B', prompt: `at once ${i}` }), 20_000);

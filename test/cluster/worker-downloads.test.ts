@@ -26,14 +26,12 @@ describe('a gateway places downloads on workers', () => {
     const store = ['--store', redis.url];
     const api = gatewayApi((await group.gateway('gateway', [...store, '--no-worker', '--data-dir', await group.tempDir('gateway')], env)).url);
     for (const id of ['w-a', 'w-b']) await group.worker(id, [...store, '--id', id, '--data-dir', await group.tempDir(id)], env);
-    const status = async (modelId: string): Promise<string | undefined> =>
-      (await api.request<Array<{ id: string; status: string }>>('/v1/models')).body.find((m) => m.id === modelId)?.status;
     const workers = async (): Promise<WorkerView[]> => (await api.request<{ workers: WorkerView[] }>('/v1/workers')).body.workers;
     const holders = async (modelId: string): Promise<string[]> =>
       (await workers()).filter((w) => w.backends.some((b) => b.installed.includes(modelId))).map((w) => w.workerId);
     await waitUntil(async () => (await api.workers()) === 2, 20_000, 'both workers in /v1/workers');
     // The planner reads the workers every 2 s: wait until it sees ti2v-5B, so t2v-A14B reads as missing, not unknown.
-    await waitUntil(async () => (await status('ti2v-5B')) === 'available', 20_000, 'the gateway to see ti2v-5B on a worker');
+    await waitUntil(async () => (await api.modelStatus('ti2v-5B')) === 'available', 20_000, 'the gateway to see ti2v-5B on a worker');
 
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(await api.submit({ model: 't2v-A14B', prompt: `waits for its model ${i}`, allowAlternatives: false, allowQualityReduction: false }));
@@ -74,6 +72,6 @@ describe('a gateway places downloads on workers', () => {
       return found.length > 0 ? found : undefined;
     }, 30_000, 'a worker to have i2v-A14B');
     assert.equal(i2v.length, 1, 'one download of i2v-A14B in the cluster');
-    await waitUntil(async () => (await status('i2v-A14B')) === 'available', 20_000, 'the gateway to list i2v-A14B as available');
+    await waitUntil(async () => (await api.modelStatus('i2v-A14B')) === 'available', 20_000, 'the gateway to list i2v-A14B as available');
   });
 });

@@ -47,6 +47,9 @@ export function gatewayApi(url: string) {
         const current = await job(id);
         return FINAL_STATES.includes(current.status) ? current : undefined;
       }, ms, `generation ${id} to finish`),
+    /** A model's status as GET /v1/models answers it (the gateway's view of the live workers). */
+    modelStatus: async (modelId: string): Promise<string | undefined> =>
+      (await request<Array<{ id: string; status: string }>>('/v1/models')).body.find((m) => m.id === modelId)?.status,
     /** How many workers /v1/workers lists. */
     workers: async (): Promise<number> => (await request<{ workers: unknown[] }>('/v1/workers')).body.workers.length,
   };
