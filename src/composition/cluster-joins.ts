@@ -1,4 +1,4 @@
-/** How a process joins the cluster once its engine is built: events relayed, cancels heard, downloads served, by role. */
+/** How a process joins the cluster once its engine is built: events relayed, cancels and work heard, downloads served, by role. */
 import type { CancelSignals } from '../runtime/cluster/cancel-signals.js';
 import type { EventRelay } from '../runtime/cluster/event-relay.js';
 import type { RelayEventLog } from '../runtime/cluster/relay-event-log.js';
@@ -27,8 +27,8 @@ export interface ClusterRoles {
 /**
  * Joins `engine` to the cluster: its events are published; a gateway (`log`) also shows every other process's;
  * a process that runs jobs (`works`) stops a job it runs as soon as any gateway cancels it, looks for work as soon as
- * any process queues a job, and downloads a model here
- * when a gateway asks it through its control channel. Returns what to stop.
+ * any process queues a job, and downloads a model here when a gateway asks it through its control channel. Returns
+ * what to stop.
  */
 export async function joinCluster(engine: BuiltEngine, ports: ClusterPorts, roles: ClusterRoles): Promise<Array<{ stop(): Promise<void> }>> {
   const { log } = roles;
@@ -39,10 +39,11 @@ export async function joinCluster(engine: BuiltEngine, ports: ClusterPorts, role
   const unlisten = ports.cancels.onCancel((jobId, reason) => engine.runner.abort(jobId, reason));
   const unwork = ports.work.onWork(() => engine.scheduler.wake());
   const served = ports.control.serve(roles.workerId, { download: (modelId) => engine.downloads.downloadHere(modelId) });
-  return [...parts, {
-      stop: async () => {
-        unlisten();
-        unwork();
-      },
-    }, { stop: () => served.close() }];
+  const signals = {
+    stop: async () => {
+      unlisten();
+      unwork();
+    },
+  };
+  return [...parts, signals, { stop: () => served.close() }];
 }

@@ -1,11 +1,11 @@
 /**
  * A gateway on a Redis store: the API's engine, planning on the union of live workers (their heartbeats), enqueueing
  * and cancelling in Redis, keeping house (expiry, lapsed leases: idempotent across gateways) and showing every
- * process's events, placing model downloads on live workers. Unless `localWorker` is false it also runs jobs on its own backends, as a worker does, so one
- * machine works as before.
+ * process's events, placing model downloads on live workers. Unless `localWorker` is false it also runs jobs on its
+ * own backends, as a worker does, so one machine works as before.
  */
 import { ClusterDownloads } from '../runtime/cluster/cluster-downloads.js';
-import { noteDownloadPlacement } from '../runtime/download-placement-timeline.js';
+import { waitingJobsOf } from '../runtime/download-placement-timeline.js';
 import { RelayEventLog } from '../runtime/cluster/relay-event-log.js';
 import { RemoteBackends } from '../runtime/cluster/remote-backend.js';
 import type { Understudy } from '../runtime/understudy.js';
@@ -47,7 +47,7 @@ export async function createGateway(configured: EngineBasics, deps: UnderstudyDe
           catalog,
           clock,
           emit,
-          noteWaiting: (placed) => noteDownloadPlacement(cluster.opened.store, placed),
+          waiting: waitingJobsOf(cluster.opened.store),
         }),
       signalCancel: (jobId, reason) => cluster.cancels.signal(jobId, reason),
       signalWork: (modelId) => cluster.work.signal(modelId),

@@ -1,8 +1,8 @@
 /**
- * The cluster on one Redis: the job store, the worker directory, the event relay, cancel and work signals and the workers'
- * control channels, over
- * connections opened for the process's role, each Redis-backed port answering StoreUnavailableError while Redis is
- * down. Gateways and workers both open it; what they do with it is theirs (create-gateway.ts, create-worker.ts).
+ * The cluster on one Redis: the job store, the worker directory, the event relay, cancel and work signals and the
+ * workers' control channels, over connections opened for the process's role, each Redis-backed port answering
+ * StoreUnavailableError while Redis is down. Gateways and workers both open it; what they do with it is theirs
+ * (create-gateway.ts, create-worker.ts).
  */
 import type { Redis } from 'ioredis';
 import { RedisCancelSignals } from '../adapters/redis/redis-cancel-signals.js';
@@ -30,7 +30,7 @@ export interface RedisCluster {
   work: WorkSignals;
   /** Each worker's control channel: gateways ask a worker to download a model there. */
   control: WorkerControl;
-  /** Closes the relay, the cancel subscription and every connection (after the engine has closed its store). */
+  /** Closes the control channels, the relay, the signal subscriptions and every connection (after the engine has closed its store). */
   stop(): Promise<void>;
 }
 

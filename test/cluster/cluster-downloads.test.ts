@@ -45,6 +45,7 @@ describe('ClusterDownloads', () => {
   let control: RecordedControl;
   let events: Array<Extract<UnderstudyEvent, { type: 'download.placed' }>>;
   let notes: Array<string | null>;
+  let waitingCount: number;
   let downloads: ClusterDownloads;
   let shutdown: AbortController;
 
@@ -54,6 +55,7 @@ describe('ClusterDownloads', () => {
     control = new RecordedControl();
     events = [];
     notes = [];
+    waitingCount = 1;
     shutdown = new AbortController();
     downloads = new ClusterDownloads({
       directory,
@@ -63,9 +65,12 @@ describe('ClusterDownloads', () => {
       pollMs: 1000,
       settleMs: 5000,
       emit: (e) => void (e.type === 'download.placed' && events.push(e)),
-      noteWaiting: (placed) => {
-        notes.push(placed.workerId);
-        return Promise.resolve();
+      waiting: {
+        count: () => Promise.resolve(waitingCount),
+        note: (placed) => {
+          notes.push(placed.workerId);
+          return Promise.resolve();
+        },
       },
     });
   });
@@ -94,6 +99,10 @@ describe('ClusterDownloads', () => {
     assert.deepEqual(events.map((e) => e.workerId), ['c-fits']);
     assert.match(events[0]?.message ?? '', /i2v-A14B downloads on c-fits: it fits/);
     assert.equal(placed.value, 'pending');
+    assert.deepEqual(notes, ['c-fits'], 'the waiting jobs were told once, not at every read');
+    waitingCount = 2; // another job started waiting for the model
+    await clock.advance(1000);
+    assert.deepEqual(notes, ['c-fits', 'c-fits'], 'told again once more jobs wait');
 
     await directory.announce(heartbeat('c-fits', { downloading: [{ modelId: 'i2v-A14B', bytesDone: 1, bytesTotal: 10, etaSeconds: 9 }] }), TTL);
     control.end('c-fits', 'i2v-A14B'); // the request was taken: BullMQ's job ran, the beat shows the download
@@ -103,7 +112,7 @@ describe('ClusterDownloads', () => {
     await clock.advance(1000);
     assert.equal(placed.value, 'resolved');
     assert.equal(control.requests.length, 1);
-    assert.ok(notes.length >= 3 && notes.every((w) => w === 'c-fits'), `waiting jobs were told at each read: ${JSON.stringify(notes)}`);
+    assert.deepEqual(notes, ['c-fits', 'c-fits'], 'nothing new to tell while the download ran');
   });
 
   test('a model some live worker already has needs no download', async () => {
@@ -124,6 +133,7 @@ describe('ClusterDownloads', () => {
     await clock.advance(1000);
     assert.deepEqual(control.requests.map((r) => r.workerId), ['a', 'b']);
     assert.match(events.at(-1)?.message ?? '', /downloads on b \(a left\)/);
+    assert.deepEqual(notes, ['a', 'b'], 'the waiting jobs were told of the new placement');
     await directory.announce(heartbeat('b', { installed: ['t2v-A14B'] }), TTL);
     await clock.advance(1000);
     assert.equal(placed.value, 'resolved');

@@ -7,7 +7,7 @@
  * for it; they sit in that model's queue, which only workers that have the model claim from.
  */
 import type { Catalog } from '../../core/catalog.js';
-import type { Clock } from '../../core/clock.js';
+import { sleep, type Clock } from '../../core/clock.js';
 import { chooseDownloadTarget, type DownloadNeed, type DownloadTargetOptions } from '../../core/download-target.js';
 import { GIB } from '../../core/estimates.js';
 import { untilAborted } from '../backend.js';
@@ -34,16 +34,25 @@ export interface ClusterDownloadsOptions extends DownloadTargetOptions {
    */
   settleMs?: number;
   /**
-   * Tells the jobs waiting for the model where it downloads (noteDownloadPlacement over the store): called with the
-   * current placement after each read of the directory, so jobs that start waiting later learn it too. Default: none.
+   * The jobs waiting for the model (the store's; see download-placement-timeline.ts), told where it downloads: at each
+   * placement, and again whenever the number waiting has changed since, so jobs that start waiting later learn it
+   * too. Default: none.
    */
-  noteWaiting?: (placed: DownloadPlaced) => Promise<void>;
+  waiting?: WaitingJobs;
   /** A read of the directory or a request that failed (Redis down); the download keeps following. Default: ignored. */
   onError?: (error: unknown) => void;
 }
 
 /** The `download.placed` event. */
 export type DownloadPlaced = Extract<UnderstudyEvent, { type: 'download.placed' }>;
+
+/** The jobs that wait for a model, as a placement tells them. */
+export interface WaitingJobs {
+  /** How many jobs wait for `modelId` now (a cheap count). */
+  count(modelId: string): Promise<number>;
+  /** Tells every job waiting for the placed model that has not been told this placement yet. */
+  note(placed: DownloadPlaced): Promise<void>;
+}
 
 /** Thrown when the worker a download was placed on could not download the model. */
 export class WorkerDownloadError extends Error {
@@ -88,14 +97,15 @@ export class ClusterDownloads implements DownloadPlacement {
 
   private async follow(modelId: string, signal: AbortSignal): Promise<void> {
     const need = this.needOf(modelId);
-    let target: string | null | undefined;
     let placed: DownloadPlaced | undefined;
+    let noted: { placed: DownloadPlaced; waiting: number } | undefined;
     let settlingSince: number | undefined;
-    while (!signal.aborted) {
+    for (;;) {
       const live = await this.live();
       if (live) {
-        const here = target ? live.find((hb) => hb.workerId === target) : undefined;
         if (live.some((hb) => hb.backends.some((b) => b.installed.includes(modelId)))) return;
+        const target = placed?.workerId;
+        const here = target ? live.find((hb) => hb.workerId === target) : undefined;
         if (here && !downloads(here, modelId)) {
           // The target is live but shows no download: pending in its channel, or ended (failed, or not yet in a beat).
           const state = await this.options.control.downloadState(here.workerId, modelId).catch((e: unknown) => this.failed(e));
@@ -104,16 +114,28 @@ export class ClusterDownloads implements DownloadPlacement {
             if (this.options.clock.now() - settlingSince >= this.settleMs) throw new WorkerDownloadError(modelId, here.workerId);
           } else settlingSince = undefined;
         } else settlingSince = undefined;
-        if (!here) {
-          const chosen = await this.choose(need, live, target);
-          if (chosen) {
-            target = chosen.workerId;
-            placed = chosen;
-          }
-        }
-        if (placed) await this.options.noteWaiting?.(placed).catch((e: unknown) => this.failed(e));
+        if (!here) placed = (await this.choose(need, live, target)) ?? placed;
+        if (placed) noted = await this.tellWaiting(placed, noted);
       }
-      await this.sleep(signal);
+      await sleep(this.options.clock, this.pollMs, signal);
+    }
+  }
+
+  /** Tells the waiting jobs of a new placement, or of one they were told when fewer or more of them waited. */
+  private async tellWaiting(
+    placed: DownloadPlaced,
+    noted: { placed: DownloadPlaced; waiting: number } | undefined,
+  ): Promise<{ placed: DownloadPlaced; waiting: number } | undefined> {
+    const { waiting } = this.options;
+    if (!waiting) return noted;
+    try {
+      const count = await waiting.count(placed.modelId);
+      if (noted?.placed === placed && noted.waiting === count) return noted;
+      await waiting.note(placed);
+      return { placed, waiting: count };
+    } catch (error) {
+      this.failed(error);
+      return noted;
     }
   }
 
@@ -158,21 +180,6 @@ export class ClusterDownloads implements DownloadPlacement {
   private failed(error: unknown): undefined {
     this.options.onError?.(error);
     return undefined;
-  }
-
-  private sleep(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = this.options.clock.setTimeout(done, this.pollMs);
-      function done(): void {
-        signal.removeEventListener('abort', stop);
-        resolve();
-      }
-      const stop = (): void => {
-        this.options.clock.clearTimeout(timer);
-        done();
-      };
-      signal.addEventListener('abort', stop, { once: true });
-    });
   }
 }
 
