@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { waitUntil } from '../http/support.js';
-import { clusterEnv, describeTimeline, gatewayApi, startedBy } from '../support/cluster-api.js';
+import { clusterEnv, describeTimeline, startGatewayOnly, startWorker, startedBy } from '../support/cluster-api.js';
 import { ProcessGroup } from '../support/processes.js';
 
 /** Each worker's installed models: one has only ti2v-5B, one only t2v-A14B, one both. */
@@ -21,13 +21,8 @@ describe('three workers with different models drain 50 jobs', () => {
     const redis = await group.startRedis();
     // Short simulated jobs (about a third of a second each at this scale) keep the drain within seconds.
     const env = await clusterEnv(group, { UNDERSTUDY_SIMULATED_TIME_SCALE: '0.005', UNDERSTUDY_JOBS_LEASE_MS: '5000' });
-    const store = ['--store', redis.url];
-    const api = gatewayApi((await group.gateway('gateway', [...store, '--no-worker', '--data-dir', await group.tempDir('gateway')], env)).url);
-    await Promise.all(
-      Object.entries(WORKERS).map(async ([id, installed]) =>
-        group.worker(id, [...store, '--id', id, '--data-dir', await group.tempDir(id)], { ...env, UNDERSTUDY_SIMULATED_INSTALLED_MODELS: installed }),
-      ),
-    );
+    const api = await startGatewayOnly(group, redis.url, env);
+    await Promise.all(Object.entries(WORKERS).map(([id, installed]) => startWorker(group, redis.url, id, { ...env, UNDERSTUDY_SIMULATED_INSTALLED_MODELS: installed })));
     await waitUntil(async () => (await api.workers()) === 3, 20_000, 'the three workers in /v1/workers');
 
     const models = Array.from({ length: JOBS }, (_, i) => (i % 2 === 0 ? 'ti2v-5B' : 't2v-A14B'));

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { waitUntil } from '../http/support.js';
-import { clusterEnv, describeTimeline, gatewayApi, startedBy } from '../support/cluster-api.js';
+import { clusterEnv, describeTimeline, startGatewayOnly, startWorker, startedBy } from '../support/cluster-api.js';
 import { ProcessGroup } from '../support/processes.js';
 
 describe('work signals', () => {
@@ -15,9 +15,8 @@ describe('work signals', () => {
   test('a job accepted on a gateway starts on an idle worker at once, ticks a minute apart', async () => {
     const redis = await group.startRedis();
     const env = await clusterEnv(group, { UNDERSTUDY_SIMULATED_TIME_SCALE: '0.005', UNDERSTUDY_SCHEDULING_TICK_MS: '60000' });
-    const store = ['--store', redis.url];
-    const api = gatewayApi((await group.gateway('gateway', [...store, '--no-worker', '--data-dir', await group.tempDir('gateway')], env)).url);
-    await group.worker('w-idle', [...store, '--id', 'w-idle', '--data-dir', await group.tempDir('w-idle')], env);
+    const api = await startGatewayOnly(group, redis.url, env);
+    await startWorker(group, redis.url, 'w-idle', env);
     await waitUntil(async () => (await api.workers()) === 1, 20_000, 'the worker in /v1/workers');
     await waitUntil(async () => (await api.modelStatus('ti2v-5B')) === 'available', 20_000, 'ti2v-5B available to the planner');
 

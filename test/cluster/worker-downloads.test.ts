@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { waitUntil } from '../http/support.js';
-import { clusterEnv, describeTimeline, gatewayApi, startedBy } from '../support/cluster-api.js';
+import { clusterEnv, describeTimeline, startGatewayOnly, startWorker, startedBy } from '../support/cluster-api.js';
 import { ProcessGroup } from '../support/processes.js';
 
 interface WorkerView {
@@ -23,9 +23,8 @@ describe('a gateway places downloads on workers', () => {
     const redis = await group.startRedis();
     // 12 GiB at the simulated 50 MiB/s is 245 s; at this scale a bit over a second. Jobs take a fraction of one.
     const env = await clusterEnv(group, { UNDERSTUDY_SIMULATED_TIME_SCALE: '0.005', UNDERSTUDY_SIMULATED_INSTALLED_MODELS: 'ti2v-5B' });
-    const store = ['--store', redis.url];
-    const api = gatewayApi((await group.gateway('gateway', [...store, '--no-worker', '--data-dir', await group.tempDir('gateway')], env)).url);
-    for (const id of ['w-a', 'w-b']) await group.worker(id, [...store, '--id', id, '--data-dir', await group.tempDir(id)], env);
+    const api = await startGatewayOnly(group, redis.url, env);
+    for (const id of ['w-a', 'w-b']) await startWorker(group, redis.url, id, env);
     const workers = async (): Promise<WorkerView[]> => (await api.request<{ workers: WorkerView[] }>('/v1/workers')).body.workers;
     const holders = async (modelId: string): Promise<string[]> =>
       (await workers()).filter((w) => w.backends.some((b) => b.installed.includes(modelId))).map((w) => w.workerId);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { waitUntil } from '../http/support.js';
-import type { ProcessGroup } from './processes.js';
+import type { Child, ProcessGroup } from './processes.js';
 
 /** A generation as GET /v1/generations/:id answers it (the fields the tests read). */
 export interface JobBody {
@@ -56,6 +56,16 @@ export function gatewayApi(url: string) {
 }
 
 export type GatewayApi = ReturnType<typeof gatewayApi>;
+
+/** Starts a gateway process without a worker (`serve --store <url> --no-worker`) in its own data dir; resolves with its API. */
+export async function startGatewayOnly(group: ProcessGroup, storeUrl: string, env: Record<string, string>, name = 'gateway'): Promise<GatewayApi> {
+  return gatewayApi((await group.gateway(name, ['--store', storeUrl, '--no-worker', '--data-dir', await group.tempDir(name)], env)).url);
+}
+
+/** Starts `worker --store <url> --id <id>` in its own data dir; resolves once it runs. */
+export async function startWorker(group: ProcessGroup, storeUrl: string, id: string, env: Record<string, string>): Promise<Child> {
+  return group.worker(id, ['--store', storeUrl, '--id', id, '--data-dir', await group.tempDir(id)], env);
+}
 
 /** Settings shared by every process of a test: one artifacts directory (a shared mount), no health checks, short ticks. */
 export async function clusterEnv(group: ProcessGroup, extra: Record<string, string> = {}): Promise<Record<string, string>> {
